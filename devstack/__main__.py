@@ -1,0 +1,143 @@
+"""python -m devstack {up,down,status,logs,test}: the local stack from the Makefile."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+from devstack.paths import RUN_ROOT
+from devstack.processes import ProcessTable, StartError, http_json, is_running, tail_lines
+from devstack.stack import (
+    bring_up_infrastructure,
+    python_env,
+    read_env_file,
+    start_services,
+    stop_all,
+)
+from shared.settings import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+
+DEV_DIR = RUN_ROOT / "dev"
+
+
+def _terminate_on_sigterm() -> None:
+    # CI and `timeout` stop us with SIGTERM: unwind so the finally blocks stop what we started.
+    def handler(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def up() -> int:
+    table = ProcessTable(DEV_DIR)
+    base_env = dict(os.environ)
+    try:
+        stack = bring_up_infrastructure(table, base_env, fixed_ports=True)
+        stack.write(DEV_DIR / "stack.env")
+        health_urls = start_services(table, base_env, stack)
+    except StartError as error:
+        print(f"make up failed: {error}", file=sys.stderr)
+        print("stopping what was started; see `make logs`", file=sys.stderr)
+        stop_all(table)
+        return 1
+    values = stack.values
+    print(f"Kafka     {values['KAFKA_BOOTSTRAP_SERVERS']}")
+    print(f"Redis     {values['REDIS_URL']}")
+    if "TWILIO_API_BASE_URL" in values:
+        print(f"Sandbox   {values['TWILIO_API_BASE_URL']}  (no Twilio credentials set)")
+    api_health = health_urls["api"]
+    print(f"API       {api_health.removesuffix('/health')}  (docs at /docs)")
+    print("Stop everything with `make down`; logs with `make logs`.")
+    return 0
+
+
+def down() -> int:
+    stopped = stop_all(ProcessTable(DEV_DIR))
+    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    return 0
+
+
+def status() -> int:
+    table = ProcessTable(DEV_DIR)
+    tracked = table.tracked()
+    if not tracked:
+        print("nothing is running (start it with `make up`)")
+        return 0
+    for process in tracked:
+        state = "running" if is_running(process) else "stopped"
+        detail = ""
+        env = read_env_file(DEV_DIR / f"{process.name}.env")
+        port = env.get("API_PORT") or env.get("HEALTH_PORT")
+        if port and state == "running":
+            code, body = http_json(f"http://127.0.0.1:{port}/health")
+            detail = f"health {code} {body}"
+        print(f"{process.name:<15} pid {process.pid:<8} {state:<8} {detail}")
+    return 0
+
+
+def logs(lines: int) -> int:
+    for path in sorted((DEV_DIR / "logs").glob("*.log")):
+        print(f"==> {path.name} <==")
+        print(tail_lines(path, lines))
+    return 0
+
+
+def run_tests(pytest_args: list[str]) -> int:
+    """Start Kafka, Redis and the sandbox on free ports, run pytest, stop them whatever happens."""
+    run_dir = RUN_ROOT / f"test-{os.getpid()}"
+    table = ProcessTable(run_dir)
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "REDIS"))}
+    base_env.pop("TWILIO_ACCOUNT_SID", None)
+    try:
+        stack = bring_up_infrastructure(table, base_env, fixed_ports=False)
+        sandbox_url = stack.values["TWILIO_API_BASE_URL"]
+        test_env = python_env(
+            base_env,
+            {
+                **stack.values,
+                "SANDBOX_URL": sandbox_url,
+                "SANDBOX_ACCOUNT_SID": SANDBOX_ACCOUNT_SID,
+                "SANDBOX_AUTH_TOKEN": SANDBOX_AUTH_TOKEN,
+                "CQ_TEST_RUN_DIR": str(run_dir),
+            },
+        )
+        print(f"test stack: {stack.values}", flush=True)
+        result = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], env=test_env)
+        return result.returncode
+    except StartError as error:
+        print(f"cannot start the test stack: {error}", file=sys.stderr)
+        return 1
+    finally:
+        stop_all(table)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="start Kafka, Redis, the sandbox and the services")
+    commands.add_parser("down", help="stop everything `up` started")
+    commands.add_parser("status", help="what runs, and its health")
+    logs_parser = commands.add_parser("logs", help="the last lines of every log")
+    logs_parser.add_argument("-n", "--lines", type=int, default=40)
+    test_parser = commands.add_parser("test", help="run pytest against a fresh local stack")
+    test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    _terminate_on_sigterm()
+    if args.command == "up":
+        return up()
+    if args.command == "down":
+        return down()
+    if args.command == "status":
+        return status()
+    if args.command == "logs":
+        return logs(args.lines)
+    args_for_pytest = [a for a in args.pytest_args if a != "--"]
+    return run_tests(args_for_pytest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

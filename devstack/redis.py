@@ -1,0 +1,80 @@
+"""Redis for the local stack: the one at REDIS_URL when it answers, else our own."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+from urllib.parse import urlparse
+
+from devstack.processes import ProcessTable, StartError, Tracked, await_ready, port_open
+
+
+def redis_answers(url: str) -> bool:
+    """True when a Redis server at the URL answers PING (RESP, no client library needed)."""
+    parsed = urlparse(url)
+    if parsed.scheme != "redis" or not parsed.hostname:
+        return False
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or 6379), timeout=1) as sock:
+            if parsed.password:
+                user = parsed.username or "default"
+                sock.sendall(_command("AUTH", user, parsed.password))
+                if not sock.recv(64).startswith(b"+OK"):
+                    return False
+            sock.sendall(_command("PING"))
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _command(*parts: str) -> bytes:
+    encoded = [part.encode() for part in parts]
+    return b"*%d\r\n" % len(encoded) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in encoded)
+
+
+def redis_server_binary() -> str:
+    """The redis-server binary, installing Debian's package when it is missing."""
+    found = shutil.which("redis-server") or _existing("/usr/bin/redis-server")
+    if found:
+        return found
+    apt = shutil.which("apt-get")
+    if apt is None:
+        raise StartError("redis-server is not installed and apt-get is not available")
+    install = [apt, "install", "-y", "--no-install-recommends", "redis-server"]
+    env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    if subprocess.run(install, env=env, capture_output=True).returncode != 0:
+        subprocess.run([apt, "update"], env=env, capture_output=True)
+        result = subprocess.run(install, env=env, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise StartError(f"cannot install redis-server:\n{result.stderr}")
+    found = shutil.which("redis-server") or _existing("/usr/bin/redis-server")
+    if not found:
+        raise StartError("redis-server was installed but cannot be found")
+    return found
+
+
+def _existing(path: str) -> str | None:
+    return path if Path(path).exists() else None
+
+
+def start_redis(table: ProcessTable, port: int, timeout_s: float = 20) -> Tracked:
+    if port_open("127.0.0.1", port):
+        raise StartError(f"port {port} is taken; cannot start Redis there")
+    data_dir = table.run_dir / "redis"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        redis_server_binary(),
+        "--bind", "127.0.0.1",
+        "--port", str(port),
+        "--dir", str(data_dir),
+        # Redis holds views that Kafka can rebuild; the local stack needs no snapshots.
+        "--save", "",
+        "--appendonly", "no",
+        "--daemonize", "no",
+    ]  # fmt: skip
+    tracked = table.start("redis", argv, env={"PATH": "/usr/bin:/bin"})
+    url = f"redis://127.0.0.1:{port}/0"
+    await_ready(tracked, lambda: redis_answers(url), timeout_s, "Redis")
+    return tracked

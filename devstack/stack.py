@@ -1,0 +1,199 @@
+"""The local stack as a whole: what `make up`, `make down` and `make test` start and stop."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack.kafka import KafkaPorts, kafka_answers, start_kafka
+from devstack.paths import REPO_ROOT
+from devstack.processes import (
+    ProcessTable,
+    StartError,
+    Tracked,
+    await_ready,
+    free_port,
+    http_ok,
+    is_running,
+    port_open,
+)
+from devstack.redis import redis_answers, start_redis
+
+DEFAULT_KAFKA_PORT = 9092
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_SANDBOX_PORT = 8090
+DEFAULT_API_PORT = 8000
+# Health ports of the services without an HTTP API of their own.
+DEFAULT_HEALTH_PORTS = {"dispatcher": 8101, "sender": 8102, "metrics": 8103}
+SERVICES = ("api", "dispatcher", "sender", "metrics")
+# Stopped in this order: consumers before what they consume from.
+STOP_ORDER = ("api", "dispatcher", "sender", "metrics", "twilio_sandbox", "redis", "kafka")
+
+
+@dataclass
+class StackEnv:
+    """The environment the services and tests run with, and what it points at."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    owned: list[str] = field(default_factory=list)
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{key}={value}\n" for key, value in sorted(self.values.items())))
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {key: value for key, value in pairs}
+
+
+def _port_or_free(preferred: int) -> int:
+    return preferred if not port_open("127.0.0.1", preferred) else free_port()
+
+
+def python_env(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+    env = dict(base)
+    env.update(extra)
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def bring_up_infrastructure(
+    table: ProcessTable, base_env: Mapping[str, str], *, fixed_ports: bool
+) -> StackEnv:
+    """Kafka, Redis and (without Twilio credentials) the sandbox; reuses what already answers."""
+    stack = StackEnv()
+    values = stack.values
+
+    given_kafka = base_env.get("KAFKA_BOOTSTRAP_SERVERS") if fixed_ports else None
+    if given_kafka:
+        if not kafka_answers(given_kafka):
+            raise StartError(f"KAFKA_BOOTSTRAP_SERVERS={given_kafka} does not answer")
+        values["KAFKA_BOOTSTRAP_SERVERS"] = given_kafka
+    else:
+        values["KAFKA_BOOTSTRAP_SERVERS"] = _own_kafka(table, fixed_ports)
+        stack.owned.append("kafka")
+
+    given_redis = base_env.get("REDIS_URL") or base_env.get("REDISCLOUD_URL") or DEFAULT_REDIS_URL
+    if fixed_ports and redis_answers(given_redis):
+        values["REDIS_URL"] = given_redis
+    else:
+        values["REDIS_URL"] = _own_redis(table, fixed_ports)
+        stack.owned.append("redis")
+
+    if not base_env.get("TWILIO_ACCOUNT_SID"):
+        sandbox_port = _sandbox_port(table, base_env, fixed_ports)
+        values["TWILIO_API_BASE_URL"] = f"http://127.0.0.1:{sandbox_port}"
+        stack.owned.append("twilio_sandbox")
+    return stack
+
+
+def _own_kafka(table: ProcessTable, fixed_ports: bool) -> str:
+    existing = table.get("kafka")
+    config = table.run_dir / "kafka" / "server.properties"
+    if existing and is_running(existing) and config.exists():
+        bootstrap = _bootstrap_from_config(config)
+        if kafka_answers(bootstrap):
+            return bootstrap
+    if fixed_ports and not port_open("127.0.0.1", DEFAULT_KAFKA_PORT):
+        ports = KafkaPorts(DEFAULT_KAFKA_PORT, _port_or_free(DEFAULT_KAFKA_PORT + 1))
+    else:
+        ports = KafkaPorts(free_port(), free_port())
+    start_kafka(table, ports)
+    return ports.bootstrap
+
+
+def _bootstrap_from_config(config: Path) -> str:
+    for line in config.read_text().splitlines():
+        if line.startswith("advertised.listeners="):
+            return line.split("//", 1)[1]
+    return ""
+
+
+def _own_redis(table: ProcessTable, fixed_ports: bool) -> str:
+    existing = table.get("redis")
+    if existing and is_running(existing):
+        port = int(existing.argv[existing.argv.index("--port") + 1])
+        return f"redis://127.0.0.1:{port}/0"
+    port = _port_or_free(6379) if fixed_ports else free_port()
+    start_redis(table, port)
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def _sandbox_port(table: ProcessTable, base_env: Mapping[str, str], fixed_ports: bool) -> int:
+    existing = table.get("twilio_sandbox")
+    if existing and is_running(existing):
+        return int(existing.argv[existing.argv.index("--port") + 1])
+    preferred = int(base_env.get("SANDBOX_PORT", DEFAULT_SANDBOX_PORT))
+    port = _port_or_free(preferred) if fixed_ports else free_port()
+    tracked = start_python(
+        table,
+        "twilio_sandbox",
+        ["-m", "services.twilio_sandbox", "--port", str(port)],
+        base_env,
+        {},
+    )
+    url = f"http://127.0.0.1:{port}/_sandbox/health"
+    await_ready(tracked, lambda: http_ok(url), 30, "Twilio sandbox")
+    return port
+
+
+def start_python(
+    table: ProcessTable,
+    name: str,
+    args: list[str],
+    base_env: Mapping[str, str],
+    extra_env: Mapping[str, str],
+) -> Tracked:
+    return table.start(name, [sys.executable, *args], python_env(base_env, extra_env), REPO_ROOT)
+
+
+def service_health_url(name: str, env: Mapping[str, str]) -> str:
+    if name == "api":
+        return f"http://127.0.0.1:{env['API_PORT']}/health"
+    return f"http://127.0.0.1:{env['HEALTH_PORT']}/health"
+
+
+def start_services(
+    table: ProcessTable, base_env: Mapping[str, str], stack: StackEnv, timeout_s: float = 60
+) -> dict[str, str]:
+    """Start the four services and wait until each reports Kafka and Redis reachable."""
+    health_urls = {}
+    started = []
+    for name in SERVICES:
+        existing = table.get(name)
+        if existing and is_running(existing):
+            env = read_env_file(table.run_dir / f"{name}.env")
+            health_urls[name] = service_health_url(name, env)
+            continue
+        env = dict(stack.values)
+        if name == "api":
+            env["API_PORT"] = str(_port_or_free(int(base_env.get("API_PORT", DEFAULT_API_PORT))))
+        else:
+            env["HEALTH_PORT"] = str(_port_or_free(DEFAULT_HEALTH_PORTS[name]))
+        StackEnv(env).write(table.run_dir / f"{name}.env")
+        tracked = start_python(table, name, ["-m", f"services.{name}"], base_env, env)
+        health_urls[name] = service_health_url(name, env)
+        started.append((tracked, health_urls[name]))
+    for tracked, url in started:
+        await_ready(tracked, lambda url=url: http_ok(url), timeout_s, f"service {tracked.name}")
+    return health_urls
+
+
+def stop_all(table: ProcessTable) -> list[str]:
+    stopped = []
+    names = {t.name for t in table.tracked()}
+    for name in [*STOP_ORDER, *sorted(names - set(STOP_ORDER))]:
+        if name in names and table.stop(name):
+            stopped.append(name)
+    return stopped
+
+
+def base_environment() -> dict[str, str]:
+    return dict(os.environ)

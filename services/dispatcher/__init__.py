@@ -1,0 +1,1 @@
+"""The dispatcher: expands started campaigns into paced batches of SendMessage commands."""

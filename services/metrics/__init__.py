@@ -1,0 +1,1 @@
+"""The metrics service: folds message results into Redis progress tables."""

@@ -1,0 +1,1 @@
+"""The sender: takes SendMessage commands, paces them, calls Twilio, reports outcomes."""

@@ -1,0 +1,247 @@
+"""The event contract: every record on every topic is one of these models.
+
+Rules, so that other services can rely on the contract:
+- every event carries ``type``, ``version``, ``event_id`` and ``occurred_at``;
+- a version changes by addition only (new optional fields); a renamed or
+  removed field makes a new type, or a new version with an upcaster
+  (``upcast_v1_v2``) in :mod:`shared.events.codec`;
+- field names are camelCase on the wire, like the REST API.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+Priority = Literal["low", "normal", "high"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Wire(BaseModel):
+    """camelCase on the wire, snake_case in Python; unknown fields are kept out."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+    )
+
+
+class Event(Wire):
+    event_id: str = Field(default_factory=_new_id, description="Unique id of this event.")
+    occurred_at: datetime = Field(default_factory=_now, description="When it happened (UTC).")
+
+
+# Message content -------------------------------------------------------------
+
+
+class TextContent(Wire):
+    """A free-form body; WhatsApp accepts it only inside the 24 h service window."""
+
+    kind: Literal["text"] = "text"
+    body: str = Field(min_length=1, max_length=1600)
+
+
+class TemplateContent(Wire):
+    """An approved WhatsApp template (Twilio Content API)."""
+
+    kind: Literal["template"] = "template"
+    content_sid: str = Field(pattern=r"^HX[0-9a-fA-F]{32}$")
+    content_variables: dict[str, str] = Field(default_factory=dict, max_length=100)
+
+
+MessageContent = Annotated[TextContent | TemplateContent, Field(discriminator="kind")]
+
+
+class Recipient(Wire):
+    contact_id: str = Field(min_length=1, max_length=128)
+    phone: str = Field(min_length=3, max_length=32, description="E.164, or as entered.")
+    name: str | None = None
+    vars: dict[str, str] = Field(default_factory=dict)
+
+
+class InlineAudience(Wire):
+    """Recipients inside the event: for other services and small campaigns."""
+
+    kind: Literal["inline"] = "inline"
+    recipients: list[Recipient] = Field(min_length=1)
+
+
+class StoredAudience(Wire):
+    """Recipients stored by the API in Redis under ``key``, streamed by the dispatcher."""
+
+    kind: Literal["stored"] = "stored"
+    key: str
+    size: int = Field(ge=0)
+
+
+Audience = Annotated[InlineAudience | StoredAudience, Field(discriminator="kind")]
+
+
+# campaign.events ------------------------------------------------------------
+
+
+class CampaignStarted(Event):
+    type: Literal["CampaignStarted"] = "CampaignStarted"
+    version: Literal[1] = 1
+    campaign_id: str = Field(min_length=1, max_length=128)
+    job_id: str
+    owner_id: str | None = None
+    name: str | None = None
+    content: MessageContent
+    audience: Audience
+    priority: Priority = "normal"
+    from_number: str | None = Field(
+        default=None, description="Sender; the configured TWILIO_WHATSAPP_NUMBER when absent."
+    )
+
+
+class CampaignScheduled(Event):
+    type: Literal["CampaignScheduled"] = "CampaignScheduled"
+    version: Literal[1] = 1
+    campaign_id: str = Field(min_length=1, max_length=128)
+    scheduled_at: datetime
+
+
+class CampaignControl(Event):
+    campaign_id: str = Field(min_length=1, max_length=128)
+    requested_by: str | None = None
+    reason: str | None = None
+
+
+class CampaignPaused(CampaignControl):
+    type: Literal["CampaignPaused"] = "CampaignPaused"
+    version: Literal[1] = 1
+
+
+class CampaignResumed(CampaignControl):
+    type: Literal["CampaignResumed"] = "CampaignResumed"
+    version: Literal[1] = 1
+
+
+class CampaignStopped(CampaignControl):
+    type: Literal["CampaignStopped"] = "CampaignStopped"
+    version: Literal[1] = 1
+
+
+# message.commands -----------------------------------------------------------
+
+
+class SendMessage(Event):
+    type: Literal["SendMessage"] = "SendMessage"
+    version: Literal[1] = 1
+    campaign_id: str
+    contact_id: str
+    to: str = Field(description="E.164 recipient, with the whatsapp: prefix.")
+    from_number: str
+    content: MessageContent
+    attempt: int = Field(default=1, ge=1)
+    batch_index: int = Field(default=0, ge=0)
+
+
+class SendMessageBatch(Event):
+    """Several commands of one campaign in one record: cheaper to produce and consume."""
+
+    type: Literal["SendMessageBatch"] = "SendMessageBatch"
+    version: Literal[1] = 1
+    campaign_id: str
+    batch_index: int = Field(ge=0)
+    commands: list[SendMessage] = Field(min_length=1)
+
+
+# message.results ------------------------------------------------------------
+
+
+class MessageOutcome(Event):
+    campaign_id: str
+    contact_id: str
+    to: str
+    attempt: int = Field(default=1, ge=1)
+    batch_index: int = Field(default=0, ge=0)
+
+
+class MessageSent(MessageOutcome):
+    type: Literal["MessageSent"] = "MessageSent"
+    version: Literal[1] = 1
+    message_sid: str
+
+
+class MessageFailed(MessageOutcome):
+    type: Literal["MessageFailed"] = "MessageFailed"
+    version: Literal[1] = 1
+    error_code: int | None = Field(description="Twilio's error code, when Twilio gave one.")
+    error_message: str
+    retryable: bool = False
+
+
+class MessageSkipped(MessageOutcome):
+    type: Literal["MessageSkipped"] = "MessageSkipped"
+    version: Literal[1] = 1
+    reason: Literal["invalid", "opted_out", "duplicate"]
+
+
+class MessageCancelled(MessageOutcome):
+    type: Literal["MessageCancelled"] = "MessageCancelled"
+    version: Literal[1] = 1
+    reason: Literal["stopped", "expired"] = "stopped"
+
+
+class MessageDeferred(MessageOutcome):
+    type: Literal["MessageDeferred"] = "MessageDeferred"
+    version: Literal[1] = 1
+    reason: str
+    not_before: datetime | None = None
+
+
+# message.status ---------------------------------------------------------------
+
+
+class MessageStatusReported(Event):
+    """A delivery receipt from a Twilio status callback."""
+
+    type: Literal["MessageStatusReported"] = "MessageStatusReported"
+    version: Literal[1] = 1
+    message_sid: str
+    status: str
+    campaign_id: str | None = None
+    error_code: int | None = None
+
+
+# message.dlq --------------------------------------------------------------------
+
+
+class DeadLetter(Event):
+    type: Literal["DeadLetter"] = "DeadLetter"
+    version: Literal[1] = 1
+    reason: str
+    source_topic: str
+    source_partition: int | None = None
+    source_offset: int | None = None
+    original_base64: str = Field(description="The original record's value, base64.")
+
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    CampaignStarted,
+    CampaignScheduled,
+    CampaignPaused,
+    CampaignResumed,
+    CampaignStopped,
+    SendMessage,
+    SendMessageBatch,
+    MessageSent,
+    MessageFailed,
+    MessageSkipped,
+    MessageCancelled,
+    MessageDeferred,
+    MessageStatusReported,
+    DeadLetter,
+)

@@ -1,0 +1,125 @@
+"""What every service does around its own work: connect, report health, stop on a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from redis.asyncio import Redis
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from shared.health import HealthServer, Probe
+from shared.kafka import ensure_topics, kafka_reachable, make_producer
+from shared.redis import make_redis, redis_reachable
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# In a cluster the broker may start after the service: keep trying this long.
+STARTUP_TIMEOUT_S = 120
+
+
+class Connections:
+    """A service's Kafka producer and Redis client, opened once and shared by its parts."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.producer: AIOKafkaProducer = make_producer(settings)
+        self.redis: Redis = make_redis(settings)
+
+    async def open(self, startup_timeout_s: float = STARTUP_TIMEOUT_S) -> None:
+        """Create the topics and start the producer, retrying while Kafka comes up."""
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type((KafkaError, OSError, TimeoutError)),
+            wait=wait_exponential(multiplier=0.2, max=5),
+            stop=stop_after_delay(startup_timeout_s),
+            reraise=True,
+        ):
+            with attempt:
+                if attempt.retry_state.attempt_number > 1:
+                    log.warning(
+                        "waiting for Kafka", extra={"attempt": attempt.retry_state.attempt_number}
+                    )
+                await ensure_topics(self.settings)
+        await self.producer.start()
+
+    async def close(self) -> None:
+        await self.producer.stop()
+        await self.redis.aclose()
+
+    def probes(self) -> dict[str, Probe]:
+        return {
+            "kafka": lambda: kafka_reachable(self.producer),
+            "redis": lambda: redis_reachable(self.redis),
+        }
+
+
+def health_server(settings: Settings, connections: Connections) -> HealthServer:
+    return HealthServer(settings.health_host, settings.health_port, connections.probes())
+
+
+async def until_signalled() -> None:
+    """Return when the process gets SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("stop requested")
+
+
+async def run_until_signalled(
+    start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]
+) -> None:
+    """Start, wait for a stop signal, then stop even when starting failed half-way."""
+    try:
+        await start()
+        await until_signalled()
+    finally:
+        await stop()
+
+
+class Service:
+    """A service's life: open connections, start its work, serve health, stop in reverse.
+
+    Subclasses add their own work in ``start_work`` and ``stop_work``.
+    """
+
+    name = "service"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.connections = Connections(settings)
+        self.health = health_server(settings, self.connections)
+
+    async def start(self) -> None:
+        await self.connections.open()
+        await self.start_work()
+        await self.health.start()
+        log.info("service initialised", extra={"service_name": self.name})
+
+    async def stop(self) -> None:
+        await self.health.stop()
+        await self.stop_work()
+        await self.connections.close()
+        log.info("service stopped", extra={"service_name": self.name})
+
+    async def start_work(self) -> None:
+        """The service's own consumers and tasks; none by default."""
+
+    async def stop_work(self) -> None:
+        """Drain and stop what ``start_work`` started."""
+
+
+def run_service(build: Callable[[], Service]) -> None:
+    """Build the service inside the event loop (aiokafka needs a running loop) and run it."""
+
+    async def serve() -> None:
+        service = build()
+        await run_until_signalled(service.start, service.stop)
+
+    asyncio.run(serve())

@@ -1,0 +1,159 @@
+"""One settings model for every service, read from the environment.
+
+Variable names and defaults follow the original Bull-based system so that an
+existing deployment's environment keeps working. A service builds its settings
+once, in ``__main__``, with :func:`load_settings`, and passes them down.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Literal, NoReturn, TypeVar
+
+from pydantic import (
+    AliasChoices,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Public, documented development credentials of the Twilio sandbox. They only
+# ever open the local sandbox; real Twilio rejects them.
+SANDBOX_ACCOUNT_SID = "AC" + "5a" * 16
+SANDBOX_AUTH_TOKEN = "sandbox-dev-auth-token"
+SANDBOX_DEFAULT_URL = "http://127.0.0.1:8090"
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class Settings(BaseSettings):
+    """Settings shared by all services. Each field is one environment variable."""
+
+    model_config = SettingsConfigDict(
+        extra="ignore", case_sensitive=False, frozen=True, populate_by_name=True
+    )
+
+    # Kafka
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic_prefix: str = ""
+    message_commands_partitions: PositiveInt = 24
+    message_results_partitions: PositiveInt = 12
+    campaign_events_partitions: PositiveInt = 6
+
+    # Redis: the original system read REDIS_URL, or REDISCLOUD_URL on Heroku.
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias=AliasChoices("REDIS_URL", "REDISCLOUD_URL"),
+    )
+    redis_key_prefix: str = "cq:"
+
+    # Twilio. Without an account SID the services talk to the local sandbox.
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_whatsapp_number: str = "whatsapp:+14155238886"
+    twilio_api_base_url: str | None = None
+
+    # Batching, as in the original queue.
+    batch_size: PositiveInt = 500
+    max_concurrent_batches: PositiveInt = 10
+    batch_retry_attempts: NonNegativeInt = 3
+    batch_retry_delay: NonNegativeInt = 1000  # milliseconds, as the original
+
+    # Twilio limits per sender number, shared by all sender replicas.
+    twilio_rate_limit_per_second: PositiveInt = 10
+    twilio_rate_limit_per_minute: PositiveInt = 600
+    twilio_rate_limit_per_hour: PositiveInt = 36_000
+    twilio_max_concurrent: PositiveInt = 50
+
+    # HTTP endpoints
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=0, le=65535)
+    health_host: str = "127.0.0.1"
+    health_port: int = Field(default=0, ge=0, le=65535)
+
+    log_level: LogLevel = "INFO"
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _bootstrap_has_ports(cls, value: str) -> str:
+        servers = [s.strip() for s in value.split(",") if s.strip()]
+        if not servers or any(not s.rpartition(":")[2].isdigit() for s in servers):
+            raise ValueError("expected host:port[,host:port...]")
+        return ",".join(servers)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _twilio_credentials_complete(self) -> Settings:
+        if self.twilio_account_sid and self.twilio_auth_token is None:
+            raise ValueError("TWILIO_AUTH_TOKEN: required when TWILIO_ACCOUNT_SID is set")
+        return self
+
+    @property
+    def uses_twilio_sandbox(self) -> bool:
+        return not self.twilio_account_sid
+
+    @property
+    def twilio_credentials(self) -> tuple[str, str]:
+        """Account SID and auth token: real ones when set, else the sandbox's."""
+        if self.twilio_account_sid and self.twilio_auth_token is not None:
+            return self.twilio_account_sid, self.twilio_auth_token.get_secret_value()
+        return SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+
+    @property
+    def twilio_base_url(self) -> str | None:
+        """Where the official client sends its requests; None means Twilio itself."""
+        if self.twilio_api_base_url:
+            return self.twilio_api_base_url.rstrip("/")
+        return SANDBOX_DEFAULT_URL if self.uses_twilio_sandbox else None
+
+
+SettingsT = TypeVar("SettingsT", bound=Settings)
+
+
+def describe_error(error: ValidationError, model: type[Settings]) -> str:
+    """One line naming the environment variable and what is wrong with it."""
+    first = error.errors()[0]
+    field_name = str(first["loc"][0]) if first["loc"] else ""
+    variable = field_name.upper()
+    for name, field in model.model_fields.items():
+        aliases = field.validation_alias
+        if isinstance(aliases, AliasChoices) and field_name in aliases.choices:
+            field_name = name
+            variable = " or ".join(str(choice) for choice in aliases.choices)
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if not variable:
+        return f"configuration error: {message}"
+    # Never echo a secret: tokens, or a URL that may carry a password.
+    value = first.get("input")
+    secret = "token" in field_name or "@" in str(value)
+    shown = "" if secret else f" (got {value!r})"
+    return f"configuration error: {variable}: {message}{shown}"
+
+
+def load_settings(model: type[SettingsT] = Settings) -> SettingsT:  # type: ignore[assignment]
+    """Build settings or stop the process with one line naming the bad variable."""
+    try:
+        return model()
+    except ValidationError as error:
+        _exit_with(describe_error(error, model))
+
+
+def _exit_with(line: str) -> NoReturn:
+    print(line, file=sys.stderr)
+    raise SystemExit(2)

@@ -1,0 +1,56 @@
+"""Topic names and their layout. Names take the configured prefix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    # Records of a topic compacted by key keep only the newest value per key.
+    compacted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    campaign_events: str
+    message_commands: str
+    message_results: str
+    message_status: str
+    message_retry: str
+    message_dlq: str
+
+    @classmethod
+    def from_prefix(cls, prefix: str) -> Topics:
+        return cls(
+            campaign_events=f"{prefix}campaign.events",
+            message_commands=f"{prefix}message.commands",
+            message_results=f"{prefix}message.results",
+            message_status=f"{prefix}message.status",
+            message_retry=f"{prefix}message.retry",
+            message_dlq=f"{prefix}message.dlq",
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Topics:
+        return cls.from_prefix(settings.kafka_topic_prefix)
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """Every topic the system needs, with the partition count from settings."""
+    topics = Topics.from_settings(settings)
+    commands = settings.message_commands_partitions
+    results = settings.message_results_partitions
+    return [
+        TopicSpec(topics.campaign_events, settings.campaign_events_partitions),
+        TopicSpec(topics.message_commands, commands),
+        TopicSpec(topics.message_results, results),
+        TopicSpec(topics.message_status, results),
+        # Retries keep the key of their source, so they share its partitioning.
+        TopicSpec(topics.message_retry, commands),
+        TopicSpec(topics.message_dlq, 1),
+    ]
