@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from devstack.paths import RUN_ROOT
 from devstack.processes import ProcessTable, StartError, http_json, is_running, tail_lines
@@ -20,7 +21,8 @@ from devstack.stack import (
 )
 from shared.settings import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 
-DEV_DIR = RUN_ROOT / "dev"
+# CQ_RUN_DIR lets a test run a second stack beside a developer's own.
+DEV_DIR = Path(os.environ.get("CQ_RUN_DIR") or RUN_ROOT / "dev")
 
 
 def _terminate_on_sigterm() -> None:

@@ -8,7 +8,7 @@ once, in ``__main__``, with :func:`load_settings`, and passes them down.
 from __future__ import annotations
 
 import sys
-from typing import Literal, NoReturn, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 from pydantic import (
     AliasChoices,
@@ -123,14 +123,15 @@ class Settings(BaseSettings):
         return SANDBOX_DEFAULT_URL if self.uses_twilio_sandbox else None
 
 
-SettingsT = TypeVar("SettingsT", bound=Settings)
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 
-def describe_error(error: ValidationError, model: type[Settings]) -> str:
+def describe_error(error: ValidationError, model: type[BaseSettings]) -> str:
     """One line naming the environment variable and what is wrong with it."""
     first = error.errors()[0]
     field_name = str(first["loc"][0]) if first["loc"] else ""
-    variable = field_name.upper()
+    prefix = str(model.model_config.get("env_prefix") or "")
+    variable = f"{prefix}{field_name}".upper() if field_name else ""
     for name, field in model.model_fields.items():
         aliases = field.validation_alias
         if isinstance(aliases, AliasChoices) and field_name in aliases.choices:
@@ -146,10 +147,13 @@ def describe_error(error: ValidationError, model: type[Settings]) -> str:
     return f"configuration error: {variable}: {message}{shown}"
 
 
-def load_settings(model: type[SettingsT] = Settings) -> SettingsT:  # type: ignore[assignment]
-    """Build settings or stop the process with one line naming the bad variable."""
+def load_settings(model: type[SettingsT] = Settings, **overrides: Any) -> SettingsT:  # type: ignore[assignment]
+    """Build settings or stop the process with one line naming the bad variable.
+
+    ``overrides`` (command-line flags, say) win over the environment.
+    """
     try:
-        return model()
+        return model(**overrides)
     except ValidationError as error:
         _exit_with(describe_error(error, model))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,16 +12,10 @@ import httpx
 import pytest
 
 from tests.conftest import settings_environment
-from tests.helpers import eventually_sync
+from tests.helpers import eventually_sync, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("api", "dispatcher", "sender", "metrics")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _service_env(extra: dict[str, str]) -> dict[str, str]:
@@ -36,7 +29,7 @@ def _service_env(extra: dict[str, str]) -> dict[str, str]:
 def test_service_reports_kafka_and_redis_and_stops_on_sigterm(
     service: str, make_settings, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = settings_environment(make_settings())
     env["API_PORT" if service == "api" else "HEALTH_PORT"] = str(port)
     env["DISPATCHER_DATA_DIR"] = str(tmp_path / "dispatcher")
@@ -84,5 +77,5 @@ def test_a_bad_setting_stops_the_service_with_one_line(service: str) -> None:
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert variable in lines[0]
+    assert variable in lines[0] and "abc" in lines[0]
     assert "Traceback" not in result.stderr
