@@ -1,0 +1,81 @@
+"""The shared limiter on the real Redis: no window ever over its limit, across replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+
+from redis.asyncio import Redis
+
+from services.sender.limiter import SlidingWindowLimiter, Window, default_windows
+from shared.redis import Keys
+
+SENDER = "whatsapp:+14155238886"
+
+
+def _most_in_any_window(times_ms: list[float], window_ms: float) -> int:
+    """The largest number of grants inside any half-open window [t, t + window_ms)."""
+    ordered = sorted(times_ms)
+    return max(
+        bisect.bisect_left(ordered, start + window_ms) - index
+        for index, start in enumerate(ordered)
+    )
+
+
+async def _grant_times(redis: Redis, key: str) -> list[float]:
+    return [score for _, score in await redis.zrange(key, 0, -1, withscores=True)]
+
+
+async def test_three_replicas_never_exceed_ten_per_second(stack, redis, unique_prefix) -> None:
+    keys = Keys(unique_prefix)
+    windows = default_windows(per_second=10, per_minute=600, per_hour=36_000)
+    replicas = [Redis.from_url(stack.redis_url) for _ in range(3)]
+    limiters = [SlidingWindowLimiter(client, keys, windows) for client in replicas]
+    try:
+        # 35 sends from 3 replicas with 5 concurrent workers each, all at once.
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for number in range(35):
+            queue.put_nowait(number)
+
+        async def worker(limiter: SlidingWindowLimiter) -> None:
+            while not queue.empty():
+                queue.get_nowait()
+                await limiter.acquire(SENDER, max_wait_s=30)
+
+        await asyncio.gather(*(worker(limiter) for limiter in limiters for _ in range(5)))
+    finally:
+        for client in replicas:
+            await client.aclose()
+
+    times = await _grant_times(redis, keys("limiter", SENDER))
+    assert len(times) == 35
+    assert _most_in_any_window(times, 1_000) <= 10
+    # 35 sends at 10 per second need at least three full windows after the first.
+    assert max(times) - min(times) >= 3 * 1_000
+
+
+async def test_a_full_window_says_how_long_to_wait(redis, unique_prefix) -> None:
+    limiter = SlidingWindowLimiter(redis, Keys(unique_prefix), (Window(1_000, 3),))
+    for _ in range(3):
+        assert await limiter.try_acquire(SENDER) == 0.0
+    wait_ms = await limiter.try_acquire(SENDER)
+    assert 900 < wait_ms <= 1_000
+    # Another number has its own log.
+    assert await limiter.try_acquire("whatsapp:+15550001111") == 0.0
+
+
+async def test_the_tightest_window_decides(redis, unique_prefix) -> None:
+    windows = (Window(1_000, 5), Window(60_000, 7))
+    limiter = SlidingWindowLimiter(redis, Keys(unique_prefix), windows)
+    for _ in range(5):
+        assert await limiter.try_acquire(SENDER) == 0.0
+    await asyncio.sleep(1.05)  # let the 1-second window pass: the subject of this test
+    for _ in range(2):
+        assert await limiter.try_acquire(SENDER) == 0.0
+    # The minute window is full now: the wait is about a minute, not a second.
+    assert await limiter.try_acquire(SENDER) > 55_000
+
+
+def test_most_in_any_window_counts_half_open_windows() -> None:
+    assert _most_in_any_window([0, 500, 999, 1_000], 1_000) == 3
+    assert _most_in_any_window([0, 1_000, 2_000], 1_000) == 1
