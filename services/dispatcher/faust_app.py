@@ -1,19 +1,38 @@
-"""The faust application: agents over campaign.events, tables that survive restarts."""
+"""The faust application: the agent over campaign.events and the cursor table.
+
+Records are read as bytes and parsed with our own event models: faust Records
+do not validate types. The cursor table is backed by a changelog topic, so a
+restarted dispatcher continues each campaign where it stopped.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import faust
 
+from services.dispatcher.expansion import Expander
 from services.dispatcher.settings import DispatcherSettings
 from shared.events import EventDecodeError, decode
+from shared.events.models import (
+    CampaignPaused,
+    CampaignResumed,
+    CampaignStarted,
+    CampaignStopped,
+)
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
 
+# Control events from other services are mirrored into the campaign's status,
+# which the dispatcher and the senders check.
+CONTROL_STATUS = {CampaignPaused: "paused", CampaignResumed: "sending", CampaignStopped: "stopped"}
 
-def create_faust_app(settings: DispatcherSettings) -> faust.App:
+
+def create_faust_app(
+    settings: DispatcherSettings, expander_factory: Callable[[], Expander]
+) -> faust.App:
     topics = Topics.from_settings(settings)
     brokers = [f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")]
     app = faust.App(
@@ -23,28 +42,36 @@ def create_faust_app(settings: DispatcherSettings) -> faust.App:
         datadir=str(settings.dispatcher_data_dir),
         web_enabled=False,
         topic_partitions=settings.campaign_events_partitions,
-        topic_allow_declare=False,  # topics are created by shared.kafka.ensure_topics
         producer_acks=-1,
     )
-    # Read bytes and parse with our own models: faust Records do not validate types.
     campaign_events = app.topic(
         topics.campaign_events, key_serializer="raw", value_serializer="raw"
+    )
+    # campaign id -> index of the next audience entry to emit.
+    cursors = app.Table(
+        "campaign-cursors", default=int, partitions=settings.campaign_events_partitions
     )
 
     @app.agent(campaign_events)
     async def on_campaign_event(stream: faust.StreamT[bytes]) -> None:
+        expander: Expander = expander_factory()
         async for value in stream:
             try:
                 event = decode(value)
             except EventDecodeError as error:
+                # The DLQ for every topic arrives with the reliability work; keep going.
                 log.warning("undecodable campaign event", extra={"reason": str(error)})
                 continue
-            log.info(
-                "campaign event received",
-                extra={
-                    "event_type": event.type,
-                    "campaign_id": getattr(event, "campaign_id", None),
-                },  # type: ignore[attr-defined]
-            )
+            if isinstance(event, CampaignStarted):
+                campaign_id = event.campaign_id
+
+                def save_cursor(position: int, campaign_id: str = campaign_id) -> None:
+                    cursors[campaign_id] = position
+
+                await expander.on_started(event, cursors[campaign_id], save_cursor)
+            elif type(event) in CONTROL_STATUS:
+                status = CONTROL_STATUS[type(event)]
+                if await expander.campaigns.exists(event.campaign_id):
+                    await expander.campaigns.set_fields(event.campaign_id, status=status)
 
     return app

@@ -1,7 +1,7 @@
 import tempfile
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, PositiveInt
 
 from shared.settings import Settings
 
@@ -10,3 +10,7 @@ class DispatcherSettings(Settings):
     health_port: int = Field(default=8101, ge=0, le=65535)
     # faust keeps table state here; the changelog topics in Kafka are the truth.
     dispatcher_data_dir: Path = Path(tempfile.gettempdir()) / "campaign-queue-dispatcher"
+    # Commands per message.commands record: a batch of BATCH_SIZE is cut into records
+    # this small so that every sender replica gets a share of it.
+    commands_per_record: PositiveInt = 50
+    schedule_poll_interval_s: float = Field(default=0.2, gt=0, le=1)

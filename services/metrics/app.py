@@ -1,7 +1,87 @@
-"""Wires the metrics service's parts together. The results fold arrives with issue 3."""
+"""The metrics service: a consumer of message.results folding into Redis progress."""
 
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from redis.exceptions import RedisError
+
+from services.metrics.fold import ProgressFolder
+from services.metrics.settings import MetricsSettings
+from shared.events import EventDecodeError, decode
+from shared.kafka import make_consumer
+from shared.redis import Keys
 from shared.runtime import Service
+from shared.store.campaigns import CampaignStore
+from shared.store.progress import ProgressStore
+from shared.topics import Topics
+
+log = logging.getLogger(__name__)
+RETRY_DELAY_S = 1.0
 
 
 class MetricsService(Service):
     name = "metrics"
+
+    def __init__(self, settings: MetricsSettings) -> None:
+        super().__init__(settings)
+        keys = Keys(settings.redis_key_prefix)
+        redis = self.connections.redis
+        self.folder = ProgressFolder(ProgressStore(redis, keys), CampaignStore(redis, keys))
+        self.consumer: AIOKafkaConsumer = make_consumer(
+            settings,
+            Topics.from_settings(settings).message_results,
+            group_id=f"{settings.kafka_topic_prefix}metrics",
+            max_poll_records=1_000,
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    async def start_work(self) -> None:
+        await self.consumer.start()
+        self._task = asyncio.create_task(self._consume(), name="metrics-consume")
+
+    async def stop_work(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+        await self.consumer.stop()
+
+    async def _consume(self) -> None:
+        while not self._stopping.is_set():
+            batches = await self.consumer.getmany(timeout_ms=200)
+            if not batches:
+                continue
+            try:
+                for records in batches.values():
+                    for record in records:
+                        await self._fold(record)
+            except (RedisError, OSError) as error:
+                # Nothing of this batch is committed: read it again once Redis answers.
+                # Results already folded are counted once anyway.
+                log.warning("cannot fold results, retrying", extra={"reason": str(error)})
+                for tp, records in batches.items():
+                    self.consumer.seek(tp, records[0].offset)
+                await asyncio.sleep(RETRY_DELAY_S)
+                continue
+            # Offsets move only after every result of the batch is in Redis.
+            await self.consumer.commit(
+                {tp: records[-1].offset + 1 for tp, records in batches.items()}
+            )
+
+    async def _fold(self, record: ConsumerRecord) -> None:
+        try:
+            event = decode(record.value)
+        except EventDecodeError as error:
+            log.warning(
+                "undecodable result",
+                extra={
+                    "reason": str(error),
+                    "partition": record.partition,
+                    "offset": record.offset,
+                },
+            )
+            return
+        await self.folder.fold(event)

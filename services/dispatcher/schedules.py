@@ -1,0 +1,74 @@
+"""Scheduled campaigns start themselves: due ones are turned into CampaignStarted events.
+
+The schedule lives in Redis, so a campaign whose time came while every service
+was down starts as soon as the dispatcher is back. The event is written before
+the schedule entry is removed: a crash in between starts the campaign twice,
+which the expansion's cursor makes harmless, rather than never.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaProducer
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from shared.events import encode
+from shared.redis import Keys
+from shared.store.campaigns import CampaignStore, started_event
+from shared.topics import Topics
+
+log = logging.getLogger(__name__)
+
+
+class ScheduleStarter:
+    def __init__(
+        self,
+        producer: AIOKafkaProducer,
+        redis: Redis,
+        keys: Keys,
+        topics: Topics,
+        poll_interval_s: float,
+    ) -> None:
+        self._producer = producer
+        self._campaigns = CampaignStore(redis, keys)
+        self._topics = topics
+        self._poll_interval_s = poll_interval_s
+        self._stopped = asyncio.Event()
+
+    async def run(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                await self.start_due(datetime.now(UTC))
+            except RedisError as error:
+                log.warning("cannot read schedules", extra={"reason": str(error)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), self._poll_interval_s)
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    async def start_due(self, now: datetime) -> list[str]:
+        started = []
+        for campaign_id in await self._campaigns.due_schedules(now):
+            record = await self._campaigns.get(campaign_id)
+            if record is not None and record.status == "scheduled":
+                size = await self._campaigns.audience_size(campaign_id)
+                job_id = f"campaign_{campaign_id}_{int(now.timestamp() * 1000)}"
+                await self._campaigns.set_fields(
+                    campaign_id, status="queued", job_id=job_id, total=str(size)
+                )
+                record = record.model_copy(update={"job_id": job_id})
+                event = started_event(record, self._campaigns.audience_key(campaign_id), size)
+                value, headers = encode(event, source="/services/dispatcher")
+                await self._producer.send_and_wait(
+                    self._topics.campaign_events, value, key=campaign_id.encode(), headers=headers
+                )
+                started.append(campaign_id)
+                log.info("scheduled campaign started", extra={"campaign_id": campaign_id})
+            await self._campaigns.unschedule(campaign_id)
+        return started

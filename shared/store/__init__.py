@@ -1,0 +1,1 @@
+"""Redis views shared by the services: campaign definitions and progress."""

@@ -1,0 +1,162 @@
+"""Campaign definitions and audiences in Redis: written by the api, read by the pipeline.
+
+Layout (every key under the configured prefix):
+- ``campaign:{id}``            hash: the fields of :class:`CampaignRecord`
+- ``campaign:{id}:audience``   list: one Recipient JSON per contact, in send order
+- ``campaigns:owner:{owner}``  sorted set: campaign ids by creation time (ms)
+- ``schedules``                sorted set: scheduled campaign ids by due time (ms)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, TypeAdapter
+from redis.asyncio import Redis
+
+from shared.events.models import (
+    CampaignStarted,
+    MessageContent,
+    Priority,
+    Recipient,
+    StoredAudience,
+)
+from shared.redis import Keys
+
+CampaignStatus = Literal[
+    "draft", "scheduled", "queued", "sending", "paused", "stopped", "completed", "failed"
+]
+FINISHED_STATUSES = frozenset({"stopped", "completed", "failed"})
+AUDIENCE_WRITE_CHUNK = 1_000
+
+_CONTENT = TypeAdapter(MessageContent)
+
+
+class CampaignRecord(BaseModel):
+    id: str
+    owner_id: str | None = None
+    name: str | None = None
+    status: CampaignStatus = "draft"
+    priority: Priority = "normal"
+    content: MessageContent
+    from_number: str | None = None
+    total: int = 0
+    job_id: str | None = None
+    created_at: datetime | None = None
+    scheduled_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    def to_hash(self) -> dict[str, str]:
+        fields = self.model_dump(mode="json", exclude={"content"})
+        flat = {name: "" if value is None else str(value) for name, value in fields.items()}
+        flat["content"] = _CONTENT.dump_json(self.content).decode()
+        return flat
+
+    @classmethod
+    def from_hash(cls, raw: dict[bytes, bytes]) -> CampaignRecord:
+        fields = {key.decode(): value.decode() for key, value in raw.items()}
+        content = _CONTENT.validate_json(fields.pop("content"))
+        cleaned = {name: value for name, value in fields.items() if value != ""}
+        return cls(content=content, **cleaned)
+
+
+class CampaignStore:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    def campaign_key(self, campaign_id: str) -> str:
+        return self._keys("campaign", campaign_id)
+
+    def audience_key(self, campaign_id: str) -> str:
+        return self._keys("campaign", campaign_id, "audience")
+
+    async def save(self, record: CampaignRecord) -> None:
+        """Create or replace a campaign's definition (not its audience)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.campaign_key(record.id), mapping=record.to_hash())
+            if record.owner_id is not None and record.created_at is not None:
+                created_ms = int(record.created_at.timestamp() * 1000)
+                pipe.zadd(
+                    self._keys("campaigns", "owner", record.owner_id), {record.id: created_ms}
+                )
+            await pipe.execute()
+
+    async def get(self, campaign_id: str) -> CampaignRecord | None:
+        raw = await self._redis.hgetall(self.campaign_key(campaign_id))
+        return CampaignRecord.from_hash(raw) if raw else None
+
+    async def exists(self, campaign_id: str) -> bool:
+        return bool(await self._redis.exists(self.campaign_key(campaign_id)))
+
+    async def set_fields(self, campaign_id: str, **fields: str) -> None:
+        await self._redis.hset(self.campaign_key(campaign_id), mapping=fields)
+
+    async def status(self, campaign_id: str) -> str | None:
+        value = await self._redis.hget(self.campaign_key(campaign_id), "status")
+        return value.decode() if value is not None else None
+
+    async def list_for_owner(self, owner_id: str, offset: int, limit: int) -> tuple[list[str], int]:
+        """Campaign ids of one owner, newest first, and how many there are in all."""
+        key = self._keys("campaigns", "owner", owner_id)
+        ids = await self._redis.zrevrange(key, offset, offset + limit - 1)
+        return [i.decode() for i in ids], await self._redis.zcard(key)
+
+    async def append_audience(self, campaign_id: str, recipients: Iterable[Recipient]) -> int:
+        """Append recipients in chunks, so a large audience never sits in one command."""
+        key = self.audience_key(campaign_id)
+        written = 0
+        chunk: list[str] = []
+        for recipient in recipients:
+            chunk.append(recipient.model_dump_json(by_alias=True))
+            if len(chunk) >= AUDIENCE_WRITE_CHUNK:
+                written = await self._redis.rpush(key, *chunk)
+                chunk = []
+        if chunk:
+            written = await self._redis.rpush(key, *chunk)
+        return written
+
+    async def audience_size(self, campaign_id: str) -> int:
+        return await self._redis.llen(self.audience_key(campaign_id))
+
+    async def audience_slice(self, campaign_id: str, start: int, count: int) -> list[Recipient]:
+        raw = await self._redis.lrange(self.audience_key(campaign_id), start, start + count - 1)
+        return [Recipient.model_validate_json(item) for item in raw]
+
+    async def iter_audience(
+        self, campaign_id: str, chunk_size: int = AUDIENCE_WRITE_CHUNK
+    ) -> AsyncIterator[Sequence[Recipient]]:
+        start = 0
+        while chunk := await self.audience_slice(campaign_id, start, chunk_size):
+            yield chunk
+            start += len(chunk)
+
+    async def schedule(self, campaign_id: str, due: datetime) -> None:
+        await self._redis.zadd(self._keys("schedules"), {campaign_id: due.timestamp() * 1000})
+
+    async def due_schedules(self, now: datetime, limit: int = 100) -> list[str]:
+        due = await self._redis.zrangebyscore(
+            self._keys("schedules"), "-inf", now.timestamp() * 1000, start=0, num=limit
+        )
+        return [campaign_id.decode() for campaign_id in due]
+
+    async def unschedule(self, campaign_id: str) -> bool:
+        """True for the one caller that removes it: the one that starts the campaign."""
+        return bool(await self._redis.zrem(self._keys("schedules"), campaign_id))
+
+
+def started_event(record: CampaignRecord, audience_key: str, audience_size: int) -> CampaignStarted:
+    """The CampaignStarted event that runs a stored campaign (from the api or a schedule)."""
+    return CampaignStarted(
+        campaign_id=record.id,
+        job_id=record.job_id or f"campaign_{record.id}",
+        owner_id=record.owner_id,
+        name=record.name,
+        content=record.content,
+        audience=StoredAudience(key=audience_key, size=audience_size),
+        priority=record.priority,
+        from_number=record.from_number,
+    )

@@ -1,0 +1,64 @@
+"""The metrics service folds results exactly: a result delivered twice counts once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from services.metrics.app import MetricsService
+from services.metrics.settings import MetricsSettings
+from shared.events.models import MessageFailed, MessageSent, MessageSkipped, TextContent
+from shared.kafka import ensure_topics, make_producer
+from shared.redis import Keys
+from shared.store.campaigns import CampaignRecord, CampaignStore
+from shared.store.progress import ProgressStore
+from shared.topics import Topics
+from tests.helpers import eventually
+from tests.pipeline.conftest import publish, running
+
+
+async def test_results_are_folded_once_and_complete_the_campaign(make_settings, redis) -> None:
+    settings = make_settings(MetricsSettings, health_port=0)
+    await ensure_topics(settings)
+    topics = Topics.from_settings(settings)
+    keys = Keys(settings.redis_key_prefix)
+    campaigns, progress = CampaignStore(redis, keys), ProgressStore(redis, keys)
+    await campaigns.save(
+        CampaignRecord(id="m1", status="sending", content=TextContent(body="x"), total=4)
+    )
+    await progress.begin("m1", total=4, batch_size=2, started_ms=1)
+
+    def result(kind, contact: str, batch: int, **fields):
+        return kind(
+            campaign_id="m1", contact_id=contact, to="whatsapp:+1", batch_index=batch, **fields
+        )
+
+    sent_c1 = result(MessageSent, "c1", 0, message_sid="SM1")
+    async with running(MetricsService(settings)):
+        await publish(settings, topics.message_results, "m1", sent_c1, sent_c1)
+        producer = make_producer(settings)
+        await producer.start()
+        try:  # a record that is not an event must not stop the fold
+            await producer.send_and_wait(topics.message_results, b"\x00garbage", key=b"m1")
+        finally:
+            await producer.stop()
+        await publish(
+            settings,
+            topics.message_results,
+            "m1",
+            result(MessageSent, "c2", 0, message_sid="SM2"),
+            result(MessageFailed, "c3", 1, error_code=21211, error_message="invalid"),
+            result(MessageSkipped, "c4", 1, reason="duplicate"),
+            sent_c1,
+        )
+
+        async def completed() -> bool:
+            return await campaigns.status("m1") == "completed"
+
+        await eventually(completed, timeout_s=20, what="campaign m1 completed")
+
+    folded = await progress.read("m1")
+    assert (folded.processed, folded.sent, folded.failed, folded.skipped) == (4, 2, 1, 1)
+    assert folded.jobs_completed == 2
+    assert folded.errors == {21211: 1}
+    record = await campaigns.get("m1")
+    assert record.finished_at is not None and record.finished_at <= datetime.now(UTC)
