@@ -7,6 +7,10 @@ sorted-set entry per send, scored by the Redis server's clock, checked against
 every window at once in a single Lua script, so replicas never race and never
 disagree about the time.
 
+Grants are also spaced evenly (one window divided by its limit, for the
+tightest window): 50 sends at 10/s take five seconds, not a burst of ten and
+a wait, and Twilio's queue never holds a burst.
+
 Each window is widened by a small safety margin: the limiter grants a send a
 few milliseconds before Twilio accepts it, and that delay varies from send to
 send, so two sends granted exactly one window apart could arrive less than one
@@ -23,19 +27,24 @@ from redis.asyncio import Redis
 
 from shared.redis import Keys
 
-# KEYS[1]: the sender number's log. ARGV: member, then (window_ms, limit) pairs.
+# KEYS[1]: the sender number's log. ARGV: member, spacing_ms, then (window_ms, limit) pairs.
 # Returns {1, 0} when the send is granted, or {0, wait_ms} until one may be.
 _ACQUIRE = """
 local key = KEYS[1]
 local time = redis.call('TIME')
 local now_ms = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+local spacing_ms = tonumber(ARGV[2])
 local longest = 0
-for i = 2, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
   longest = math.max(longest, tonumber(ARGV[i]))
 end
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now_ms - longest)
 local wait_ms = 0
-for i = 2, #ARGV, 2 do
+local last = redis.call('ZREVRANGE', key, 0, 0, 'WITHSCORES')
+if last[2] then
+  wait_ms = math.max(0, tonumber(last[2]) + spacing_ms - now_ms)
+end
+for i = 3, #ARGV, 2 do
   local window_ms = tonumber(ARGV[i])
   local limit = tonumber(ARGV[i + 1])
   local since = '(' .. (now_ms - window_ms)
@@ -80,13 +89,14 @@ class SlidingWindowLimiter:
         self._keys = keys
         self._windows = windows
         self._script = redis.register_script(_ACQUIRE)
+        self.spacing_ms = min(w.length_ms / w.limit for w in windows)
         self._window_args = [v for w in windows for v in (w.length_ms, w.limit)]
 
     async def try_acquire(self, sender_number: str) -> float:
         """Take a place now if one is free: 0.0, else the milliseconds to wait first."""
         granted, wait_ms = await self._script(
             keys=[self._keys("limiter", sender_number)],
-            args=[uuid.uuid4().hex, *self._window_args],
+            args=[uuid.uuid4().hex, self.spacing_ms, *self._window_args],
         )
         return 0.0 if int(granted) else max(float(wait_ms), 1.0)
 
