@@ -58,7 +58,7 @@ class Expander:
         topics: Topics,
     ) -> None:
         self._config = config
-        self._producer = producer
+        self.producer = producer
         self._redis = redis
         self._keys = keys
         self._topics = topics
@@ -219,14 +219,14 @@ class Expander:
             # sender replica shares it.
             key = f"{campaign_id}:{batch_index}:{chunk_start}".encode()
             sends.append(
-                await self._producer.send(
+                await self.producer.send(
                     self._topics.message_commands, value, key=key, headers=headers
                 )
             )
         for result in results:
             value, headers = encode(result, source=SOURCE)
             sends.append(
-                await self._producer.send(
+                await self.producer.send(
                     self._topics.message_results, value, key=campaign_id.encode(), headers=headers
                 )
             )

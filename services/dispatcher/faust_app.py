@@ -14,6 +14,7 @@ import faust
 
 from services.dispatcher.expansion import Expander
 from services.dispatcher.settings import DispatcherSettings
+from shared.dlq import send_to_dlq
 from shared.events import EventDecodeError, decode
 from shared.events.models import (
     CampaignPaused,
@@ -55,12 +56,22 @@ def create_faust_app(
     @app.agent(campaign_events)
     async def on_campaign_event(stream: faust.StreamT[bytes]) -> None:
         expander: Expander = expander_factory()
-        async for value in stream:
+        async for record in stream.events():
             try:
-                event = decode(value)
+                event = decode(record.value)
             except EventDecodeError as error:
-                # The DLQ for every topic arrives with the reliability work; keep going.
-                log.warning("undecodable campaign event", extra={"reason": str(error)})
+                message = record.message
+                await send_to_dlq(
+                    expander.producer,
+                    topics.message_dlq,
+                    value=record.value,
+                    key=record.key,
+                    reason=str(error),
+                    source_topic=message.topic,
+                    source_partition=message.partition,
+                    source_offset=message.offset,
+                    source="/services/dispatcher",
+                )
                 continue
             if isinstance(event, CampaignStarted):
                 campaign_id = event.campaign_id

@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from services.metrics.fold import ProgressFolder
 from services.metrics.settings import MetricsSettings
+from shared.dlq import send_to_dlq
 from shared.events import EventDecodeError, decode
 from shared.kafka import make_consumer
 from shared.redis import Keys
@@ -30,9 +31,10 @@ class MetricsService(Service):
         keys = Keys(settings.redis_key_prefix)
         redis = self.connections.redis
         self.folder = ProgressFolder(ProgressStore(redis, keys), CampaignStore(redis, keys))
+        self._topics = Topics.from_settings(settings)
         self.consumer: AIOKafkaConsumer = make_consumer(
             settings,
-            Topics.from_settings(settings).message_results,
+            self._topics.message_results,
             group_id=f"{settings.kafka_topic_prefix}metrics",
             max_poll_records=1_000,
         )
@@ -75,13 +77,16 @@ class MetricsService(Service):
         try:
             event = decode(record.value)
         except EventDecodeError as error:
-            log.warning(
-                "undecodable result",
-                extra={
-                    "reason": str(error),
-                    "partition": record.partition,
-                    "offset": record.offset,
-                },
+            await send_to_dlq(
+                self.connections.producer,
+                self._topics.message_dlq,
+                value=record.value,
+                key=record.key,
+                reason=str(error),
+                source_topic=record.topic,
+                source_partition=record.partition,
+                source_offset=record.offset,
+                source="/services/metrics",
             )
             return
         await self.folder.fold(event)

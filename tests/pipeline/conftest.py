@@ -34,6 +34,15 @@ async def publish(settings: Settings, topic: str, key: str, *events: Event) -> N
         await producer.stop()
 
 
+async def publish_raw(settings: Settings, topic: str, key: bytes, value: bytes) -> None:
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
 class TopicReader:
     """Reads a topic from the beginning and keeps every decoded event."""
 

@@ -20,7 +20,7 @@ from shared.redis import Keys
 from shared.store.campaigns import CampaignStore
 from shared.store.progress import ProgressStore
 from shared.topics import Topics
-from tests.pipeline.conftest import publish, reading, running
+from tests.pipeline.conftest import publish, publish_raw, reading, running
 
 
 def _commands(events) -> list[SendMessage]:
@@ -56,12 +56,18 @@ async def test_an_inline_campaign_is_expanded_exactly(make_settings, redis, tmp_
         running(DispatcherService(settings)),
         reading(settings, topics.message_commands) as commands,
         reading(settings, topics.message_results) as results,
+        reading(settings, topics.message_dlq) as dead_letters,
     ):
+        unknown_version = b'{"type": "CampaignStarted", "version": 7, "campaignId": "camp-1"}'
+        await publish_raw(settings, topics.campaign_events, b"camp-1", unknown_version)
         await publish(settings, topics.campaign_events, "camp-1", event)
         await commands.until(
             lambda events: len(_commands(events)) >= 300, timeout_s=30, what="300 commands"
         )
         await results.until(lambda events: len(events) >= 8, timeout_s=30, what="8 skipped")
+        letters = await dead_letters.until(bool, timeout_s=10, what="a dead letter")
+
+    assert "unknown event type 'CampaignStarted' version 7" in letters[0].reason
 
     sent_to = [c.to for c in _commands(commands.events)]
     assert sorted(sent_to) == sorted(f"whatsapp:+3460000{i:04d}" for i in range(300))

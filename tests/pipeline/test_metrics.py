@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 
 from services.metrics.app import MetricsService
 from services.metrics.settings import MetricsSettings
 from shared.events.models import MessageFailed, MessageSent, MessageSkipped, TextContent
-from shared.kafka import ensure_topics, make_producer
+from shared.kafka import ensure_topics
 from shared.redis import Keys
 from shared.store.campaigns import CampaignRecord, CampaignStore
 from shared.store.progress import ProgressStore
 from shared.topics import Topics
 from tests.helpers import eventually
-from tests.pipeline.conftest import publish, running
+from tests.pipeline.conftest import publish, publish_raw, reading, running
 
 
 async def test_results_are_folded_once_and_complete_the_campaign(make_settings, redis) -> None:
@@ -33,14 +34,13 @@ async def test_results_are_folded_once_and_complete_the_campaign(make_settings, 
         )
 
     sent_c1 = result(MessageSent, "c1", 0, message_sid="SM1")
-    async with running(MetricsService(settings)):
+    async with (
+        running(MetricsService(settings)),
+        reading(settings, topics.message_dlq) as dead_letters,
+    ):
         await publish(settings, topics.message_results, "m1", sent_c1, sent_c1)
-        producer = make_producer(settings)
-        await producer.start()
-        try:  # a record that is not an event must not stop the fold
-            await producer.send_and_wait(topics.message_results, b"\x00garbage", key=b"m1")
-        finally:
-            await producer.stop()
+        # A record that is not an event must not stop the fold.
+        await publish_raw(settings, topics.message_results, b"m1", b"\x00garbage")
         await publish(
             settings,
             topics.message_results,
@@ -55,6 +55,10 @@ async def test_results_are_folded_once_and_complete_the_campaign(make_settings, 
             return await campaigns.status("m1") == "completed"
 
         await eventually(completed, timeout_s=20, what="campaign m1 completed")
+        letters = await dead_letters.until(bool, timeout_s=10, what="a dead letter")
+
+    assert base64.b64decode(letters[0].original_base64) == b"\x00garbage"
+    assert "not JSON" in letters[0].reason
 
     folded = await progress.read("m1")
     assert (folded.processed, folded.sent, folded.failed, folded.skipped) == (4, 2, 1, 1)
