@@ -116,7 +116,7 @@ def start_kafka(table: ProcessTable, ports: KafkaPorts, timeout_s: float = 90) -
     if not (data_dir / "meta.properties").exists():
         formatted = subprocess.run(
             [*jvm, "kafka.tools.StorageTool", "format",
-             "-t", _cluster_id(), "-c", str(config)],
+             f"--cluster-id={_cluster_id()}", "-c", str(config)],
             capture_output=True, text=True,
         )  # fmt: skip
         if formatted.returncode != 0:

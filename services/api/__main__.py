@@ -1,16 +1,29 @@
+"""``python -m services.api`` serves the API; ``... create-token <user>`` issues a token."""
+
+from __future__ import annotations
+
+import argparse
 import signal
 
 import uvicorn
 
 from services.api.app import create_app
 from services.api.settings import ApiSettings
+from services.api.tokens_cli import run_create_token
 from shared.logging import configure_logging
 from shared.settings import load_settings
 
 
-def main() -> None:
-    settings = load_settings(ApiSettings)
-    configure_logging("api", settings.log_level)
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m services.api", description=__doc__)
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="serve the API (the default)")
+    token = commands.add_parser("create-token", help="print a new bearer token for a user")
+    token.add_argument("user", help="the user the token acts as")
+    return parser.parse_args(argv)
+
+
+def serve(settings: ApiSettings) -> None:
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal against the
     # handler that was installed before it. An ignoring handler there turns a clean
     # shutdown into exit status 0 instead of death by signal.
@@ -23,6 +36,16 @@ def main() -> None:
         log_config=None,  # keep our JSON-line logging
         access_log=False,
     )
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    settings = load_settings(ApiSettings)
+    configure_logging("api", settings.log_level)
+    if args.command == "create-token":
+        run_create_token(settings, args.user)
+    else:
+        serve(settings)
 
 
 if __name__ == "__main__":

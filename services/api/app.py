@@ -8,9 +8,20 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.api.routes import health
+from services.api.auth import TokenRegistry
+from services.api.campaigns import CampaignService
+from services.api.contacts_store import ContactStore
+from services.api.dashboard import DashboardService
+from services.api.errors import install_error_handlers
+from services.api.lag import ConsumerLagMonitor
+from services.api.publisher import CampaignEventPublisher
+from services.api.routes import campaigns, contacts, control, dashboard, health
 from services.api.settings import ApiSettings
+from shared.redis import Keys
 from shared.runtime import Connections
+from shared.store.campaigns import CampaignStore
+from shared.store.progress import ProgressStore
+from shared.topics import Topics
 
 log = logging.getLogger(__name__)
 
@@ -20,12 +31,32 @@ def create_app(settings: ApiSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         connections = Connections(settings)
         await connections.open()
-        app.state.settings = settings
-        app.state.connections = connections
+        keys = Keys(settings.redis_key_prefix)
+        campaign_store = CampaignStore(connections.redis, keys)
+        progress_store = ProgressStore(connections.redis, keys)
+        contact_store = ContactStore(connections.redis, keys)
+        publisher = CampaignEventPublisher(
+            connections.producer, Topics.from_settings(settings).campaign_events
+        )
+        lag_monitor = ConsumerLagMonitor(settings, settings.consumer_lag_cache_s)
+        state = app.state
+        state.settings = settings
+        state.connections = connections
+        state.tokens = TokenRegistry(connections.redis, keys, settings.static_tokens)
+        state.campaign_store = campaign_store
+        state.progress_store = progress_store
+        state.contact_store = contact_store
+        state.campaign_service = CampaignService(
+            settings, campaign_store, progress_store, contact_store, publisher
+        )
+        state.dashboard_service = DashboardService(
+            settings, connections, campaign_store, progress_store, lag_monitor
+        )
         log.info("service initialised", extra={"service_name": "api"})
         try:
             yield
         finally:
+            await lag_monitor.close()
             await connections.close()
             log.info("service stopped", extra={"service_name": "api"})
 
@@ -35,5 +66,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
         summary="WhatsApp campaigns through Twilio on Kafka.",
         lifespan=lifespan,
     )
+    install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(campaigns.router)
+    app.include_router(control.router)
+    app.include_router(contacts.router)
+    app.include_router(dashboard.router)
     return app

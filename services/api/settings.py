@@ -1,5 +1,56 @@
+"""Settings of the API: the shared ones plus authentication, phones and dashboards."""
+
+from __future__ import annotations
+
+import phonenumbers
+from pydantic import Field, field_validator
+
 from shared.settings import Settings
+
+
+def parse_token_pairs(value: str) -> dict[str, str]:
+    """``user:token,user:token`` as token -> user; raises ValueError on a malformed pair."""
+    tokens: dict[str, str] = {}
+    for pair in (item.strip() for item in value.split(",")):
+        if not pair:
+            continue
+        user, sep, token = pair.partition(":")
+        if not sep or not user.strip() or not token.strip():
+            raise ValueError("expected comma-separated user:token pairs")
+        tokens[token.strip()] = user.strip()
+    return tokens
 
 
 class ApiSettings(Settings):
     """The API listens on API_HOST:API_PORT (127.0.0.1:8000 by default)."""
+
+    # Static bearer tokens, ``user:token`` pairs separated by commas. More tokens can be
+    # made at run time with ``python -m services.api create-token <user>``.
+    api_tokens: str = ""
+    # Region used to read phone numbers written without a leading + (ISO 3166 code).
+    default_phone_region: str = "US"
+    # Contacts written to Redis per round trip during an import.
+    contacts_import_chunk: int = Field(default=1_000, ge=1, le=5_000)
+    # How long consumer lag numbers are reused before Kafka is asked again.
+    consumer_lag_cache_s: float = Field(default=2.0, ge=0)
+    # A sender heartbeat older than this no longer counts as an active worker.
+    worker_heartbeat_timeout_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _tokens_well_formed(cls, value: str) -> str:
+        parse_token_pairs(value)
+        return value
+
+    @field_validator("default_phone_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        region = value.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError("expected a region code such as US or ES")
+        return region
+
+    @property
+    def static_tokens(self) -> dict[str, str]:
+        """Token -> user, from API_TOKENS."""
+        return parse_token_pairs(self.api_tokens)

@@ -130,6 +130,7 @@ class Expander:
                 started_at=now,
             )
             await self.campaigns.save(record)
+            await self.campaigns.mark_active(record.id)
         elif record.status in STARTABLE:
             await self.campaigns.set_fields(
                 event.campaign_id, status="sending", started_at=now.isoformat(), total=str(total)

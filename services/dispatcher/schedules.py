@@ -55,14 +55,16 @@ class ScheduleStarter:
     async def start_due(self, now: datetime) -> list[str]:
         started = []
         for campaign_id in await self._campaigns.due_schedules(now):
-            record = await self._campaigns.get(campaign_id)
-            if record is not None and record.status == "scheduled":
-                size = await self._campaigns.audience_size(campaign_id)
-                job_id = f"campaign_{campaign_id}_{int(now.timestamp() * 1000)}"
-                await self._campaigns.set_fields(
-                    campaign_id, status="queued", job_id=job_id, total=str(size)
-                )
-                record = record.model_copy(update={"job_id": job_id})
+            size = await self._campaigns.audience_size(campaign_id)
+            job_id = f"campaign_{campaign_id}_{int(now.timestamp() * 1000)}"
+            # Atomic: a user starting the same campaign at this moment cannot also win.
+            moved, found = await self._campaigns.transition(
+                campaign_id, ["scheduled"], "queued", job_id=job_id, total=str(size)
+            )
+            # Still queued after a crash between the two steps: publish again; a second
+            # start of one campaign is harmless (the expansion continues from its cursor).
+            record = await self._campaigns.get(campaign_id) if moved or found == "queued" else None
+            if record is not None:
                 event = started_event(record, self._campaigns.audience_key(campaign_id), size)
                 value, headers = encode(event, source="/services/dispatcher")
                 await self._producer.send_and_wait(

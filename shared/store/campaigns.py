@@ -5,6 +5,8 @@ Layout (every key under the configured prefix):
 - ``campaign:{id}:audience``   list: one Recipient JSON per contact, in send order
 - ``campaigns:owner:{owner}``  sorted set: campaign ids by creation time (ms)
 - ``schedules``                sorted set: scheduled campaign ids by due time (ms)
+- ``campaigns:active``         set: ids of campaigns started or scheduled through the api
+                               that may still have work; readers drop finished ones lazily
 """
 
 from __future__ import annotations
@@ -32,6 +34,34 @@ FINISHED_STATUSES = frozenset({"stopped", "completed", "failed"})
 AUDIENCE_WRITE_CHUNK = 1_000
 
 _CONTENT = TypeAdapter(MessageContent)
+
+# KEYS: campaign hash. ARGV: new status, then allowed current statuses, '--', then
+# field/value pairs to set with it. Returns {1, old} when moved, {0, current} when not
+# (current is '' for a missing campaign).
+_TRANSITION = """
+local current = redis.call('HGET', KEYS[1], 'status')
+if not current then
+  return {0, ''}
+end
+local i = 2
+local allowed = false
+while ARGV[i] ~= '--' do
+  if ARGV[i] == current then
+    allowed = true
+  end
+  i = i + 1
+end
+if not allowed then
+  return {0, current}
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[1])
+i = i + 1
+while ARGV[i] do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+return {1, current}
+"""
 
 
 class CampaignRecord(BaseModel):
@@ -67,6 +97,7 @@ class CampaignStore:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
+        self._transition = redis.register_script(_TRANSITION)
 
     def campaign_key(self, campaign_id: str) -> str:
         return self._keys("campaign", campaign_id)
@@ -146,6 +177,49 @@ class CampaignStore:
     async def unschedule(self, campaign_id: str) -> bool:
         """True for the one caller that removes it: the one that starts the campaign."""
         return bool(await self._redis.zrem(self._keys("schedules"), campaign_id))
+
+    async def get_many(self, campaign_ids: Sequence[str]) -> list[CampaignRecord | None]:
+        """Several campaigns in one round trip, in the order asked; None for a missing one."""
+        if not campaign_ids:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for campaign_id in campaign_ids:
+                pipe.hgetall(self.campaign_key(campaign_id))
+            raws = await pipe.execute()
+        return [CampaignRecord.from_hash(raw) if raw else None for raw in raws]
+
+    async def transition(
+        self, campaign_id: str, allowed: Iterable[str], status: str, **fields: str
+    ) -> tuple[bool, str | None]:
+        """Set ``status`` (and ``fields``) only if the current status is one of ``allowed``.
+
+        Atomic, so two concurrent starts cannot both win. Returns whether it moved and
+        the status it found (None for a missing campaign).
+        """
+        pairs = [item for name, value in fields.items() for item in (name, value)]
+        moved, found = await self._transition(
+            keys=[self.campaign_key(campaign_id)], args=[status, *allowed, "--", *pairs]
+        )
+        found_text = found.decode() if isinstance(found, bytes) else str(found)
+        return bool(moved), found_text or None
+
+    async def owner_ids(self, owner_id: str) -> list[str]:
+        """Every campaign id of one owner, newest first."""
+        key = self._keys("campaigns", "owner", owner_id)
+        return [i.decode() for i in await self._redis.zrevrange(key, 0, -1)]
+
+    async def mark_active(self, campaign_id: str) -> None:
+        await self._redis.sadd(self._keys("campaigns", "active"), campaign_id)
+
+    async def mark_inactive(self, *campaign_ids: str) -> None:
+        if campaign_ids:
+            await self._redis.srem(self._keys("campaigns", "active"), *campaign_ids)
+
+    async def active_ids(self) -> list[str]:
+        """Ids in the active set; it may still hold finished campaigns (see the layout)."""
+        return sorted(
+            i.decode() for i in await self._redis.smembers(self._keys("campaigns", "active"))
+        )
 
 
 def started_event(record: CampaignRecord, audience_key: str, audience_size: int) -> CampaignStarted:

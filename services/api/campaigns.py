@@ -1,0 +1,230 @@
+"""Campaign rules: create, start, control and read campaigns on behalf of a user.
+
+Knows nothing of HTTP: problems are raised as domain errors (see errors.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from services.api.auth import User
+from services.api.contacts_store import ContactStore
+from services.api.errors import CampaignNotFound, EventNotWritten, IllegalTransition, InvalidInput
+from services.api.models import AudienceItem, CampaignCreate
+from services.api.phones import require_phone
+from services.api.publisher import CampaignEventPublisher
+from services.api.queue_status import QueueStatus, is_running, queue_status, unsent
+from services.api.settings import ApiSettings
+from shared.events.models import (
+    CampaignPaused,
+    CampaignResumed,
+    CampaignScheduled,
+    CampaignStopped,
+    Recipient,
+)
+from shared.store.campaigns import CampaignRecord, CampaignStore, started_event
+from shared.store.progress import ProgressStore
+
+log = logging.getLogger(__name__)
+
+STARTABLE = ("draft", "scheduled")
+CONTACT_LOOKUP_CHUNK = 1_000
+CONTROL = {
+    "pause": (CampaignPaused, "paused"),
+    "resume": (CampaignResumed, "sending"),
+    "stop": (CampaignStopped, "stopped"),
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class CampaignService:
+    def __init__(
+        self,
+        settings: ApiSettings,
+        campaigns: CampaignStore,
+        progress: ProgressStore,
+        contacts: ContactStore,
+        publisher: CampaignEventPublisher,
+    ) -> None:
+        self._settings = settings
+        self._campaigns = campaigns
+        self._progress = progress
+        self._contacts = contacts
+        self._publisher = publisher
+
+    async def create(self, user: User, body: CampaignCreate) -> CampaignRecord:
+        """Store the definition and its audience; a future ``scheduledAt`` schedules it."""
+        region = self._settings.default_phone_region
+        from_number = (
+            require_phone(body.from_number, region, ("body", "fromNumber"))
+            if body.from_number
+            else None
+        )
+        audience = await self._audience(user, body.contacts)
+        record = CampaignRecord(
+            id=str(uuid.uuid4()),
+            owner_id=user.id,
+            name=body.name,
+            status="scheduled" if body.scheduled_at else "draft",
+            priority=body.priority,
+            content=body.message.to_content(),
+            from_number=from_number,
+            total=len(audience),
+            created_at=_now(),
+            scheduled_at=body.scheduled_at,
+        )
+        # The audience first: a campaign record is never visible without it.
+        await self._campaigns.append_audience(record.id, audience)
+        await self._campaigns.save(record)
+        if body.scheduled_at is not None:
+            await self._schedule(record, body.scheduled_at)
+        log.info(
+            "campaign created",
+            extra={
+                "campaign_id": record.id,
+                "owner_id": user.id,
+                "contacts": record.total,
+                "status": record.status,
+            },
+        )
+        return record
+
+    async def _schedule(self, record: CampaignRecord, due: datetime) -> None:
+        try:
+            await self._publisher.publish(
+                CampaignScheduled(campaign_id=record.id, scheduled_at=due)
+            )
+        except EventNotWritten:
+            await self._campaigns.set_fields(record.id, status="draft", scheduled_at="")
+            raise
+        await self._campaigns.schedule(record.id, due)
+        await self._campaigns.mark_active(record.id)
+
+    async def _audience(self, user: User, items: Sequence[AudienceItem]) -> list[Recipient]:
+        """Recipients in request order; phones in E.164; a stored contact listed twice once."""
+        stored_ids = list(dict.fromkeys(i.contact_id for i in items if i.contact_id is not None))
+        stored = {}
+        for start in range(0, len(stored_ids), CONTACT_LOOKUP_CHUNK):
+            chunk = stored_ids[start : start + CONTACT_LOOKUP_CHUNK]
+            found = await self._contacts.get_many(user.id, chunk)
+            stored.update(zip(chunk, found, strict=True))
+        region = self._settings.default_phone_region
+        recipients: list[Recipient] = []
+        seen: set[str] = set()
+        for index, item in enumerate(items):
+            if item.contact_id is not None:
+                contact = stored.get(item.contact_id)
+                if contact is None:
+                    raise InvalidInput(
+                        ("body", "contacts", index), "unknown contact id", item.contact_id
+                    )
+                if item.contact_id in seen:
+                    continue
+                seen.add(item.contact_id)
+                recipients.append(
+                    Recipient(
+                        contact_id=item.contact_id,
+                        phone=contact.phone,
+                        name=contact.name,
+                        vars=contact.vars,
+                    )
+                )
+            else:
+                assert item.phone is not None
+                phone = require_phone(item.phone, region, ("body", "contacts", index, "phone"))
+                recipients.append(
+                    Recipient(
+                        contact_id=f"inline-{index}", phone=phone, name=item.name, vars=item.vars
+                    )
+                )
+        return recipients
+
+    async def get(self, user: User, campaign_id: str) -> CampaignRecord:
+        """A campaign the user may see: their own, or one with no owner."""
+        record = await self._campaigns.get(campaign_id)
+        if record is None or (record.owner_id is not None and record.owner_id != user.id):
+            raise CampaignNotFound(campaign_id)
+        return record
+
+    async def list_own(self, user: User, page: int, limit: int) -> tuple[list[CampaignRecord], int]:
+        ids, total = await self._campaigns.list_for_owner(user.id, (page - 1) * limit, limit)
+        records = await self._campaigns.get_many(ids)
+        return [record for record in records if record is not None], total
+
+    async def start(self, user: User, campaign_id: str) -> tuple[CampaignRecord, int]:
+        """Queue the campaign and write its CampaignStarted; returns it and the estimate in ms."""
+        record = await self.get(user, campaign_id)
+        if record.status not in STARTABLE:
+            raise IllegalTransition(campaign_id, record.status, "start")
+        size = await self._campaigns.audience_size(campaign_id)
+        job_id = f"campaign_{campaign_id}_{_ms(_now())}"
+        moved, found = await self._campaigns.transition(
+            campaign_id, STARTABLE, "queued", job_id=job_id, total=str(size)
+        )
+        if not moved:  # another request started it in between
+            raise IllegalTransition(campaign_id, found, "start")
+        if record.status == "scheduled":
+            await self._campaigns.unschedule(campaign_id)
+        record = record.model_copy(update={"status": "queued", "job_id": job_id, "total": size})
+        ahead = await self.unsent_in_running(exclude=campaign_id)
+        event = started_event(record, self._campaigns.audience_key(campaign_id), size)
+        try:
+            await self._publisher.publish(event)
+        except EventNotWritten:
+            await self._campaigns.transition(campaign_id, ("queued",), found or "draft", job_id="")
+            if found == "scheduled" and record.scheduled_at is not None:
+                await self._campaigns.schedule(campaign_id, record.scheduled_at)
+            raise
+        await self._campaigns.mark_active(campaign_id)
+        rate = self._settings.twilio_rate_limit_per_second
+        estimated_ms = math.ceil((size + ahead) / rate * 1000)
+        log.info(
+            "campaign started",
+            extra={"campaign_id": campaign_id, "job_id": job_id, "contacts": size},
+        )
+        return record, estimated_ms
+
+    async def unsent_in_running(self, exclude: str | None = None) -> int:
+        """Contacts still waiting in running campaigns; drops finished ones from the set."""
+        ids = [i for i in await self._campaigns.active_ids() if i != exclude]
+        records = await self._campaigns.get_many(ids)
+        progresses = await asyncio.gather(*(self._progress.read(i) for i in ids))
+        waiting, finished = 0, []
+        for campaign_id, record, progress in zip(ids, records, progresses, strict=True):
+            if record is None or (
+                record.status not in ("draft", "scheduled") and not is_running(record, progress)
+            ):
+                finished.append(campaign_id)
+            elif is_running(record, progress):
+                waiting += unsent(record, progress)
+        await self._campaigns.mark_inactive(*finished)
+        return waiting
+
+    async def control(self, user: User, campaign_id: str, action: str) -> CampaignRecord:
+        """Pause, resume or stop: write the event, then set the status it leads to."""
+        record = await self.get(user, campaign_id)
+        event_type, status = CONTROL[action]
+        await self._publisher.publish(event_type(campaign_id=campaign_id, requested_by=user.id))
+        await self._campaigns.set_fields(campaign_id, status=status)
+        log.info(
+            "campaign control requested",
+            extra={"campaign_id": campaign_id, "action": action, "requested_by": user.id},
+        )
+        return record.model_copy(update={"status": status})
+
+    async def queue_status(self, user: User, campaign_id: str) -> QueueStatus:
+        record = await self.get(user, campaign_id)
+        progress = await self._progress.read(campaign_id)
+        return queue_status(record, progress, _ms(_now()))

@@ -1,0 +1,194 @@
+"""The queue dashboard, from real state: campaign hashes, progress views, Kafka, Redis.
+
+Campaign counts and totals cover what the user may see (their campaigns and those with
+no owner); the processing queue and the system part describe the whole system.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from datetime import UTC, datetime
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from services.api.auth import User
+from services.api.lag import ConsumerLagMonitor, lag_by_topic
+from services.api.models import ApiModel
+from services.api.queue_status import is_running, unsent
+from services.api.settings import ApiSettings
+from shared.kafka import kafka_reachable
+from shared.redis import Keys
+from shared.runtime import Connections
+from shared.store.campaigns import CampaignStore
+from shared.store.progress import ProgressStore
+
+log = logging.getLogger(__name__)
+
+
+class CampaignQueueCounts(ApiModel):
+    waiting: int = 0  # queued: accepted, not yet picked up by the dispatcher
+    active: int = 0  # sending
+    completed: int = 0
+    failed: int = 0
+    paused: int = 0
+    scheduled: int = 0
+    draft: int = 0
+    stopped: int = 0
+
+
+class ProcessingQueue(ApiModel):
+    in_flight_batches: int
+    pending_messages: int
+    consumer_lag: dict[str, int]
+    consumer_groups: dict[str, dict[str, int]]
+
+
+class Totals(ApiModel):
+    sent: int
+    failed: int
+
+
+class SystemMetrics(ApiModel):
+    active_workers: int
+    uptime_s: float
+    redis: dict[str, object]
+    kafka: dict[str, object]
+    average_processing_time_ms: int | None
+    totals: Totals
+
+
+class DashboardMetrics(ApiModel):
+    campaign_queue: CampaignQueueCounts
+    processing_queue: ProcessingQueue
+    system: SystemMetrics
+
+
+class DashboardPublic(ApiModel):
+    success: bool = True
+    metrics: DashboardMetrics
+
+
+class DashboardService:
+    def __init__(
+        self,
+        settings: ApiSettings,
+        connections: Connections,
+        campaigns: CampaignStore,
+        progress: ProgressStore,
+        lag: ConsumerLagMonitor,
+    ) -> None:
+        self._settings = settings
+        self._connections = connections
+        self._redis: Redis = connections.redis
+        self._keys = Keys(settings.redis_key_prefix)
+        self._campaigns = campaigns
+        self._progress = progress
+        self._lag = lag
+        self._started_monotonic = time.monotonic()
+
+    async def metrics(self, user: User) -> DashboardMetrics:
+        own_ids = await self._campaigns.owner_ids(user.id)
+        active_ids = await self._campaigns.active_ids()
+        ids = list(dict.fromkeys([*own_ids, *active_ids]))
+        records = await self._campaigns.get_many(ids)
+        progresses = await asyncio.gather(*(self._progress.read(i) for i in ids))
+        counts: Counter[str] = Counter()
+        sent = failed = pending = in_flight = 0
+        durations: list[int] = []
+        active = set(active_ids)
+        for campaign_id, record, progress in zip(ids, records, progresses, strict=True):
+            if record is None:
+                continue
+            running = is_running(record, progress)
+            if campaign_id in active and running:
+                pending += unsent(record, progress)
+                if progress is not None:
+                    emitted = min(progress.batches_emitted, progress.batches_total)
+                    in_flight += max(0, emitted - progress.jobs_completed)
+            if record.owner_id not in (None, user.id):
+                continue
+            counts[record.status] += 1
+            if progress is not None:
+                sent += progress.sent
+                failed += progress.failed
+                if progress.finished_ms is not None and progress.started_ms is not None:
+                    durations.append(progress.finished_ms - progress.started_ms)
+        lag = await self._lag.lag()
+        redis_info, kafka_up, workers = await asyncio.gather(
+            self._redis_info(), kafka_reachable(self._connections.producer), self._workers()
+        )
+        return DashboardMetrics(
+            campaign_queue=CampaignQueueCounts(
+                waiting=counts["queued"],
+                active=counts["sending"],
+                completed=counts["completed"],
+                failed=counts["failed"],
+                paused=counts["paused"],
+                scheduled=counts["scheduled"],
+                draft=counts["draft"],
+                stopped=counts["stopped"],
+            ),
+            processing_queue=ProcessingQueue(
+                in_flight_batches=in_flight,
+                pending_messages=pending,
+                consumer_lag=lag_by_topic(lag or {}),
+                consumer_groups=lag or {},
+            ),
+            system=SystemMetrics(
+                active_workers=workers,
+                uptime_s=round(time.monotonic() - self._started_monotonic, 3),
+                redis=redis_info,
+                kafka={
+                    "connected": kafka_up,
+                    "bootstrapServers": self._settings.kafka_bootstrap_servers,
+                    "topicPrefix": self._settings.kafka_topic_prefix,
+                    "lagAvailable": lag is not None,
+                },
+                average_processing_time_ms=(
+                    round(sum(durations) / len(durations)) if durations else None
+                ),
+                totals=Totals(sent=sent, failed=failed),
+            ),
+        )
+
+    async def _redis_info(self) -> dict[str, object]:
+        try:
+            info = await self._redis.info()
+        except (RedisError, OSError) as error:
+            log.warning("cannot read redis info", extra={"reason": repr(error)})
+            return {"connected": False}
+        return {
+            "connected": True,
+            "version": info.get("redis_version"),
+            "usedMemoryBytes": info.get("used_memory"),
+            "connectedClients": info.get("connected_clients"),
+        }
+
+    async def _workers(self) -> int:
+        """Sender replicas with a recent heartbeat in ``workers:sender`` (none yet: 0)."""
+        try:
+            beats = await self._redis.hgetall(self._keys("workers", "sender"))
+        except (RedisError, OSError):
+            return 0
+        now_ms = datetime.now(UTC).timestamp() * 1000
+        timeout_ms = self._settings.worker_heartbeat_timeout_s * 1000
+        return sum(1 for value in beats.values() if _fresh(value, now_ms, timeout_ms))
+
+
+def _fresh(value: bytes, now_ms: float, timeout_ms: float) -> bool:
+    """A heartbeat counts when recent; one in a format not known here counts as alive."""
+    try:
+        beat = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return True
+    if isinstance(beat, dict):
+        beat = beat.get("atMs", beat.get("at_ms", beat.get("ts")))
+    if not isinstance(beat, int | float):
+        return True
+    beat_ms = beat * 1000 if beat < 10**11 else beat  # seconds or milliseconds
+    return now_ms - beat_ms <= timeout_ms

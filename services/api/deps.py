@@ -1,0 +1,89 @@
+"""Dependencies of the routes, as ``Annotated`` aliases: ``user: CurrentUser`` and so on."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.api.auth import TokenRegistry, User
+from services.api.campaigns import CampaignService
+from services.api.contacts_store import ContactStore
+from services.api.dashboard import DashboardService
+from services.api.settings import ApiSettings
+from shared.redis import Keys
+from shared.runtime import Connections
+from shared.store.campaigns import CampaignStore
+from shared.store.progress import ProgressStore
+
+bearer = HTTPBearer(auto_error=False, description="A token from API_TOKENS or create-token.")
+
+
+def get_settings(request: Request) -> ApiSettings:
+    return request.app.state.settings
+
+
+def get_connections(request: Request) -> Connections:
+    return request.app.state.connections
+
+
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+ConnectionsDep = Annotated[Connections, Depends(get_connections)]
+
+
+def get_keys(settings: SettingsDep) -> Keys:
+    return Keys(settings.redis_key_prefix)
+
+
+KeysDep = Annotated[Keys, Depends(get_keys)]
+
+
+def get_token_registry(request: Request) -> TokenRegistry:
+    return request.app.state.tokens
+
+
+async def get_current_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User:
+    """The user a bearer token belongs to; 401 without a known one."""
+    registry: TokenRegistry = request.app.state.tokens
+    user = await registry.user_for(credentials.credentials) if credentials else None
+    if user is None:
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="missing or invalid bearer token" if credentials else "not authenticated",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_campaign_store(request: Request) -> CampaignStore:
+    return request.app.state.campaign_store
+
+
+def get_progress_store(request: Request) -> ProgressStore:
+    return request.app.state.progress_store
+
+
+def get_contact_store(request: Request) -> ContactStore:
+    return request.app.state.contact_store
+
+
+def get_campaign_service(request: Request) -> CampaignService:
+    return request.app.state.campaign_service
+
+
+def get_dashboard_service(request: Request) -> DashboardService:
+    return request.app.state.dashboard_service
+
+
+CampaignStoreDep = Annotated[CampaignStore, Depends(get_campaign_store)]
+ProgressStoreDep = Annotated[ProgressStore, Depends(get_progress_store)]
+ContactStoreDep = Annotated[ContactStore, Depends(get_contact_store)]
+CampaignServiceDep = Annotated[CampaignService, Depends(get_campaign_service)]
+DashboardServiceDep = Annotated[DashboardService, Depends(get_dashboard_service)]

@@ -1,0 +1,138 @@
+"""Domain errors, and the one place where they become HTTP answers.
+
+The domain raises these without knowing of HTTP; :func:`install_error_handlers`
+maps them to status codes and JSON bodies at the boundary.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+Location = Sequence[str | int]
+
+
+class DomainError(Exception):
+    """Something the caller asked for that the campaign rules do not allow."""
+
+
+class CampaignNotFound(DomainError):
+    def __init__(self, campaign_id: str) -> None:
+        super().__init__(f"campaign {campaign_id} not found")
+        self.campaign_id = campaign_id
+
+
+class IllegalTransition(DomainError):
+    def __init__(self, campaign_id: str, current: str | None, action: str) -> None:
+        super().__init__(f"campaign {campaign_id} is {current}: cannot {action}")
+        self.campaign_id = campaign_id
+        self.current = current
+        self.action = action
+
+
+class InvalidInput(DomainError):
+    """A request value that passed the schema but not the rules (a phone, a contact id)."""
+
+    def __init__(self, loc: Location, message: str, value: Any = None) -> None:
+        super().__init__(f"{field_path(loc)}: {message}")
+        self.loc = tuple(loc)
+        self.reason = message
+        self.value = value
+
+
+class EventNotWritten(DomainError):
+    """Kafka did not acknowledge an event; nothing was changed for good."""
+
+
+def field_path(loc: Location) -> str:
+    """``("body", "contacts", 3, "phone")`` -> ``contacts[3].phone``."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "body"
+
+
+def _validation_response(errors: Sequence[dict[str, Any]]) -> JSONResponse:
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    field = field_path(first.get("loc", ()))
+    detail = [
+        {key: value for key, value in error.items() if key in ("type", "loc", "msg", "input")}
+        for error in errors
+    ]
+    body = {"message": f"{field}: {first.get('msg')}", "field": field, "detail": detail}
+    return JSONResponse(_jsonable(body), status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+def _jsonable(value: Any) -> Any:
+    return jsonable_encoder(value, custom_encoder={Exception: str, bytes: lambda b: "<bytes>"})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def on_request_invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        return _validation_response(list(error.errors()))
+
+    @app.exception_handler(InvalidInput)
+    async def on_invalid_input(_request: Request, error: InvalidInput) -> JSONResponse:
+        return _validation_response(
+            [{"type": "value_error", "loc": error.loc, "msg": error.reason, "input": error.value}]
+        )
+
+    @app.exception_handler(CampaignNotFound)
+    async def on_not_found(_request: Request, error: CampaignNotFound) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(error), "message": str(error), "campaignId": error.campaign_id},
+            status_code=status.HTTP_404_NOT_FOUND,
+        )
+
+    @app.exception_handler(IllegalTransition)
+    async def on_illegal(_request: Request, error: IllegalTransition) -> JSONResponse:
+        return JSONResponse(
+            {
+                "detail": str(error),
+                "message": str(error),
+                "campaignId": error.campaign_id,
+                "status": error.current,
+            },
+            status_code=status.HTTP_409_CONFLICT,
+        )
+
+    @app.exception_handler(EventNotWritten)
+    async def on_not_written(_request: Request, error: EventNotWritten) -> JSONResponse:
+        log.warning("event not written", extra={"reason": str(error)})
+        return JSONResponse(
+            {"detail": str(error), "message": "Kafka unavailable, try again"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+    @app.exception_handler(RedisError)
+    async def on_redis_down(_request: Request, error: RedisError) -> JSONResponse:
+        log.warning("redis unavailable", extra={"reason": repr(error)})
+        return JSONResponse(
+            {"detail": "Redis unavailable", "message": "Redis unavailable, try again"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"detail": error.detail, "message": str(error.detail)},
+            status_code=error.status_code,
+            headers=error.headers,
+        )

@@ -1,0 +1,213 @@
+"""Request and response bodies of the campaign endpoints, camelCase on the wire.
+
+Families follow one pattern: ``CampaignCreate`` comes in, ``CampaignPublic`` goes out.
+Shapes match the Bull-based system this API replaces.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from shared.events.models import Priority, TemplateContent, TextContent
+from shared.store.campaigns import CampaignRecord, CampaignStatus
+
+CONTENT_SID_PATTERN = r"^HX[0-9a-fA-F]{32}$"
+
+
+class ApiModel(BaseModel):
+    """camelCase on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class TemplateMessage(ApiModel):
+    content_sid: str = Field(pattern=CONTENT_SID_PATTERN, examples=["HX" + "0" * 32])
+    content_variables: dict[str, str] = Field(default_factory=dict, max_length=100)
+
+
+class MessageIn(ApiModel):
+    """A text body (a JSON string) or an approved template (``contentSid`` + variables).
+
+    Text and template variables may name contact fields: ``{{name}}``, ``{{phone}}``
+    or any of the contact's vars.
+    """
+
+    body: str | None = Field(default=None, min_length=1, max_length=1600)
+    content_sid: str | None = Field(default=None, pattern=CONTENT_SID_PATTERN)
+    content_variables: dict[str, str] = Field(default_factory=dict, max_length=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_as_string(cls, value: Any) -> Any:
+        return {"body": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> MessageIn:
+        if (self.body is None) == (self.content_sid is None):
+            raise ValueError("give either a text body or a contentSid")
+        return self
+
+    def to_content(self) -> TextContent | TemplateContent:
+        if self.body is not None:
+            return TextContent(body=self.body)
+        assert self.content_sid is not None
+        return TemplateContent(
+            content_sid=self.content_sid, content_variables=self.content_variables
+        )
+
+
+class AudienceItem(ApiModel):
+    """One audience entry: a stored contact's id (a JSON string), or an inline recipient."""
+
+    contact_id: str | None = Field(default=None, min_length=1, max_length=128)
+    phone: str | None = Field(default=None, min_length=1, max_length=64)
+    name: str | None = Field(default=None, max_length=256)
+    vars: dict[str, str] = Field(default_factory=dict, max_length=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _id_as_string(cls, value: Any) -> Any:
+        return {"contactId": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _id_or_phone(self) -> AudienceItem:
+        if (self.contact_id is None) == (self.phone is None):
+            raise ValueError("give either a contact id (a string) or a recipient with a phone")
+        return self
+
+
+class CampaignCreate(ApiModel):
+    name: str = Field(min_length=1, max_length=200)
+    message: MessageIn
+    contacts: list[AudienceItem] = Field(min_length=1)
+    scheduled_at: AwareDatetime | None = Field(
+        default=None, description="ISO 8601 with an offset; the campaign starts itself then."
+    )
+    priority: Priority = "normal"
+    from_number: str | None = Field(default=None, max_length=64)
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+    @field_validator("scheduled_at")
+    @classmethod
+    def _in_the_future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value <= datetime.now(UTC):
+            raise ValueError("must be in the future")
+        return value
+
+
+class CampaignPublic(ApiModel):
+    id: str
+    name: str | None
+    status: CampaignStatus
+    priority: Priority
+    message: str | TemplateMessage
+    total_contacts: int
+    created_at: datetime | None
+    scheduled_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    job_id: str | None
+    from_number: str | None
+
+    @classmethod
+    def from_record(cls, record: CampaignRecord) -> CampaignPublic:
+        content = record.content
+        message: str | TemplateMessage = (
+            content.body
+            if isinstance(content, TextContent)
+            else TemplateMessage(
+                content_sid=content.content_sid, content_variables=content.content_variables
+            )
+        )
+        return cls(
+            id=record.id,
+            name=record.name,
+            status=record.status,
+            priority=record.priority,
+            message=message,
+            total_contacts=record.total,
+            created_at=record.created_at,
+            scheduled_at=record.scheduled_at,
+            started_at=record.started_at,
+            finished_at=record.finished_at,
+            job_id=record.job_id,
+            from_number=record.from_number,
+        )
+
+
+class CampaignsPublic(ApiModel):
+    campaigns: list[CampaignPublic]
+    total: int
+    page: int
+    limit: int
+
+
+class CampaignStartPublic(ApiModel):
+    message: str
+    job_id: str
+    estimated_contacts: int
+    estimated_time: int = Field(description="Milliseconds until this campaign is sent.")
+    campaign: CampaignPublic
+
+
+class ControlPublic(ApiModel):
+    success: bool = True
+    message: str
+    status: CampaignStatus
+
+
+class ContactCreate(ApiModel):
+    phone: str = Field(min_length=1, max_length=64)
+    name: str | None = Field(default=None, max_length=256)
+    vars: dict[str, str] = Field(default_factory=dict, max_length=100)
+
+
+class ContactPublic(ApiModel):
+    id: str
+    phone: str
+    name: str | None
+    vars: dict[str, str]
+
+
+class ContactsCreated(ApiModel):
+    imported: int
+    created: int
+    updated: int
+    contacts: list[ContactPublic]
+
+
+class ContactsPublic(ApiModel):
+    contacts: list[ContactPublic]
+    total: int
+    page: int
+    limit: int
+
+
+class RowErrorPublic(ApiModel):
+    row: int = Field(description="Line of the file, the header being line 1.")
+    message: str
+
+
+class ImportPublic(ApiModel):
+    imported: int = Field(description="Rows written: new contacts plus updated ones.")
+    created: int
+    updated: int
+    skipped: int = Field(description="Rows not imported; the first 20 are in errors.")
+    errors: list[RowErrorPublic]

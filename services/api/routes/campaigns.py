@@ -1,0 +1,73 @@
+"""Campaigns: create, read, list and start."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from services.api.deps import CampaignServiceDep, CurrentUser
+from services.api.models import (
+    CampaignCreate,
+    CampaignPublic,
+    CampaignsPublic,
+    CampaignStartPublic,
+)
+
+router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=CampaignPublic)
+async def create_campaign(
+    body: CampaignCreate, user: CurrentUser, service: CampaignServiceDep
+) -> CampaignPublic:
+    """Create a campaign from stored contact ids and/or inline recipients.
+
+    It stays a draft until started, or is scheduled when `scheduledAt` is given.
+    """
+    record = await service.create(user, body)
+    return CampaignPublic.from_record(record)
+
+
+@router.get("", response_model=CampaignsPublic)
+async def list_campaigns(
+    user: CurrentUser,
+    service: CampaignServiceDep,
+    page: Annotated[int, Query(ge=1)] = 1,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> CampaignsPublic:
+    """Your campaigns, newest first."""
+    records, total = await service.list_own(user, page, limit)
+    return CampaignsPublic(
+        campaigns=[CampaignPublic.from_record(r) for r in records],
+        total=total,
+        page=page,
+        limit=limit,
+    )
+
+
+@router.get("/{campaign_id}", response_model=CampaignPublic)
+async def get_campaign(
+    campaign_id: str, user: CurrentUser, service: CampaignServiceDep
+) -> CampaignPublic:
+    """One campaign by id."""
+    return CampaignPublic.from_record(await service.get(user, campaign_id))
+
+
+@router.post("/{campaign_id}/start", response_model=CampaignStartPublic)
+async def start_campaign(
+    campaign_id: str, user: CurrentUser, service: CampaignServiceDep
+) -> CampaignStartPublic:
+    """Queue a draft or scheduled campaign for sending now.
+
+    Answers once its CampaignStarted event is durably written to Kafka;
+    `estimatedTime` (ms) counts the contacts still waiting in other running campaigns.
+    """
+    record, estimated_ms = await service.start(user, campaign_id)
+    return CampaignStartPublic(
+        message="Campaign queued for sending",
+        job_id=record.job_id or "",
+        estimated_contacts=record.total,
+        estimated_time=estimated_ms,
+        campaign=CampaignPublic.from_record(record),
+    )

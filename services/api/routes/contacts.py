@@ -1,0 +1,106 @@
+"""Contacts: add, import from CSV, list. A phone number is one contact per user."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, File, Query, UploadFile, status
+
+from services.api.contacts_store import Contact
+from services.api.csv_import import import_contacts
+from services.api.deps import ContactStoreDep, CurrentUser, SettingsDep
+from services.api.models import (
+    ContactCreate,
+    ContactPublic,
+    ContactsCreated,
+    ContactsPublic,
+    ImportPublic,
+    RowErrorPublic,
+)
+from services.api.phones import require_phone
+
+router = APIRouter(prefix="/api/contacts", tags=["contacts"])
+
+
+def _public(contact: Contact) -> ContactPublic:
+    return ContactPublic(
+        id=contact.id or "", phone=contact.phone, name=contact.name, vars=contact.vars
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ContactsCreated)
+async def add_contacts(
+    body: Annotated[ContactCreate | list[ContactCreate], Body()],
+    user: CurrentUser,
+    store: ContactStoreDep,
+    settings: SettingsDep,
+) -> ContactsCreated:
+    """Add one contact or a list of them; a phone already stored updates that contact."""
+    items = body if isinstance(body, list) else [body]
+    region = settings.default_phone_region
+    contacts = [
+        Contact(
+            require_phone(
+                item.phone,
+                region,
+                ("body", index, "phone") if isinstance(body, list) else ("body", "phone"),
+            ),
+            item.name,
+            item.vars,
+        )
+        for index, item in enumerate(items)
+    ]
+    created = updated = 0
+    ids: list[str] = []
+    chunk = settings.contacts_import_chunk
+    for start in range(0, len(contacts), chunk):
+        result = await store.upsert(user.id, contacts[start : start + chunk])
+        created, updated = created + result.created, updated + result.updated
+        ids.extend(result.ids)
+    return ContactsCreated(
+        imported=len(contacts),
+        created=created,
+        updated=updated,
+        contacts=[
+            _public(Contact(c.phone, c.name, c.vars, contact_id))
+            for c, contact_id in zip(contacts, ids, strict=True)
+        ],
+    )
+
+
+@router.post("/import", response_model=ImportPublic)
+async def import_contacts_csv(
+    file: Annotated[UploadFile, File(description="CSV with a header row naming `phone`.")],
+    user: CurrentUser,
+    store: ContactStoreDep,
+    settings: SettingsDep,
+) -> ImportPublic:
+    """Import contacts from a CSV file.
+
+    The header row must have a `phone` column; `name` is optional and every other
+    column becomes a contact variable. Rows are streamed: the file may be large.
+    """
+    report = await import_contacts(
+        file.file, store, user.id, settings.default_phone_region, settings.contacts_import_chunk
+    )
+    return ImportPublic(
+        imported=report.imported,
+        created=report.created,
+        updated=report.updated,
+        skipped=report.skipped,
+        errors=[RowErrorPublic(row=e.row, message=e.message) for e in report.errors],
+    )
+
+
+@router.get("", response_model=ContactsPublic)
+async def list_contacts(
+    user: CurrentUser,
+    store: ContactStoreDep,
+    page: Annotated[int, Query(ge=1)] = 1,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+) -> ContactsPublic:
+    """Your contacts, in the order they were first added."""
+    contacts, total = await store.page(user.id, (page - 1) * limit, limit)
+    return ContactsPublic(
+        contacts=[_public(c) for c in contacts], total=total, page=page, limit=limit
+    )

@@ -1,0 +1,46 @@
+"""Live control of a running campaign, and its queue status."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from services.api.deps import CampaignServiceDep, CurrentUser
+from services.api.models import ControlPublic
+from services.api.queue_status import QueueStatusPublic
+
+router = APIRouter(prefix="/api/campaigns", tags=["control"])
+
+
+@router.post("/{campaign_id}/queue-pause", response_model=ControlPublic)
+async def pause_campaign(
+    campaign_id: str, user: CurrentUser, service: CampaignServiceDep
+) -> ControlPublic:
+    """Pause sending; no new Twilio call for this campaign starts after it is acknowledged."""
+    record = await service.control(user, campaign_id, "pause")
+    return ControlPublic(message="Campaign paused", status=record.status)
+
+
+@router.post("/{campaign_id}/queue-resume", response_model=ControlPublic)
+async def resume_campaign(
+    campaign_id: str, user: CurrentUser, service: CampaignServiceDep
+) -> ControlPublic:
+    """Resume a paused campaign with its next unsent contact."""
+    record = await service.control(user, campaign_id, "resume")
+    return ControlPublic(message="Campaign resumed", status=record.status)
+
+
+@router.post("/{campaign_id}/queue-stop", response_model=ControlPublic)
+async def stop_campaign(
+    campaign_id: str, user: CurrentUser, service: CampaignServiceDep
+) -> ControlPublic:
+    """Stop the campaign; its unsent contacts are cancelled."""
+    record = await service.control(user, campaign_id, "stop")
+    return ControlPublic(message="Campaign stopped", status=record.status)
+
+
+@router.get("/{campaign_id}/queue-status", response_model=QueueStatusPublic)
+async def campaign_queue_status(
+    campaign_id: str, user: CurrentUser, service: CampaignServiceDep
+) -> QueueStatusPublic:
+    """Progress of a campaign: jobs (the dispatcher's batches), counts and rates."""
+    return QueueStatusPublic(status=await service.queue_status(user, campaign_id))

@@ -1,0 +1,130 @@
+"""The dashboard from real state: campaign hashes, progress, Kafka offsets, heartbeats."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from aiokafka import TopicPartition
+
+from shared.kafka import make_consumer, make_producer
+from shared.redis import Keys
+from shared.store.progress import ProgressStore
+from shared.topics import Topics
+from tests.api.conftest import Api, create_campaign, valid_phone
+from tests.helpers import eventually
+
+
+async def _produce(api: Api, topic: str, per_partition: dict[int, int]) -> None:
+    producer = make_producer(api.settings)
+    await producer.start()
+    try:
+        for partition, count in per_partition.items():
+            for n in range(count):
+                await producer.send_and_wait(
+                    topic, b"{}", key=f"k{n}".encode(), partition=partition
+                )
+    finally:
+        await producer.stop()
+
+
+async def _commit(api: Api, group: str, offsets: dict[TopicPartition, int]) -> None:
+    consumer = make_consumer(api.settings, group_id=group)
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit(offsets)
+    finally:
+        await consumer.stop()
+
+
+async def test_dashboard_reports_counts_backlog_lag_and_workers(api: Api) -> None:
+    topics = Topics.from_settings(api.settings)
+    prefix = api.settings.kafka_topic_prefix
+    keys = Keys(api.settings.redis_key_prefix)
+
+    await create_campaign(api.alice, name="draft")
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    await create_campaign(api.alice, name="later", scheduledAt=later)
+    running = await create_campaign(
+        api.alice, contacts=[{"phone": valid_phone(i)} for i in range(4)]
+    )
+    paused = await create_campaign(api.alice)
+    await create_campaign(api.bob, name="bob's draft")
+    for campaign in (running, paused):
+        assert (await api.alice.post(f"/api/campaigns/{campaign['id']}/start")).status_code == 200
+    assert (await api.alice.post(f"/api/campaigns/{paused['id']}/queue-pause")).status_code == 200
+
+    progress = ProgressStore(api.redis, keys)
+    await progress.begin(running["id"], 4, 2, int(time.time() * 1000))
+    await progress.record_batch_emitted(running["id"], 1)
+    for contact, outcome, batch in (
+        ("inline-0", "sent", 0),
+        ("inline-1", "sent", 0),
+        ("inline-2", "failed", 1),
+    ):
+        await progress.fold(
+            running["id"], contact, outcome, batch, 21211 if outcome == "failed" else None, 5
+        )
+
+    # 5 + 3 commands waiting; the sender group has consumed 2 of partition 0.
+    await _produce(api, topics.message_commands, {0: 5, 1: 3})
+    await _commit(api, f"{prefix}sender", {TopicPartition(topics.message_commands, 0): 2})
+
+    now_ms = int(time.time() * 1000)
+    await api.redis.hset(
+        keys("workers", "sender"), mapping={"sender-0": now_ms, "sender-1": now_ms - 600_000}
+    )
+
+    response = await api.alice.get("/api/dashboard/campaign-queue-metrics")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["success"] is True
+    metrics = body["metrics"]
+    assert set(metrics) == {"campaignQueue", "processingQueue", "system"}
+    queue = metrics["campaignQueue"]
+    assert {
+        k: queue[k] for k in ("waiting", "active", "completed", "failed", "paused", "scheduled")
+    } == {"waiting": 1, "active": 0, "completed": 0, "failed": 0, "paused": 1, "scheduled": 1}
+    assert queue["draft"] == 1  # bob's draft is not alice's
+
+    processing = metrics["processingQueue"]
+    assert processing["inFlightBatches"] == 1  # batch 1 emitted, one of its two done
+    assert processing["pendingMessages"] == 1 + 3  # running: 1 left; paused: all 3
+    lag = processing["consumerLag"]
+    assert lag[topics.message_commands] == 3 + 3
+    assert lag[topics.message_results] == 0
+    # No dispatcher has read campaign.events: both CampaignStarted, the CampaignScheduled
+    # and the CampaignPaused wait for it.
+    assert lag[topics.campaign_events] == 4
+    assert processing["consumerGroups"][f"{prefix}sender"] == {topics.message_commands: 6}
+
+    system = metrics["system"]
+    assert set(system) >= {
+        "activeWorkers",
+        "uptimeS",
+        "redis",
+        "kafka",
+        "averageProcessingTimeMs",
+        "totals",
+    }
+    assert system["activeWorkers"] == 1
+    assert system["uptimeS"] > 0
+    assert system["redis"]["connected"] is True and system["redis"]["usedMemoryBytes"] > 0
+    assert system["kafka"]["connected"] is True
+    assert system["totals"] == {"sent": 2, "failed": 1}
+
+    # Numbers are cached for about 2 s, then read again from Kafka.
+    await _commit(api, f"{prefix}sender", {TopicPartition(topics.message_commands, 1): 3})
+
+    async def sender_lag() -> bool:
+        answer = await api.bob.get("/api/dashboard/campaign-queue-metrics")
+        return (
+            answer.json()["metrics"]["processingQueue"]["consumerLag"][topics.message_commands] == 3
+        )
+
+    await eventually(sender_lag, timeout_s=15, what="sender lag read again after a commit")
+    bob_view = (await api.bob.get("/api/dashboard/campaign-queue-metrics")).json()["metrics"]
+    assert bob_view["campaignQueue"]["draft"] == 1
+    assert bob_view["campaignQueue"]["waiting"] == 0
+    assert bob_view["system"]["totals"] == {"sent": 0, "failed": 0}
