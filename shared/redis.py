@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import asyncio
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from shared.settings import Settings
 
 
 def make_redis(settings: Settings) -> Redis:
-    return Redis.from_url(
+    """A client whose callers wait for a free connection rather than fail.
+
+    Hundreds of concurrent sends each touch Redis; a plain pool raises
+    MaxConnectionsError when they outnumber its connections.
+    """
+    pool = BlockingConnectionPool.from_url(
         settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        timeout=10,
         socket_connect_timeout=2,
         socket_timeout=5,
         health_check_interval=15,
     )
+    return Redis(connection_pool=pool)
 
 
 class Keys:

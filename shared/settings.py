@@ -51,6 +51,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("REDIS_URL", "REDISCLOUD_URL"),
     )
     redis_key_prefix: str = "cq:"
+    redis_max_connections: PositiveInt = 64
 
     # Twilio. Without an account SID the services talk to the local sandbox.
     twilio_account_sid: str | None = None

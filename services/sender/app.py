@@ -1,7 +1,73 @@
-"""Wires the sender's parts together. The send loop arrives with the pipeline (issue 3)."""
+"""Wires the sender's parts together: consumer -> handler -> gateway, with ledger and limiter."""
 
+from __future__ import annotations
+
+import logging
+
+from services.sender.consumer import CommandConsumer
+from services.sender.control import CampaignControl
+from services.sender.handler import HandlerConfig, SendHandler
+from services.sender.ledger import Ledger
+from services.sender.limiter import SlidingWindowLimiter, default_windows
+from services.sender.settings import SenderSettings
+from services.sender.twilio_gateway import TwilioGateway
+from shared.redis import Keys
 from shared.runtime import Service
+
+log = logging.getLogger(__name__)
+
+
+def handler_config(settings: SenderSettings) -> HandlerConfig:
+    return HandlerConfig(
+        max_attempts=settings.send_max_attempts,
+        retry_base_delay_ms=settings.send_retry_base_delay_ms,
+        retry_max_delay_ms=settings.send_retry_max_delay_ms,
+        claim_stale_after_ms=int(
+            (settings.twilio_timeout_s + settings.ledger_claim_margin_s) * 1000
+        ),
+    )
 
 
 class SenderService(Service):
     name = "sender"
+
+    def __init__(self, settings: SenderSettings) -> None:
+        super().__init__(settings)
+        self.settings: SenderSettings = settings
+        self.gateway: TwilioGateway | None = None
+        self.consumer: CommandConsumer | None = None
+
+    async def start_work(self) -> None:
+        settings = self.settings
+        redis = self.connections.redis
+        keys = Keys(settings.redis_key_prefix)
+        self.gateway = TwilioGateway(settings)
+        await self.gateway.open()
+        handler = SendHandler(
+            ledger=Ledger(redis, keys, settings.sender_replica_id, settings.ledger_ttl_s),
+            control=CampaignControl(redis, keys, settings.campaign_status_cache_ms),
+            limiter=SlidingWindowLimiter(
+                redis,
+                keys,
+                default_windows(
+                    settings.twilio_rate_limit_per_second,
+                    settings.twilio_rate_limit_per_minute,
+                    settings.twilio_rate_limit_per_hour,
+                    settings.limiter_margin_ms,
+                ),
+            ),
+            gateway=self.gateway,
+            config=handler_config(settings),
+            max_concurrent=settings.twilio_max_concurrent,
+        )
+        self.consumer = CommandConsumer(settings, self.connections.producer, handler.handle)
+        await self.consumer.start()
+        log.info("sender consuming", extra={"replica": settings.sender_replica_id})
+
+    async def stop_work(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop(self.settings.sender_drain_timeout_s)
+            self.consumer = None
+        if self.gateway is not None:
+            await self.gateway.close()
+            self.gateway = None

@@ -72,7 +72,7 @@ class Window:
 
 
 def default_windows(
-    per_second: int, per_minute: int, per_hour: int, margin_ms: int = 20
+    per_second: int, per_minute: int, per_hour: int, margin_ms: int = 50
 ) -> tuple[Window, ...]:
     return (
         Window(1_000 + margin_ms, per_second),

@@ -1,7 +1,56 @@
-from pydantic import Field
+"""The sender's settings: the shared ones plus what only the sender needs (units in names)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt
 
 from shared.settings import Settings
 
 
+def default_replica_id() -> str:
+    # hostname-pid: a restarted process is a new replica, so its old claims look foreign.
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
 class SenderSettings(Settings):
     health_port: int = Field(default=8102, ge=0, le=65535)
+
+    # Inline retries of a retryable Twilio failure before reporting it (a retry topic
+    # comes later), with exponential backoff and jitter between them.
+    send_max_attempts: PositiveInt = 3
+    send_retry_base_delay_ms: NonNegativeInt = 500
+    send_retry_max_delay_ms: NonNegativeInt = 30_000
+
+    # One Twilio request may take this long; past it the outcome is unknown.
+    twilio_timeout_s: PositiveFloat = 15
+    # Circuit breaker: consecutive transient failures that open it, and how long it stays open.
+    breaker_fail_max: PositiveInt = 10
+    breaker_reset_s: PositiveFloat = 60
+
+    # Widening of each limiter window (see services/sender/limiter.py). It must cover
+    # the spread of the delay between a grant and Twilio's acceptance: 20 ms let a
+    # 429 through on this 2-core machine under the full test load; 50 ms did not.
+    # It costs rate precision: 10 per 1.05 s is 95% of the limit.
+    limiter_margin_ms: NonNegativeInt = 50
+
+    # Who owns a ledger claim; a claim older than twilio_timeout_s + ledger_claim_margin_s
+    # belongs to a replica that is gone, and its outcome is reconciled with Twilio.
+    sender_replica_id: str = Field(default_factory=default_replica_id, min_length=1)
+    ledger_claim_margin_s: PositiveFloat = 5
+    ledger_ttl_s: PositiveInt = 7 * 24 * 3600
+
+    # A campaign's status is read from Redis at most this often per replica.
+    campaign_status_cache_ms: NonNegativeInt = 200
+
+    # Consumer: records per fetch (each may hold hundreds of commands, sent at the
+    # configured rate), and how long one fetch may take before the group evicts us.
+    sender_fetch_max_records: PositiveInt = 10
+    # Commands handled at once per replica. Each holds at most one Redis connection at a
+    # time, and the shared Redis pool refuses more than 100: stay well below it.
+    sender_max_commands_in_flight: PositiveInt = 64
+    sender_max_poll_interval_ms: PositiveInt = 900_000
+    # On shutdown, in-flight sends get this long to finish before they are cancelled.
+    sender_drain_timeout_s: PositiveFloat = 20

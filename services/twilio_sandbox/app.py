@@ -8,6 +8,7 @@ import logging
 import random
 import signal
 from base64 import b64decode, b64encode
+from collections import Counter
 from hmac import compare_digest
 
 import orjson
@@ -75,6 +76,8 @@ class SandboxState:
         self.default_faults = default_faults(settings)
         self.faults = self.default_faults
         self.random = random.Random()
+        # Create answers by HTTP status since start or the last ledger reset (GET /_sandbox/stats).
+        self.create_responses: Counter[int] = Counter()
         self.step_delay_ns = settings.callback_delay_ms * NS_PER_MS
         self.callbacks = CallbackDispatcher(
             account_sid=settings.account_sid, auth_token=settings.auth_token, clock=self.clock
@@ -160,9 +163,11 @@ def unauthorized() -> web.Response:
 async def create_message(request: web.Request) -> web.Response:
     state = request.app[STATE]
     if not state.is_authorized(request):
+        state.create_responses[401] += 1
         return unauthorized()
     form = await request.post()
     response = state.accept_or_reject(form, state.clock.now_ns())  # type: ignore[arg-type]
+    state.create_responses[response.status] += 1
     faults = state.faults
     if faults.latency_ms or faults.latency_jitter_ms:
         # Delay the answer, not the decision: a client that times out meanwhile has a message
@@ -243,7 +248,13 @@ async def clear_ledger(request: web.Request) -> web.Response:
     cleared = len(state.store)
     state.store.clear()
     state.limiter.clear()
+    state.create_responses.clear()
     return json_response({"cleared": cleared})
+
+
+async def get_stats(request: web.Request) -> web.Response:
+    counts = request.app[STATE].create_responses
+    return json_response({"responses": {str(status): n for status, n in sorted(counts.items())}})
 
 
 async def health(request: web.Request) -> web.Response:
@@ -269,6 +280,7 @@ def build_app(settings: SandboxSettings) -> web.Application:
     app.router.add_delete("/_sandbox/faults", reset_faults)
     app.router.add_get("/_sandbox/ledger", get_ledger)
     app.router.add_delete("/_sandbox/ledger", clear_ledger)
+    app.router.add_get("/_sandbox/stats", get_stats)
     app.router.add_get("/_sandbox/health", health)
     return app
 

@@ -1,0 +1,82 @@
+"""Whether a campaign's commands may be sent now, from its status in Redis.
+
+One decision function, so that pause and defer (a later issue) are new rows in
+its table rather than new branches spread through the handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from enum import StrEnum
+
+from redis.asyncio import Redis
+
+from shared.redis import Keys
+
+
+class Decision(StrEnum):
+    SEND = "send"
+    CANCEL = "cancel"
+
+
+# Statuses not listed (and a missing campaign hash: campaigns published straight to
+# Kafka by other services have none) mean SEND.
+DECISION_BY_STATUS: dict[str, Decision] = {
+    "stopped": Decision.CANCEL,
+}
+
+# Past this many cached campaigns, expired entries are dropped.
+_CACHE_SWEEP_SIZE = 10_000
+
+
+def decision_for_status(status: str | None) -> Decision:
+    return DECISION_BY_STATUS.get(status or "", Decision.SEND)
+
+
+class CampaignControl:
+    """Reads ``campaign:{id}`` status, cached for ``cache_ms`` to spare a round trip a message."""
+
+    def __init__(self, redis: Redis, keys: Keys, cache_ms: int = 200) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._cache_s = cache_ms / 1000
+        self._cache: dict[str, tuple[float, str | None]] = {}
+        # Concurrent commands of one campaign share one read instead of racing to Redis.
+        self._reads: dict[str, asyncio.Future[str | None]] = {}
+
+    async def decide(self, campaign_id: str) -> Decision:
+        return decision_for_status(await self.status(campaign_id))
+
+    async def status(self, campaign_id: str) -> str | None:
+        now = time.monotonic()
+        cached = self._cache.get(campaign_id)
+        if cached is not None and now - cached[0] < self._cache_s:
+            return cached[1]
+        pending = self._reads.get(campaign_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._reads[campaign_id] = future
+        try:
+            raw = await self._redis.hget(self._keys("campaign", campaign_id), "status")
+            status = raw.decode() if isinstance(raw, bytes) else raw
+            self._remember(campaign_id, now, status)
+            future.set_result(status)
+        except Exception as error:
+            future.set_exception(error)
+            # Mark retrieved so a read nobody else awaited does not warn at collection.
+            future.exception()
+            raise
+        finally:
+            del self._reads[campaign_id]
+            if not future.done():  # the reader was cancelled: its waiters must not hang
+                future.cancel()
+        return status
+
+    def _remember(self, campaign_id: str, at: float, status: str | None) -> None:
+        if len(self._cache) >= _CACHE_SWEEP_SIZE:
+            self._cache = {
+                cid: entry for cid, entry in self._cache.items() if at - entry[0] < self._cache_s
+            }
+        self._cache[campaign_id] = (at, status)

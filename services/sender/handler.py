@@ -1,0 +1,244 @@
+"""One SendMessage in, one outcome out: ledger, campaign control, limiter, Twilio.
+
+Knows nothing of Kafka. The order of a send is: the ledger says nobody sent it
+yet; the campaign is not stopped; the breaker lets calls through; a limiter slot
+is ours; the ledger claim is ours (compare-and-set, just before the call, so a
+claim's age bounds the call in flight); Twilio answers; the ledger records the
+outcome. Only then does the caller publish it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from services.sender.control import CampaignControl, Decision
+from services.sender.error_codes import is_retryable
+from services.sender.ledger import Ledger, LedgerEntry, LedgerState, Verdict, verdict
+from services.sender.limiter import SlidingWindowLimiter
+from services.sender.retry import retry_delay_ms
+from services.sender.twilio_gateway import BreakerOpen, SendError, TwilioGateway
+from shared.events.models import (
+    MessageCancelled,
+    MessageFailed,
+    MessageOutcome,
+    MessageSent,
+    SendMessage,
+)
+
+log = logging.getLogger(__name__)
+
+# Twilio's date_sent has one-second precision and clocks differ: look back this far.
+RECONCILE_LOOKBACK_MS = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerConfig:
+    max_attempts: int = 3
+    retry_base_delay_ms: int = 500
+    retry_max_delay_ms: int = 30_000
+    # A claim younger than this has a live owner whose call may still be in flight.
+    claim_stale_after_ms: int = 20_000
+    # How often to look again at a contact another sender is busy with.
+    busy_poll_s: float = 0.25
+
+
+class _ClaimLost:
+    """Another sender changed the ledger entry under us: look again, do not send."""
+
+
+CLAIM_LOST = _ClaimLost()
+
+
+def _common(command: SendMessage) -> dict[str, object]:
+    return {
+        "campaign_id": command.campaign_id,
+        "contact_id": command.contact_id,
+        "to": command.to,
+        "attempt": command.attempt,
+        "batch_index": command.batch_index,
+    }
+
+
+def sent(command: SendMessage, sid: str) -> MessageSent:
+    return MessageSent(message_sid=sid, **_common(command))
+
+
+def failed(command: SendMessage, code: int | None, message: str, retryable: bool) -> MessageFailed:
+    return MessageFailed(
+        error_code=code, error_message=message, retryable=retryable, **_common(command)
+    )
+
+
+def cancelled(command: SendMessage) -> MessageCancelled:
+    return MessageCancelled(reason="stopped", **_common(command))
+
+
+def outcome_from_entry(command: SendMessage, entry: LedgerEntry) -> MessageOutcome:
+    """The outcome a final ledger entry recorded, to be published again."""
+    if entry.state is LedgerState.SENT and entry.sid:
+        return sent(command, entry.sid)
+    code_text = f"Twilio error {entry.code}" if entry.code is not None else "no Twilio error code"
+    return failed(
+        command, entry.code, f"failed earlier ({code_text})", is_retryable(entry.code, None)
+    )
+
+
+def _since(at_ms: int) -> datetime:
+    return datetime.fromtimestamp((at_ms - RECONCILE_LOOKBACK_MS) / 1000, UTC)
+
+
+class SendHandler:
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        control: CampaignControl,
+        limiter: SlidingWindowLimiter,
+        gateway: TwilioGateway,
+        config: HandlerConfig,
+        max_concurrent: int,
+    ) -> None:
+        self._ledger = ledger
+        self._control = control
+        self._limiter = limiter
+        self._gateway = gateway
+        self._config = config
+        # Twilio requests in flight from this replica.
+        self._in_flight = asyncio.Semaphore(max_concurrent)
+
+    async def handle(self, command: SendMessage) -> MessageOutcome | None:
+        ids = {"campaign_id": command.campaign_id, "contact_id": command.contact_id}
+        while True:
+            snapshot = await self._ledger.read(command.campaign_id, command.contact_id)
+            found = verdict(snapshot, self._config.claim_stale_after_ms)
+            if found is Verdict.FINAL:
+                assert snapshot.entry is not None
+                log.info("already done: outcome re-emitted", extra=ids)
+                return outcome_from_entry(command, snapshot.entry)
+            if found is Verdict.BUSY:
+                # Another sender (or a redelivered copy here) is calling Twilio for this
+                # contact: wait for its outcome, or for its claim to go stale if it died.
+                await asyncio.sleep(self._config.busy_poll_s)
+                continue
+            if found is Verdict.IN_DOUBT:
+                assert snapshot.entry is not None
+                log.warning(
+                    "claim left by a gone sender: reconciling with Twilio",
+                    extra={**ids, "claimed_by": snapshot.entry.replica},
+                )
+                try:
+                    sid = await self._gateway.find_sent(command, _since(snapshot.entry.at_ms))
+                except SendError as error:
+                    # Sending now could message the contact twice: report, keep the claim.
+                    return failed(command, error.code, f"outcome unknown: {error.message}", True)
+                if sid is not None:
+                    await self._ledger.record(
+                        command.campaign_id, command.contact_id, LedgerState.SENT, sid, None
+                    )
+                    return sent(command, sid)
+            if await self._control.decide(command.campaign_id) is Decision.CANCEL:
+                if snapshot.raw is not None:
+                    await self._ledger.release(
+                        command.campaign_id, command.contact_id, snapshot.raw
+                    )
+                return cancelled(command)
+            outcome = await self._send(command, snapshot.raw)
+            if outcome is not CLAIM_LOST:
+                return outcome  # type: ignore[return-value]
+
+    async def _send(
+        self, command: SendMessage, expected_raw: str | None
+    ) -> MessageOutcome | _ClaimLost:
+        config = self._config
+        ids = {"campaign_id": command.campaign_id, "contact_id": command.contact_id}
+        claim_raw = expected_raw
+        last_error: SendError | None = None
+        # After a timeout the message may be at Twilio: ask before sending again.
+        unresolved_since_ms: int | None = None
+        attempt = 0
+        while attempt < config.max_attempts:
+            if unresolved_since_ms is not None:
+                try:
+                    sid = await self._gateway.find_sent(command, _since(unresolved_since_ms))
+                except SendError as error:
+                    last_error = error
+                    sid = None
+                else:
+                    unresolved_since_ms = None
+                if sid is not None:
+                    return await self._record_sent(command, sid)
+            if unresolved_since_ms is None:
+                async with self._in_flight:
+                    await self._gateway.wait_until_closed()
+                    await self._limiter.acquire(command.from_number)
+                    new_claim = await self._ledger.claim(
+                        command.campaign_id, command.contact_id, claim_raw
+                    )
+                    if new_claim is None:
+                        log.info("claim taken by another sender", extra=ids)
+                        return CLAIM_LOST
+                    claim_raw = new_claim
+                    try:
+                        sid = await self._gateway.create(command)
+                    except BreakerOpen:
+                        continue  # no request was made: the attempt is not spent
+                    except SendError as error:
+                        last_error = error
+                    else:
+                        return await self._record_sent(command, sid)
+                assert last_error is not None
+                if not last_error.retryable:
+                    return await self._record_failed(command, last_error, retryable=False)
+                if last_error.outcome_unknown:
+                    unresolved_since_ms = LedgerEntry.from_json(claim_raw).at_ms
+            attempt += 1
+            log.info(
+                "send attempt failed",
+                extra={**ids, "attempt": attempt, "code": last_error and last_error.code},
+            )
+            if attempt >= config.max_attempts:
+                break
+            await asyncio.sleep(
+                retry_delay_ms(
+                    attempt,
+                    base_delay_ms=config.retry_base_delay_ms,
+                    max_delay_ms=config.retry_max_delay_ms,
+                    retry_after_s=last_error.retry_after_s if last_error else None,
+                )
+                / 1000
+            )
+            if await self._control.decide(command.campaign_id) is Decision.CANCEL:
+                if claim_raw is not None and unresolved_since_ms is None:
+                    await self._ledger.release(command.campaign_id, command.contact_id, claim_raw)
+                    return cancelled(command)
+        assert last_error is not None
+        if unresolved_since_ms is not None:
+            # Not recorded: the claim stays, and a redelivery reconciles it again.
+            return failed(command, last_error.code, f"outcome unknown: {last_error.message}", True)
+        return await self._record_failed(command, last_error, retryable=True)
+
+    async def _record_sent(self, command: SendMessage, sid: str) -> MessageSent:
+        await self._ledger.record(
+            command.campaign_id, command.contact_id, LedgerState.SENT, sid, None
+        )
+        return sent(command, sid)
+
+    async def _record_failed(
+        self, command: SendMessage, error: SendError, *, retryable: bool
+    ) -> MessageFailed:
+        await self._ledger.record(
+            command.campaign_id, command.contact_id, LedgerState.FAILED, None, error.code
+        )
+        log.info(
+            "send failed",
+            extra={
+                "campaign_id": command.campaign_id,
+                "contact_id": command.contact_id,
+                "code": error.code,
+                "retryable": retryable,
+            },
+        )
+        return failed(command, error.code, error.message, retryable)

@@ -1,0 +1,273 @@
+"""The official Twilio client behind a circuit breaker, with Retry-After captured.
+
+The client's TwilioRestException carries the code and status but not the
+response headers, so a thin subclass of its aiohttp-based HTTP client notes
+each response's Retry-After in a context variable of the calling task: the
+client awaits its HTTP client directly, so the note lands in the same task
+even with many sends in flight at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import aiohttp
+from aiobreaker import CircuitBreaker, CircuitBreakerError, CircuitBreakerListener
+from aiobreaker.state import CircuitBreakerState
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from services.sender.error_codes import is_retryable
+from services.sender.settings import SenderSettings
+from shared.events.models import SendMessage, TemplateContent
+from shared.twilio_client import make_twilio_client
+
+log = logging.getLogger(__name__)
+
+# A page of the reconciliation list; a recipient rarely has more messages in two minutes.
+RECONCILE_PAGE_SIZE = 100
+RECONCILE_LIMIT = 1_000
+
+
+@dataclass(slots=True)
+class _ResponseNote:
+    retry_after_s: float | None = None
+
+
+_RESPONSE_NOTE: ContextVar[_ResponseNote | None] = ContextVar("twilio_response_note", default=None)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+class RetryAfterCapturingHttpClient(AsyncTwilioHttpClient):
+    async def request(self, *args: Any, **kwargs: Any) -> Response:
+        response = await super().request(*args, **kwargs)
+        note = _RESPONSE_NOTE.get()
+        if note is not None and response.headers is not None:
+            note.retry_after_s = parse_retry_after(response.headers.get("Retry-After"))
+        return response
+
+
+class SendError(Exception):
+    """A send that Twilio refused, or whose answer never came."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None,
+        http_status: int | None,
+        retry_after_s: float | None = None,
+        outcome_unknown: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+        self.retry_after_s = retry_after_s
+        # The request may have reached Twilio (timeout, dropped connection): reconcile first.
+        self.outcome_unknown = outcome_unknown
+
+    @property
+    def retryable(self) -> bool:
+        return is_retryable(self.code, self.http_status)
+
+
+class BreakerOpen(Exception):
+    """The breaker refused the call before any request was made."""
+
+
+def message_params(command: SendMessage) -> dict[str, str]:
+    params = {"to": command.to, "from_": command.from_number}
+    content = command.content
+    if isinstance(content, TemplateContent):
+        params["content_sid"] = content.content_sid
+        if content.content_variables:
+            params["content_variables"] = json.dumps(content.content_variables)
+    else:
+        params["body"] = content.body
+    return params
+
+
+def is_same_message(listed: Any, command: SendMessage) -> bool:
+    """Whether a message listed at Twilio is this command's send."""
+    if listed.from_ != command.from_number:
+        return False
+    if isinstance(command.content, TemplateContent):
+        # The Messages resource does not echo ContentSid: From, To and time must do.
+        return True
+    return listed.body == command.content.body
+
+
+def _is_permanent_answer(error: Exception) -> bool:
+    # Twilio answered: a 4xx (429 included) says nothing about an outage.
+    return isinstance(error, TwilioRestException) and int(error.status or 0) < 500
+
+
+def to_send_error(error: Exception, retry_after_s: float | None, timeout_s: float) -> SendError:
+    if isinstance(error, TwilioRestException):
+        return SendError(
+            str(error.msg),
+            code=error.code,
+            http_status=int(error.status) if error.status else None,
+            retry_after_s=retry_after_s,
+        )
+    if isinstance(error, TimeoutError):
+        return SendError(
+            f"no answer from Twilio within {timeout_s} s",
+            code=None,
+            http_status=None,
+            outcome_unknown=True,
+        )
+    return SendError(
+        f"Twilio request failed: {type(error).__name__}: {error}",
+        code=None,
+        http_status=None,
+        outcome_unknown=isinstance(error, aiohttp.ClientError | OSError),
+    )
+
+
+class _BreakerLog(CircuitBreakerListener):
+    def __init__(self, gateway: TwilioGateway) -> None:
+        self._gateway = gateway
+
+    def state_change(self, breaker: CircuitBreaker, old: Any, new: Any) -> None:
+        self._gateway._on_breaker_state(new.state)
+
+
+class TwilioGateway:
+    def __init__(self, settings: SenderSettings) -> None:
+        self._settings = settings
+        self._timeout_s = settings.twilio_timeout_s
+        self._reset_s = settings.breaker_reset_s
+        self._breaker = CircuitBreaker(
+            fail_max=settings.breaker_fail_max,
+            timeout_duration=timedelta(seconds=settings.breaker_reset_s),
+            exclude=[_is_permanent_answer],
+            listeners=[_BreakerLog(self)],
+            name="twilio",
+        )
+        self._opened_at = 0.0
+        self._trial_started_at = -math.inf
+        self._client: Client | None = None
+
+    async def open(self) -> None:
+        """Build the client; needs the running loop (aiohttp)."""
+        sid, token = self._settings.twilio_credentials
+        client = make_twilio_client(sid, token, self._settings.twilio_base_url, use_async=True)
+        plain_http_client = client.http_client
+        client.http_client = RetryAfterCapturingHttpClient()
+        await plain_http_client.close()
+        self._client = client
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.http_client.close()
+            self._client = None
+
+    @property
+    def breaker_state(self) -> CircuitBreakerState:
+        return self._breaker.current_state
+
+    def _on_breaker_state(self, state: CircuitBreakerState) -> None:
+        if state is not CircuitBreakerState.HALF_OPEN:
+            # The trial (if any) has its verdict; half-open is the trial itself starting.
+            self._trial_started_at = -math.inf
+        if state is CircuitBreakerState.OPEN:
+            self._opened_at = asyncio.get_running_loop().time()
+            log.warning(
+                "circuit breaker opened: Twilio calls wait",
+                extra={"reset_s": self._reset_s, "fail_max": self._breaker.fail_max},
+            )
+        elif state is CircuitBreakerState.CLOSED:
+            log.info("circuit breaker closed: Twilio calls resume")
+
+    async def wait_until_closed(self) -> None:
+        """Return when a call may go: the breaker is closed, or it is this caller's trial.
+
+        After the reset time one trial call probes Twilio; the others wait for its verdict
+        rather than all failing together.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            state = self._breaker.current_state
+            if state is CircuitBreakerState.CLOSED:
+                return
+            now = loop.time()
+            if state is CircuitBreakerState.OPEN and now < self._opened_at + self._reset_s:
+                await asyncio.sleep(self._opened_at + self._reset_s - now)
+                continue
+            # A trial whose caller never called (stopped campaign, lost claim) expires.
+            if now - self._trial_started_at > self._timeout_s + 1:
+                self._trial_started_at = now
+                return
+            await asyncio.sleep(0.05)
+
+    async def create(self, command: SendMessage) -> str:
+        """Send one message; returns its sid. Raises SendError or BreakerOpen."""
+        if self._client is None:
+            raise RuntimeError("gateway not open")
+        note = _ResponseNote()
+        token = _RESPONSE_NOTE.set(note)
+        try:
+            message = await self._breaker.call_async(self._create_in_time, message_params(command))
+        except CircuitBreakerError as error:
+            if error.__cause__ is None:
+                raise BreakerOpen(str(error.message)) from None
+            cause = error.__cause__
+            raise to_send_error(cause, note.retry_after_s, self._timeout_s) from cause  # type: ignore[arg-type]
+        except (TwilioException, TimeoutError, aiohttp.ClientError, OSError) as error:
+            raise to_send_error(error, note.retry_after_s, self._timeout_s) from error
+        finally:
+            _RESPONSE_NOTE.reset(token)
+        return str(message.sid)
+
+    async def _create_in_time(self, params: dict[str, str]) -> Any:
+        # The async client passes no timeout to aiohttp (its default is five minutes).
+        async with asyncio.timeout(self._timeout_s):
+            return await self._client.messages.create_async(**params)  # type: ignore[union-attr]
+
+    async def find_sent(self, command: SendMessage, since: datetime) -> str | None:
+        """The sid of this command's message if Twilio already has it, else None."""
+        if self._client is None:
+            raise RuntimeError("gateway not open")
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                listed = await self._client.messages.list_async(
+                    to=command.to,
+                    from_=command.from_number,
+                    date_sent_after=since,
+                    page_size=RECONCILE_PAGE_SIZE,
+                    limit=RECONCILE_LIMIT,
+                )
+        except (TwilioException, TimeoutError, aiohttp.ClientError, OSError) as error:
+            raise to_send_error(error, None, self._timeout_s) from error
+        for message in listed:
+            if is_same_message(message, command):
+                return str(message.sid)
+        return None

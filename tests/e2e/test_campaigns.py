@@ -1,0 +1,175 @@
+"""Campaigns end to end: REST in, Kafka through four services, the sandbox's ledger out."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import json
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from tests.helpers import eventually_sync
+
+# High enough that only the pipeline itself limits a test that is not about the rate.
+FAST = {
+    "twilio_rate_limit_per_second": 100_000,
+    "twilio_rate_limit_per_minute": 6_000_000,
+    "twilio_rate_limit_per_hour": 360_000_000,
+}
+
+
+def valid_phone(index: int) -> str:
+    """Spanish mobiles whose last four digits never match the sandbox's failure patterns."""
+    return f"+3461{index // 9000:03d}{index % 9000 + 1000:04d}"
+
+
+def invalid_phone(index: int) -> str:
+    """Numbers the sandbox refuses at creation with 21211, as Twilio does."""
+    return f"+3462{index:03d}0000"
+
+
+def create_campaign(client: httpx.Client, name: str, phones: list[str], **extra) -> dict:
+    body = {
+        "name": name,
+        "message": "Hola {{name}}",
+        "contacts": [{"phone": phone, "name": f"n{i}"} for i, phone in enumerate(phones)],
+        **extra,
+    }
+    response = client.post("/api/campaigns", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def start(client: httpx.Client, campaign_id: str) -> dict:
+    response = client.post(f"/api/campaigns/{campaign_id}/start")
+    assert response.status_code in (200, 202), response.text
+    return response.json()
+
+
+def wait_finished(client: httpx.Client, campaign_id: str, timeout_s: float) -> dict:
+    def finished() -> dict | None:
+        status = client.get(f"/api/campaigns/{campaign_id}/queue-status").json()["status"]
+        progress = status["progress"]
+        done = progress["total"] > 0 and progress["processed"] == progress["total"]
+        return status if done and status["status"] == "completed" else None
+
+    return eventually_sync(finished, timeout_s=timeout_s, what=f"campaign {campaign_id} completed")
+
+
+def ledger(sandbox: httpx.Client, **params) -> list[dict]:
+    response = sandbox.get("/_sandbox/ledger", params=params)
+    response.raise_for_status()
+    return response.json()["messages"]
+
+
+def test_ten_thousand_contacts_complete_with_exact_counts(make_system, sandbox_admin) -> None:
+    sandbox_admin.post("/_sandbox/faults", json={"mps": 1_000_000}).raise_for_status()
+    system = make_system(sender_replicas=2, message_commands_partitions=8, **FAST)
+    valid = [valid_phone(i) for i in range(9_980)]
+    invalid = [invalid_phone(i) for i in range(20)]
+    with system.client() as client:
+        campaign = create_campaign(client, "ten thousand", valid + invalid)
+        started = start(client, campaign["id"])
+        assert started["estimatedContacts"] == 10_000
+        status = wait_finished(client, campaign["id"], timeout_s=600)
+
+    progress = status["progress"]
+    assert progress["total"] == progress["processed"] == 10_000
+    assert (progress["success"], progress["failed"]) == (9_980, 20)
+    assert progress["success"] + progress["failed"] == progress["processed"]
+    assert status["metrics"]["errorsByCode"] == {"21211": 20}
+    accepted = ledger(sandbox_admin)
+    recipients = [message["to"] for message in accepted]
+    assert len(recipients) == len(set(recipients)) == 9_980
+    assert set(recipients) == {f"whatsapp:{phone}" for phone in valid}
+
+
+def _most_in_any_second(times_ms: list[int]) -> int:
+    ordered = sorted(times_ms)
+    return max(bisect.bisect_left(ordered, t + 1_000) - i for i, t in enumerate(ordered))
+
+
+def test_default_limits_pace_fifty_messages_over_five_seconds(make_system, sandbox_admin) -> None:
+    system = make_system()  # default limits: 10/s, 600/min, 36,000/h; sandbox at 10/s
+    with system.client() as client:
+        campaign = create_campaign(client, "paced", [valid_phone(i) for i in range(50)])
+        start(client, campaign["id"])
+        wait_finished(client, campaign["id"], timeout_s=60)
+    times = [message["accepted_at_ms"] for message in ledger(sandbox_admin)]
+    assert len(times) == 50
+    assert max(times) - min(times) >= 4_500
+    assert _most_in_any_second(times) <= 10
+    stats = sandbox_admin.get("/_sandbox/stats").json()["responses"]
+    assert stats.get("429", 0) == 0
+
+
+def test_two_campaigns_started_together_both_complete(make_system, sandbox_admin) -> None:
+    sandbox_admin.post("/_sandbox/faults", json={"mps": 1_000_000}).raise_for_status()
+    system = make_system(**FAST)
+    with system.client() as client:
+        first = create_campaign(client, "first", [valid_phone(i) for i in range(300)])
+        second = create_campaign(client, "second", [valid_phone(i) for i in range(300, 500)])
+        start(client, first["id"])
+        start(client, second["id"])
+        done_first = wait_finished(client, first["id"], timeout_s=120)
+        done_second = wait_finished(client, second["id"], timeout_s=120)
+    assert (done_first["progress"]["success"], done_second["progress"]["success"]) == (300, 200)
+    assert len(ledger(sandbox_admin)) == 500
+
+
+def test_a_campaign_published_as_raw_bytes_runs(make_system, sandbox_admin, stack) -> None:
+    sandbox_admin.post("/_sandbox/faults", json={"mps": 1_000_000}).raise_for_status()
+    system = make_system(**FAST)
+    recipients = [
+        {"contactId": f"ext-{i}", "phone": valid_phone(i), "name": f"n{i}"} for i in range(40)
+    ]
+    raw = json.dumps(
+        {
+            "type": "CampaignStarted",
+            "version": 1,
+            "campaignId": "external-1",
+            "jobId": "external-job-1",
+            "content": {"kind": "text", "body": "Hello {{name}}"},
+            "audience": {"kind": "inline", "recipients": recipients},
+        }
+    ).encode()
+
+    async def produce() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
+        await producer.start()
+        try:
+            topic = f"{system.env['KAFKA_TOPIC_PREFIX']}campaign.events"
+            await producer.send_and_wait(topic, raw, key=b"external-1")
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce())
+    with system.client() as client:
+        status = wait_finished(client, "external-1", timeout_s=60)
+    assert status["progress"]["success"] == 40
+    bodies = {message["to"]: message["body"] for message in ledger(sandbox_admin)}
+    assert bodies[f"whatsapp:{valid_phone(3)}"] == "Hello n3"
+
+
+def test_a_scheduled_campaign_starts_on_time_across_a_restart(make_system, sandbox_admin) -> None:
+    sandbox_admin.post("/_sandbox/faults", json={"mps": 1_000_000}).raise_for_status()
+    system = make_system(**FAST)
+    due = datetime.now(UTC) + timedelta(seconds=12)
+    with system.client() as client:
+        campaign = create_campaign(
+            client, "later", [valid_phone(i) for i in range(5)], scheduledAt=due.isoformat()
+        )
+        assert campaign["status"] == "scheduled"
+    system.stop_all()
+    assert ledger(sandbox_admin) == []
+    system.start_all()
+    with system.client() as client:
+        wait_finished(client, campaign["id"], timeout_s=60)
+        record = client.get(f"/api/campaigns/{campaign['id']}").json()
+    started_at = datetime.fromisoformat(record["startedAt"])
+    assert started_at >= due
+    assert started_at - due <= timedelta(seconds=1)
+    first_accepted_ms = min(message["accepted_at_ms"] for message in ledger(sandbox_admin))
+    assert first_accepted_ms / 1000 - due.timestamp() <= 1.5

@@ -1,0 +1,92 @@
+"""The Twilio gateway against the sandbox: Retry-After, error classes, the circuit breaker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import pytest_asyncio
+from aiobreaker.state import CircuitBreakerState
+
+from services.sender.settings import SenderSettings
+from services.sender.twilio_gateway import SendError, TwilioGateway
+from tests.sender.conftest import text_command
+
+
+@pytest_asyncio.fixture
+async def open_gateway() -> AsyncIterator[Callable]:
+    gateways: list[TwilioGateway] = []
+
+    async def open_(settings: SenderSettings) -> TwilioGateway:
+        gateway = TwilioGateway(settings)
+        await gateway.open()
+        gateways.append(gateway)
+        return gateway
+
+    try:
+        yield open_
+    finally:
+        for gateway in gateways:
+            await gateway.close()
+
+
+async def test_a_429_carries_twilio_retry_after(
+    sender_settings, numbers, sandbox, open_gateway
+) -> None:
+    await sandbox.set_faults(force_429_rate=1.0)
+    gateway = await open_gateway(sender_settings())
+    command = text_command("c", "k", numbers.recipient(1), numbers.sender)
+    with pytest.raises(SendError) as raised:
+        await gateway.create(command)
+    error = raised.value
+    assert (error.code, error.http_status, error.retry_after_s) == (20429, 429, 1.0)
+    assert error.retryable and not error.outcome_unknown
+    # 429s say nothing about an outage: the breaker stays closed.
+    assert gateway.breaker_state is CircuitBreakerState.CLOSED
+
+
+async def test_an_outage_opens_the_breaker_but_refusals_do_not(
+    sender_settings, numbers, sandbox, open_gateway
+) -> None:
+    gateway = await open_gateway(sender_settings(breaker_fail_max=3, breaker_reset_s=1))
+    refused = text_command("c", "bad", numbers.recipient(1, "0000"), numbers.sender)
+    for _ in range(5):
+        with pytest.raises(SendError) as raised:
+            await gateway.create(refused)
+        assert (raised.value.code, raised.value.retryable) == (21211, False)
+    assert gateway.breaker_state is CircuitBreakerState.CLOSED
+
+    await sandbox.set_faults(outage_s=30)
+    command = text_command("c", "k", numbers.recipient(2), numbers.sender)
+    for _ in range(3):
+        with pytest.raises(SendError) as raised:
+            await gateway.create(command)
+        assert raised.value.http_status == 503 and raised.value.retryable
+    assert gateway.breaker_state is CircuitBreakerState.OPEN
+
+    # While open, callers wait instead of failing; after the reset one trial goes through.
+    waiting = asyncio.create_task(gateway.wait_until_closed())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    await sandbox.reset_faults()
+    await asyncio.wait_for(waiting, timeout=5)
+    sid = await gateway.create(command)
+    assert sid.startswith("SM")
+    assert gateway.breaker_state is CircuitBreakerState.CLOSED
+
+
+async def test_a_timeout_is_retryable_and_its_outcome_unknown(
+    sender_settings, numbers, sandbox, open_gateway
+) -> None:
+    # The sandbox accepts at once and answers late: the "sent but never told" case.
+    await sandbox.set_faults(latency_ms=1_500)
+    gateway = await open_gateway(sender_settings(twilio_timeout_s=0.3))
+    command = text_command("c", "slow", numbers.recipient(3), numbers.sender)
+    with pytest.raises(SendError) as raised:
+        await gateway.create(command)
+    assert raised.value.retryable and raised.value.outcome_unknown
+    assert raised.value.code is None
+    found = await gateway.find_sent(command, datetime.now(UTC) - timedelta(minutes=1))
+    assert found is not None and found.startswith("SM")
