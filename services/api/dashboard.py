@@ -55,6 +55,8 @@ class Totals(ApiModel):
 
 class SystemMetrics(ApiModel):
     active_workers: int
+    # Replica id -> its circuit breaker: closed, open or half_open.
+    circuit_breakers: dict[str, str]
     uptime_s: float
     redis: dict[str, object]
     kafka: dict[str, object]
@@ -140,7 +142,8 @@ class DashboardService:
                 consumer_groups=lag or {},
             ),
             system=SystemMetrics(
-                active_workers=workers,
+                active_workers=len(workers),
+                circuit_breakers=workers,
                 uptime_s=round(time.monotonic() - self._started_monotonic, 3),
                 redis=redis_info,
                 kafka={
@@ -169,26 +172,21 @@ class DashboardService:
             "connectedClients": info.get("connected_clients"),
         }
 
-    async def _workers(self) -> int:
-        """Sender replicas with a recent heartbeat in ``workers:sender`` (none yet: 0)."""
+    async def _workers(self) -> dict[str, str]:
+        """Sender replicas with a recent heartbeat (services/sender/heartbeat.py), and
+        the state of each one's circuit breaker."""
         try:
             beats = await self._redis.hgetall(self._keys("workers", "sender"))
         except (RedisError, OSError):
-            return 0
+            return {}
         now_ms = datetime.now(UTC).timestamp() * 1000
         timeout_ms = self._settings.worker_heartbeat_timeout_s * 1000
-        return sum(1 for value in beats.values() if _fresh(value, now_ms, timeout_ms))
-
-
-def _fresh(value: bytes, now_ms: float, timeout_ms: float) -> bool:
-    """A heartbeat counts when recent; one in a format not known here counts as alive."""
-    try:
-        beat = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return True
-    if isinstance(beat, dict):
-        beat = beat.get("atMs", beat.get("at_ms", beat.get("ts")))
-    if not isinstance(beat, int | float):
-        return True
-    beat_ms = beat * 1000 if beat < 10**11 else beat  # seconds or milliseconds
-    return now_ms - beat_ms <= timeout_ms
+        alive = {}
+        for replica, value in beats.items():
+            try:
+                beat = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(beat, dict) and now_ms - beat.get("atMs", 0) <= timeout_ms:
+                alive[replica.decode()] = str(beat.get("breaker", "unknown"))
+        return alive

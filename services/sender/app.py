@@ -7,6 +7,7 @@ import logging
 from services.sender.consumer import CommandConsumer
 from services.sender.control import CampaignControl
 from services.sender.handler import HandlerConfig, SendHandler
+from services.sender.heartbeat import Heartbeat
 from services.sender.ledger import Ledger
 from services.sender.limiter import SlidingWindowLimiter, default_windows
 from services.sender.settings import SenderSettings
@@ -36,6 +37,7 @@ class SenderService(Service):
         self.settings: SenderSettings = settings
         self.gateway: TwilioGateway | None = None
         self.consumer: CommandConsumer | None = None
+        self.heartbeat: Heartbeat | None = None
 
     async def start_work(self) -> None:
         settings = self.settings
@@ -62,9 +64,21 @@ class SenderService(Service):
         )
         self.consumer = CommandConsumer(settings, self.connections.producer, handler.handle)
         await self.consumer.start()
+        gateway = self.gateway
+        self.heartbeat = Heartbeat(
+            redis,
+            keys,
+            settings.sender_replica_id,
+            lambda: gateway.breaker_state.name.lower(),
+            settings.heartbeat_interval_s,
+        )
+        self.heartbeat.start()
         log.info("sender consuming", extra={"replica": settings.sender_replica_id})
 
     async def stop_work(self) -> None:
+        if self.heartbeat is not None:
+            await self.heartbeat.stop()
+            self.heartbeat = None
         if self.consumer is not None:
             await self.consumer.stop(self.settings.sender_drain_timeout_s)
             self.consumer = None

@@ -54,3 +54,6 @@ class SenderSettings(Settings):
     sender_max_poll_interval_ms: PositiveInt = 900_000
     # On shutdown, in-flight sends get this long to finish before they are cancelled.
     sender_drain_timeout_s: PositiveFloat = 20
+
+    # How often each replica reports itself alive (workers:sender in Redis).
+    heartbeat_interval_s: PositiveFloat = 5

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from aiokafka import TopicPartition
 
 from shared.kafka import make_consumer, make_producer
@@ -73,7 +74,11 @@ async def test_dashboard_reports_counts_backlog_lag_and_workers(api: Api) -> Non
 
     now_ms = int(time.time() * 1000)
     await api.redis.hset(
-        keys("workers", "sender"), mapping={"sender-0": now_ms, "sender-1": now_ms - 600_000}
+        keys("workers", "sender"),
+        mapping={
+            "sender-0": orjson.dumps({"atMs": now_ms, "breaker": "open"}),
+            "sender-1": orjson.dumps({"atMs": now_ms - 600_000, "breaker": "closed"}),
+        },
     )
 
     response = await api.alice.get("/api/dashboard/campaign-queue-metrics")
@@ -109,6 +114,7 @@ async def test_dashboard_reports_counts_backlog_lag_and_workers(api: Api) -> Non
         "totals",
     }
     assert system["activeWorkers"] == 1
+    assert system["circuitBreakers"] == {"sender-0": "open"}
     assert system["uptimeS"] > 0
     assert system["redis"]["connected"] is True and system["redis"]["usedMemoryBytes"] > 0
     assert system["kafka"]["connected"] is True

@@ -115,6 +115,11 @@ def test_two_campaigns_started_together_both_complete(make_system, sandbox_admin
         start(client, second["id"])
         done_first = wait_finished(client, first["id"], timeout_s=120)
         done_second = wait_finished(client, second["id"], timeout_s=120)
+        dashboard = client.get("/api/dashboard/campaign-queue-metrics").json()["metrics"]
+    assert dashboard["campaignQueue"]["completed"] == 2
+    assert dashboard["system"]["activeWorkers"] == 1
+    assert dashboard["system"]["circuitBreakers"] == {"sender-0": "closed"}
+    assert dashboard["system"]["totals"] == {"sent": 500, "failed": 0}
     assert (done_first["progress"]["success"], done_second["progress"]["success"]) == (300, 200)
     assert len(ledger(sandbox_admin)) == 500
 
