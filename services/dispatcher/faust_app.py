@@ -44,6 +44,10 @@ def create_faust_app(
         web_enabled=False,
         topic_partitions=settings.campaign_events_partitions,
         producer_acks=-1,
+        # faust's default of 60 s would hold every campaign that long after a
+        # dispatcher dies, until the group notices and reassigns its partitions.
+        broker_session_timeout=settings.dispatcher_session_timeout_s,
+        broker_heartbeat_interval=settings.dispatcher_session_timeout_s / 4,
     )
     campaign_events = app.topic(
         topics.campaign_events, key_serializer="raw", value_serializer="raw"
