@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from services.api.app import create_app
 from services.api.settings import ApiSettings
-from shared.events import Event, decode
-from shared.kafka import make_consumer
-from tests.helpers import eventually
 
 ALICE_TOKEN = "alice-secret-token"
 BOB_TOKEN = "bob-secret-token"
@@ -52,36 +47,6 @@ async def api(make_settings, redis: Redis) -> AsyncIterator[Api]:
 
         async with client(ALICE_TOKEN) as alice, client(BOB_TOKEN) as bob, client(None) as anon:
             yield Api(app, settings, redis, alice, bob, anon)
-
-
-class TopicReader:
-    """Reads a topic from the beginning and keeps every decoded event."""
-
-    def __init__(self, consumer: AIOKafkaConsumer) -> None:
-        self._consumer = consumer
-        self.events: list[Event] = []
-
-    async def until(
-        self, condition: Callable[[list[Event]], bool], *, what: str, timeout_s: float = 30
-    ) -> list[Event]:
-        async def poll() -> bool:
-            batches = await self._consumer.getmany(timeout_ms=100)
-            for records in batches.values():
-                self.events.extend(decode(record.value) for record in records)
-            return condition(self.events)
-
-        await eventually(poll, timeout_s=timeout_s, what=what, interval_s=0)
-        return self.events
-
-
-@asynccontextmanager
-async def reading(settings: ApiSettings, topic: str) -> AsyncIterator[TopicReader]:
-    consumer = make_consumer(settings, topic, group_id=None)
-    await consumer.start()
-    try:
-        yield TopicReader(consumer)
-    finally:
-        await consumer.stop()
 
 
 async def create_campaign(client: httpx.AsyncClient, **overrides: object) -> dict:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from shared.events.models import CampaignPaused, CampaignResumed, CampaignStopped
 from shared.topics import Topics
-from tests.api.conftest import Api, create_campaign, reading
+from tests.api.conftest import Api, create_campaign
+from tests.kafka_io import reading
 
 
 async def test_control_publishes_events_and_sets_status(api: Api) -> None:

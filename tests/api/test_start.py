@@ -11,7 +11,8 @@ from shared.redis import Keys
 from shared.store.campaigns import CampaignStore
 from shared.store.progress import ProgressStore
 from shared.topics import Topics
-from tests.api.conftest import Api, create_campaign, reading, valid_phone
+from tests.api.conftest import Api, create_campaign, valid_phone
+from tests.kafka_io import reading
 
 
 async def test_start_answers_after_writing_campaign_started(api: Api) -> None:

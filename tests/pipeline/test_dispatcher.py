@@ -20,7 +20,8 @@ from shared.redis import Keys
 from shared.store.campaigns import CampaignStore
 from shared.store.progress import ProgressStore
 from shared.topics import Topics
-from tests.pipeline.conftest import publish, publish_raw, reading, running
+from tests.kafka_io import publish, publish_raw, reading
+from tests.pipeline.conftest import running
 
 
 def _commands(events) -> list[SendMessage]:

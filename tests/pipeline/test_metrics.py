@@ -14,7 +14,8 @@ from shared.store.campaigns import CampaignRecord, CampaignStore
 from shared.store.progress import ProgressStore
 from shared.topics import Topics
 from tests.helpers import eventually
-from tests.pipeline.conftest import publish, publish_raw, reading, running
+from tests.kafka_io import publish, publish_raw, reading
+from tests.pipeline.conftest import running
 
 
 async def test_results_are_folded_once_and_complete_the_campaign(make_settings, redis) -> None:
