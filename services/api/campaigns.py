@@ -34,10 +34,13 @@ log = logging.getLogger(__name__)
 
 STARTABLE = ("draft", "scheduled")
 CONTACT_LOOKUP_CHUNK = 1_000
+# action -> (event, status it leads to, statuses it may leave). Anything else is a 409:
+# pausing a paused or finished campaign, resuming one that is not paused, stopping
+# a finished one.
 CONTROL = {
-    "pause": (CampaignPaused, "paused"),
-    "resume": (CampaignResumed, "sending"),
-    "stop": (CampaignStopped, "stopped"),
+    "pause": (CampaignPaused, "paused", ("queued", "sending")),
+    "resume": (CampaignResumed, "sending", ("paused",)),
+    "stop": (CampaignStopped, "stopped", ("draft", "scheduled", "queued", "sending", "paused")),
 }
 
 
@@ -215,9 +218,18 @@ class CampaignService:
     async def control(self, user: User, campaign_id: str, action: str) -> CampaignRecord:
         """Pause, resume or stop: write the event, then set the status it leads to."""
         record = await self.get(user, campaign_id)
-        event_type, status = CONTROL[action]
-        await self._publisher.publish(event_type(campaign_id=campaign_id, requested_by=user.id))
-        await self._campaigns.set_fields(campaign_id, status=status)
+        event_type, status, allowed = CONTROL[action]
+        # Atomic: of two concurrent requests, one moves the campaign, the other gets 409.
+        moved, found = await self._campaigns.transition(campaign_id, allowed, status)
+        if not moved:
+            raise IllegalTransition(campaign_id, found, action)
+        try:
+            await self._publisher.publish(event_type(campaign_id=campaign_id, requested_by=user.id))
+        except EventNotWritten:
+            await self._campaigns.transition(campaign_id, (status,), found or record.status)
+            raise
+        if status == "stopped" and found == "scheduled":
+            await self._campaigns.unschedule(campaign_id)
         log.info(
             "campaign control requested",
             extra={"campaign_id": campaign_id, "action": action, "requested_by": user.id},

@@ -48,3 +48,27 @@ async def test_control_of_a_foreign_or_unknown_campaign_is_404(api: Api) -> None
         assert missing.status_code == 404
     still = (await api.alice.get(f"/api/campaigns/{campaign['id']}")).json()
     assert still["status"] == "draft"
+
+
+async def test_illegal_transitions_are_409_and_change_nothing(api: Api) -> None:
+    campaign = await create_campaign(api.alice)
+    campaign_id = campaign["id"]
+
+    async def act(action: str) -> int:
+        return (await api.alice.post(f"/api/campaigns/{campaign_id}/{action}")).status_code
+
+    async def status() -> str:
+        return (await api.alice.get(f"/api/campaigns/{campaign_id}")).json()["status"]
+
+    # A draft cannot be paused or resumed.
+    assert (await act("queue-pause"), await act("queue-resume")) == (409, 409)
+    assert await status() == "draft"
+    assert (await api.alice.post(f"/api/campaigns/{campaign_id}/start")).status_code == 200
+    assert await act("queue-resume") == 409  # not paused
+    assert await act("queue-pause") == 200
+    conflict = await api.alice.post(f"/api/campaigns/{campaign_id}/queue-pause")
+    assert conflict.status_code == 409
+    assert conflict.json()["status"] == "paused"  # the body says what the campaign is
+    assert await act("queue-stop") == 200
+    assert [await act(a) for a in ("queue-pause", "queue-resume", "queue-stop")] == [409] * 3
+    assert await status() == "stopped"
