@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from services.dispatcher.deferred import DeferredReleaser
 from services.dispatcher.expansion import Expander, ExpansionConfig
 from services.dispatcher.faust_app import create_faust_app
 from services.dispatcher.schedules import ScheduleStarter
@@ -27,7 +28,15 @@ class DispatcherService(Service):
             Topics.from_settings(settings),
             poll_interval_s=settings.schedule_poll_interval_s,
         )
-        self._schedule_task: asyncio.Task[None] | None = None
+        self.deferred = DeferredReleaser(
+            self.connections.producer,
+            self.connections.redis,
+            Keys(settings.redis_key_prefix),
+            Topics.from_settings(settings),
+            commands_per_record=settings.commands_per_record,
+            poll_interval_s=settings.schedule_poll_interval_s,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
 
     def _expander(self) -> Expander:
         settings = self.dispatcher_settings
@@ -46,10 +55,13 @@ class DispatcherService(Service):
 
     async def start_work(self) -> None:
         await self.faust_app.start()
-        self._schedule_task = asyncio.create_task(self.schedules.run(), name="schedules")
+        self._tasks = [
+            asyncio.create_task(self.schedules.run(), name="schedules"),
+            asyncio.create_task(self.deferred.run(), name="deferred"),
+        ]
 
     async def stop_work(self) -> None:
-        if self._schedule_task is not None:
-            self.schedules.stop()
-            await self._schedule_task
+        self.schedules.stop()
+        self.deferred.stop()
+        await asyncio.gather(*self._tasks)
         await self.faust_app.stop()

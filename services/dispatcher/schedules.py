@@ -8,15 +8,13 @@ which the expansion's cursor makes harmless, rather than never.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
+from services.dispatcher.polling import Poller
 from shared.events import encode
 from shared.redis import Keys
 from shared.store.campaigns import CampaignStore, started_event
@@ -25,7 +23,7 @@ from shared.topics import Topics
 log = logging.getLogger(__name__)
 
 
-class ScheduleStarter:
+class ScheduleStarter(Poller):
     def __init__(
         self,
         producer: AIOKafkaProducer,
@@ -34,23 +32,13 @@ class ScheduleStarter:
         topics: Topics,
         poll_interval_s: float,
     ) -> None:
+        super().__init__(poll_interval_s)
         self._producer = producer
         self._campaigns = CampaignStore(redis, keys)
         self._topics = topics
-        self._poll_interval_s = poll_interval_s
-        self._stopped = asyncio.Event()
 
-    async def run(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                await self.start_due(datetime.now(UTC))
-            except RedisError as error:
-                log.warning("cannot read schedules", extra={"reason": str(error)})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), self._poll_interval_s)
-
-    def stop(self) -> None:
-        self._stopped.set()
+    async def poll_once(self) -> None:
+        await self.start_due(datetime.now(UTC))
 
     async def start_due(self, now: datetime) -> list[str]:
         started = []

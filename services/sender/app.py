@@ -14,6 +14,7 @@ from services.sender.settings import SenderSettings
 from services.sender.twilio_gateway import TwilioGateway
 from shared.redis import Keys
 from shared.runtime import Service
+from shared.store.deferred import DeferredCommands
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class SenderService(Service):
         await self.gateway.open()
         handler = SendHandler(
             ledger=Ledger(redis, keys, settings.sender_replica_id, settings.ledger_ttl_s),
+            deferred_commands=DeferredCommands(redis, keys),
             control=CampaignControl(redis, keys, settings.campaign_status_cache_ms),
             limiter=SlidingWindowLimiter(
                 redis,

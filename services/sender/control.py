@@ -18,12 +18,14 @@ from shared.redis import Keys
 class Decision(StrEnum):
     SEND = "send"
     CANCEL = "cancel"
+    DEFER = "defer"
 
 
 # Statuses not listed (and a missing campaign hash: campaigns published straight to
 # Kafka by other services have none) mean SEND.
 DECISION_BY_STATUS: dict[str, Decision] = {
     "stopped": Decision.CANCEL,
+    "paused": Decision.DEFER,
 }
 
 # Past this many cached campaigns, expired entries are dropped.

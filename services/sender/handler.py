@@ -22,11 +22,13 @@ from services.sender.retry import retry_delay_ms
 from services.sender.twilio_gateway import BreakerOpen, SendError, TwilioGateway
 from shared.events.models import (
     MessageCancelled,
+    MessageDeferred,
     MessageFailed,
     MessageOutcome,
     MessageSent,
     SendMessage,
 )
+from shared.store.deferred import DeferredCommands
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,10 @@ def cancelled(command: SendMessage) -> MessageCancelled:
     return MessageCancelled(reason="stopped", **_common(command))
 
 
+def deferred(command: SendMessage) -> MessageDeferred:
+    return MessageDeferred(reason="paused", **_common(command))  # type: ignore[arg-type]
+
+
 def outcome_from_entry(command: SendMessage, entry: LedgerEntry) -> MessageOutcome:
     """The outcome a final ledger entry recorded, to be published again."""
     if entry.state is LedgerState.SENT and entry.sid:
@@ -95,6 +101,7 @@ class SendHandler:
         self,
         *,
         ledger: Ledger,
+        deferred_commands: DeferredCommands,
         control: CampaignControl,
         limiter: SlidingWindowLimiter,
         gateway: TwilioGateway,
@@ -102,6 +109,7 @@ class SendHandler:
         max_concurrent: int,
     ) -> None:
         self._ledger = ledger
+        self._deferred = deferred_commands
         self._control = control
         self._limiter = limiter
         self._gateway = gateway
@@ -139,12 +147,9 @@ class SendHandler:
                         command.campaign_id, command.contact_id, LedgerState.SENT, sid, None
                     )
                     return sent(command, sid)
-            if await self._control.decide(command.campaign_id) is Decision.CANCEL:
-                if snapshot.raw is not None:
-                    await self._ledger.release(
-                        command.campaign_id, command.contact_id, snapshot.raw
-                    )
-                return cancelled(command)
+            decision = await self._control.decide(command.campaign_id)
+            if decision is not Decision.SEND:
+                return await self._hold_back(command, decision, snapshot.raw)
             outcome = await self._send(command, snapshot.raw)
             if outcome is not CLAIM_LOST:
                 return outcome  # type: ignore[return-value]
@@ -174,6 +179,11 @@ class SendHandler:
                 async with self._in_flight:
                     await self._gateway.wait_until_closed()
                     await self._limiter.acquire(command.from_number)
+                    # Checked again after the limiter's wait: a pause must hold back the
+                    # sends already queued here, not only those that come after it.
+                    decision = await self._control.decide(command.campaign_id)
+                    if decision is not Decision.SEND:
+                        return await self._hold_back(command, decision, claim_raw)
                     new_claim = await self._ledger.claim(
                         command.campaign_id, command.contact_id, claim_raw
                     )
@@ -210,15 +220,25 @@ class SendHandler:
                 )
                 / 1000
             )
-            if await self._control.decide(command.campaign_id) is Decision.CANCEL:
-                if claim_raw is not None and unresolved_since_ms is None:
-                    await self._ledger.release(command.campaign_id, command.contact_id, claim_raw)
-                    return cancelled(command)
+            decision = await self._control.decide(command.campaign_id)
+            if decision is not Decision.SEND and unresolved_since_ms is None:
+                return await self._hold_back(command, decision, claim_raw)
         assert last_error is not None
         if unresolved_since_ms is not None:
             # Not recorded: the claim stays, and a redelivery reconciles it again.
             return failed(command, last_error.code, f"outcome unknown: {last_error.message}", True)
         return await self._record_failed(command, last_error, retryable=True)
+
+    async def _hold_back(
+        self, command: SendMessage, decision: Decision, claim_raw: str | None
+    ) -> MessageCancelled | MessageDeferred:
+        """Not now: cancelled for a stopped campaign, held in Redis for a paused one."""
+        if claim_raw is not None:
+            await self._ledger.release(command.campaign_id, command.contact_id, claim_raw)
+        if decision is Decision.CANCEL:
+            return cancelled(command)
+        await self._deferred.hold(command)
+        return deferred(command)
 
     async def _record_sent(self, command: SendMessage, sid: str) -> MessageSent:
         await self._ledger.record(

@@ -133,7 +133,7 @@ def test_ledger_entry_json_round_trip() -> None:
         ("stopped", Decision.CANCEL),
         ("sending", Decision.SEND),
         ("queued", Decision.SEND),
-        ("paused", Decision.SEND),
+        ("paused", Decision.DEFER),
         ("completed", Decision.SEND),
         (None, Decision.SEND),
     ],

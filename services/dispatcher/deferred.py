@@ -1,0 +1,96 @@
+"""Commands held during a pause go back to the senders on resume, or end cancelled on stop.
+
+Senders hold a paused campaign's commands in Redis (shared/store/deferred.py);
+this poller is their only reader. A resumed campaign's commands are produced
+to message.commands again; a stopped campaign's end as MessageCancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaProducer
+from redis.asyncio import Redis
+
+from services.dispatcher.polling import Poller
+from shared.events import encode
+from shared.events.models import Event, MessageCancelled, SendMessageBatch
+from shared.redis import Keys
+from shared.store.campaigns import CampaignStore
+from shared.store.deferred import DeferredCommands
+from shared.topics import Topics
+
+log = logging.getLogger(__name__)
+SOURCE = "/services/dispatcher"
+SLICE = 500
+
+
+class DeferredReleaser(Poller):
+    def __init__(
+        self,
+        producer: AIOKafkaProducer,
+        redis: Redis,
+        keys: Keys,
+        topics: Topics,
+        commands_per_record: int,
+        poll_interval_s: float,
+    ) -> None:
+        super().__init__(poll_interval_s)
+        self._producer = producer
+        self._campaigns = CampaignStore(redis, keys)
+        self._deferred = DeferredCommands(redis, keys)
+        self._topics = topics
+        self._commands_per_record = commands_per_record
+
+    async def poll_once(self) -> None:
+        for campaign_id in await self._deferred.campaigns():
+            status = await self._campaigns.status(campaign_id)
+            if status == "paused":
+                continue
+            released = 0
+            while commands := await self._deferred.peek(campaign_id, SLICE):
+                if status == "stopped":
+                    await self._cancel(campaign_id, commands)
+                else:
+                    await self._resend(campaign_id, commands)
+                await self._deferred.drop(campaign_id, len(commands))
+                released += len(commands)
+            await self._deferred.forget_if_empty(campaign_id)
+            if released:
+                log.info(
+                    "held commands released",
+                    extra={"campaign_id": campaign_id, "commands": released, "status": status},
+                )
+
+    async def _resend(self, campaign_id: str, commands: list) -> None:
+        size = self._commands_per_record
+        records: list[tuple[bytes, Event]] = []
+        for start in range(0, len(commands), size):
+            chunk = commands[start : start + size]
+            batch = SendMessageBatch(
+                campaign_id=campaign_id, batch_index=chunk[0].batch_index, commands=chunk
+            )
+            records.append((f"{campaign_id}:resumed:{chunk[0].contact_id}".encode(), batch))
+        await self._produce(self._topics.message_commands, records)
+
+    async def _cancel(self, campaign_id: str, commands: list) -> None:
+        cancelled = [
+            MessageCancelled(
+                campaign_id=c.campaign_id,
+                contact_id=c.contact_id,
+                to=c.to,
+                batch_index=c.batch_index,
+            )
+            for c in commands
+        ]
+        await self._produce(
+            self._topics.message_results, [(campaign_id.encode(), e) for e in cancelled]
+        )
+
+    async def _produce(self, topic: str, records: list[tuple[bytes, Event]]) -> None:
+        deliveries = []
+        for key, event in records:
+            value, headers = encode(event, source=SOURCE)
+            deliveries.append(await self._producer.send(topic, value, key=key, headers=headers))
+        await asyncio.gather(*deliveries)

@@ -1,0 +1,82 @@
+"""Pause, resume and stop on the running system, measured on the sandbox's ledger."""
+
+from __future__ import annotations
+
+import time
+
+from tests.e2e.test_campaigns import create_campaign, ledger, start, valid_phone, wait_finished
+from tests.helpers import eventually_sync
+
+CONTACTS = 200
+# Slow enough that a campaign is still sending when the test acts on it.
+PACED = {
+    "twilio_rate_limit_per_second": 20,
+    "twilio_rate_limit_per_minute": 1_200,
+    "twilio_rate_limit_per_hour": 72_000,
+}
+
+
+def _status(client, campaign_id: str) -> dict:
+    return client.get(f"/api/campaigns/{campaign_id}/queue-status").json()["status"]
+
+
+def _settled(sandbox, quiet_ms: int = 1_000):
+    """The ledger once no message was accepted for ``quiet_ms``."""
+
+    def quiet() -> list | None:
+        messages = ledger(sandbox)
+        newest = max((m["accepted_at_ms"] for m in messages), default=0)
+        return messages if time.time() * 1000 - newest >= quiet_ms else None
+
+    return eventually_sync(quiet, timeout_s=30, what="no new message for a second")
+
+
+def test_pause_holds_every_send_and_resume_sends_the_rest_once(make_system, sandbox_admin):
+    sandbox_admin.post("/_sandbox/faults", json={"mps": 1_000}).raise_for_status()
+    system = make_system(sender_replicas=2, **PACED)
+    phones = [valid_phone(i) for i in range(CONTACTS)]
+    with system.client() as client:
+        campaign = create_campaign(client, "paused", phones)
+        start(client, campaign["id"])
+        eventually_sync(lambda: len(ledger(sandbox_admin)) >= 30, timeout_s=30, what="30 sent")
+        response = client.post(f"/api/campaigns/{campaign['id']}/queue-pause")
+        paused_at_ms = time.time() * 1000
+        assert response.status_code == 200, response.text
+
+        held = _settled(sandbox_admin)
+        last_accepted_ms = max(m["accepted_at_ms"] for m in held)
+        assert last_accepted_ms - paused_at_ms <= 500
+        assert len(held) < CONTACTS
+        assert _status(client, campaign["id"])["status"] == "paused"
+
+        assert client.post(f"/api/campaigns/{campaign['id']}/queue-resume").status_code == 200
+        done = wait_finished(client, campaign["id"], timeout_s=60)
+
+    assert done["progress"]["success"] == CONTACTS
+    recipients = [m["to"] for m in ledger(sandbox_admin)]
+    assert sorted(recipients) == sorted(f"whatsapp:{phone}" for phone in phones)
+
+
+def test_stop_cancels_every_unsent_contact(make_system, sandbox_admin):
+    sandbox_admin.post("/_sandbox/faults", json={"mps": 1_000}).raise_for_status()
+    system = make_system(**PACED)
+    with system.client() as client:
+        campaign = create_campaign(client, "stopped", [valid_phone(i) for i in range(CONTACTS)])
+        start(client, campaign["id"])
+        eventually_sync(lambda: len(ledger(sandbox_admin)) >= 20, timeout_s=30, what="20 sent")
+        assert client.post(f"/api/campaigns/{campaign['id']}/queue-stop").status_code == 200
+        stopped_at_ms = time.time() * 1000
+
+        def all_counted() -> dict | None:
+            status = _status(client, campaign["id"])
+            return status if status["progress"]["processed"] == CONTACTS else None
+
+        status = eventually_sync(all_counted, timeout_s=60, what="every contact counted")
+        sent = _settled(sandbox_admin)
+
+    assert status["status"] == "stopped"
+    cancelled = status["metrics"]["cancelled"]
+    assert status["progress"]["success"] + cancelled == CONTACTS
+    assert cancelled > 0
+    assert len(sent) == status["progress"]["success"]
+    assert max(m["accepted_at_ms"] for m in sent) - stopped_at_ms <= 500
