@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
+
+from aiokafka import AIOKafkaProducer
 
 from tests.e2e.test_campaigns import create_campaign, ledger, start, valid_phone, wait_finished
 from tests.helpers import eventually_sync
@@ -80,3 +84,43 @@ def test_stop_cancels_every_unsent_contact(make_system, sandbox_admin):
     assert cancelled > 0
     assert len(sent) == status["progress"]["success"]
     assert max(m["accepted_at_ms"] for m in sent) - stopped_at_ms <= 500
+
+
+def test_pause_and_resume_published_as_raw_kafka_events(make_system, sandbox_admin, stack):
+    sandbox_admin.post("/_sandbox/faults", json={"mps": 1_000}).raise_for_status()
+    system = make_system(**PACED)
+    topic = f"{system.env['KAFKA_TOPIC_PREFIX']}campaign.events"
+    with system.client() as client:
+        campaign = create_campaign(client, "raw control", [valid_phone(i) for i in range(100)])
+        campaign_id = campaign["id"]
+        start(client, campaign_id)
+        eventually_sync(lambda: len(ledger(sandbox_admin)) >= 10, timeout_s=30, what="10 sent")
+
+        # Another service, knowing nothing of this project's code, pauses the campaign.
+        raw_pause = json.dumps({"type": "CampaignPaused", "version": 1, "campaignId": campaign_id})
+        asyncio.run(_produce_raw(stack.kafka_bootstrap, topic, campaign_id, raw_pause.encode()))
+        eventually_sync(
+            lambda: _status(client, campaign_id)["status"] == "paused",
+            timeout_s=10,
+            what="campaign paused by the raw event",
+        )
+        held = _settled(sandbox_admin)
+        assert len(held) < 100
+
+        raw_resume = json.dumps(
+            {"type": "CampaignResumed", "version": 1, "campaignId": campaign_id}
+        )
+        asyncio.run(_produce_raw(stack.kafka_bootstrap, topic, campaign_id, raw_resume.encode()))
+        done = wait_finished(client, campaign_id, timeout_s=60)
+    assert done["progress"]["success"] == 100
+    recipients = [m["to"] for m in ledger(sandbox_admin)]
+    assert len(recipients) == len(set(recipients)) == 100
+
+
+async def _produce_raw(bootstrap: str, topic: str, key: str, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key.encode())
+    finally:
+        await producer.stop()
