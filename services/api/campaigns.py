@@ -10,7 +10,7 @@ import logging
 import math
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from services.api.auth import User
 from services.api.contacts_store import ContactStore
@@ -67,6 +67,10 @@ class CampaignService:
         self._contacts = contacts
         self._publisher = publisher
 
+    def _default_expiry(self, scheduled_at: datetime | None) -> datetime | None:
+        expiry_s = self._settings.campaign_default_expiry_s
+        return (scheduled_at or _now()) + timedelta(seconds=expiry_s) if expiry_s else None
+
     async def create(self, user: User, body: CampaignCreate) -> CampaignRecord:
         """Store the definition and its audience; a future ``scheduledAt`` schedules it."""
         region = self._settings.default_phone_region
@@ -87,6 +91,7 @@ class CampaignService:
             total=len(audience),
             created_at=_now(),
             scheduled_at=body.scheduled_at,
+            expires_at=body.expires_at or self._default_expiry(body.scheduled_at),
         )
         # The audience first: a campaign record is never visible without it.
         await self._campaigns.append_audience(record.id, audience)

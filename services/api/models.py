@@ -14,6 +14,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -94,6 +95,10 @@ class CampaignCreate(ApiModel):
     scheduled_at: AwareDatetime | None = Field(
         default=None, description="ISO 8601 with an offset; the campaign starts itself then."
     )
+    expires_at: AwareDatetime | None = Field(
+        default=None,
+        description="Nothing is sent after this; what is left ends expired (counted).",
+    )
     priority: Priority = "normal"
     from_number: str | None = Field(default=None, max_length=64)
 
@@ -104,11 +109,19 @@ class CampaignCreate(ApiModel):
             raise ValueError("must not be blank")
         return value.strip()
 
-    @field_validator("scheduled_at")
+    @field_validator("scheduled_at", "expires_at")
     @classmethod
     def _in_the_future(cls, value: datetime | None) -> datetime | None:
         if value is not None and value <= datetime.now(UTC):
             raise ValueError("must be in the future")
+        return value
+
+    @field_validator("expires_at")
+    @classmethod
+    def _after_the_schedule(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        scheduled_at = info.data.get("scheduled_at")
+        if value is not None and scheduled_at is not None and value <= scheduled_at:
+            raise ValueError("must be after scheduledAt")
         return value
 
 
@@ -121,6 +134,7 @@ class CampaignPublic(ApiModel):
     total_contacts: int
     created_at: datetime | None
     scheduled_at: datetime | None
+    expires_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None
     job_id: str | None
@@ -145,6 +159,7 @@ class CampaignPublic(ApiModel):
             total_contacts=record.total,
             created_at=record.created_at,
             scheduled_at=record.scheduled_at,
+            expires_at=record.expires_at,
             started_at=record.started_at,
             finished_at=record.finished_at,
             job_id=record.job_id,

@@ -30,6 +30,7 @@ class QueueMetricsPublic(ApiModel):
     finished_at: datetime | None
     skipped: int
     cancelled: int
+    expired: int
     errors_by_code: dict[str, int]
 
 
@@ -75,6 +76,7 @@ def queue_status(record: CampaignRecord, progress: Progress | None, now_ms: int)
                 finished_at=record.finished_at,
                 skipped=0,
                 cancelled=0,
+                expired=0,
                 errors_by_code={},
             ),
         )
@@ -111,6 +113,7 @@ def queue_status(record: CampaignRecord, progress: Progress | None, now_ms: int)
             finished_at=record.finished_at or _from_ms(progress.finished_ms),
             skipped=progress.skipped,
             cancelled=progress.cancelled,
+            expired=progress.expired,
             errors_by_code={str(code): n for code, n in sorted(progress.errors.items())},
         ),
     )

@@ -35,6 +35,8 @@ class ApiSettings(Settings):
     consumer_lag_cache_s: float = Field(default=2.0, ge=0)
     # A sender heartbeat older than this no longer counts as an active worker.
     worker_heartbeat_timeout_s: float = Field(default=30.0, gt=0)
+    # A campaign without expiresAt expires this long after its start time (0: never).
+    campaign_default_expiry_s: int = Field(default=0, ge=0)
 
     @field_validator("api_tokens")
     @classmethod

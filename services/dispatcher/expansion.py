@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
@@ -82,8 +83,13 @@ class Expander:
         while start < total:
             batch_index = start // batch_size
             recipients = await self._recipients(event, start, batch_size)
+            if event.expires_at is not None and datetime.now(UTC) >= event.expires_at:
+                await self._cancel_rest(event, start, total, reason="expired")
+                save_cursor(total)
+                log.info("campaign expired during expansion", extra={"campaign_id": campaign_id})
+                return
             if await self.campaigns.status(campaign_id) == "stopped":
-                await self._cancel_rest(event, start, total)
+                await self._cancel_rest(event, start, total, reason="stopped")
                 save_cursor(total)
                 log.info("campaign stopped during expansion", extra={"campaign_id": campaign_id})
                 return
@@ -166,7 +172,14 @@ class Expander:
                 results.append(MessageSkipped(reason="duplicate", **common))
             else:
                 content = personalise(event.content, contact_fields(recipient, phone))
-                commands.append(SendMessage(from_number=from_number, content=content, **common))
+                commands.append(
+                    SendMessage(
+                        from_number=from_number,
+                        content=content,
+                        expires_at=event.expires_at,
+                        **common,
+                    )
+                )
         await self._produce(event.campaign_id, batch_index, commands, results)
 
     async def _claim_positions(
@@ -233,8 +246,10 @@ class Expander:
             )
         await asyncio.gather(*sends)
 
-    async def _cancel_rest(self, event: CampaignStarted, start: int, total: int) -> None:
-        """A stop during expansion: every contact not yet emitted ends cancelled."""
+    async def _cancel_rest(
+        self, event: CampaignStarted, start: int, total: int, reason: Literal["stopped", "expired"]
+    ) -> None:
+        """A stop or expiry during expansion: every contact not yet emitted ends so."""
         batch_size = self._config.batch_size
         while start < total:
             recipients = await self._recipients(event, start, batch_size)
@@ -245,6 +260,7 @@ class Expander:
                     contact_id=r.contact_id,
                     to=whatsapp_address(r.phone),
                     batch_index=batch_index,
+                    reason=reason,
                 )
                 for r in recipients
             ]

@@ -29,6 +29,8 @@ COMPLETES = 2
 
 
 def outcome_of(event: Event) -> Outcome | None:
+    if isinstance(event, MessageCancelled) and event.reason == "expired":
+        return "expired"
     return OUTCOMES.get(type(event))
 
 

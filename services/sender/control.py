@@ -19,6 +19,7 @@ class Decision(StrEnum):
     SEND = "send"
     CANCEL = "cancel"
     DEFER = "defer"
+    EXPIRE = "expire"
 
 
 # Statuses not listed (and a missing campaign hash: campaigns published straight to

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 from services.sender.control import CampaignControl, Decision
 from services.sender.error_codes import is_retryable
@@ -74,8 +75,10 @@ def failed(command: SendMessage, code: int | None, message: str, retryable: bool
     )
 
 
-def cancelled(command: SendMessage) -> MessageCancelled:
-    return MessageCancelled(reason="stopped", **_common(command))
+def cancelled(
+    command: SendMessage, reason: Literal["stopped", "expired"] = "stopped"
+) -> MessageCancelled:
+    return MessageCancelled(reason=reason, **_common(command))  # type: ignore[arg-type]
 
 
 def deferred(command: SendMessage) -> MessageDeferred:
@@ -147,7 +150,7 @@ class SendHandler:
                         command.campaign_id, command.contact_id, LedgerState.SENT, sid, None
                     )
                     return sent(command, sid)
-            decision = await self._control.decide(command.campaign_id)
+            decision = await self._decide(command)
             if decision is not Decision.SEND:
                 return await self._hold_back(command, decision, snapshot.raw)
             outcome = await self._send(command, snapshot.raw)
@@ -181,7 +184,7 @@ class SendHandler:
                     await self._limiter.acquire(command.from_number)
                     # Checked again after the limiter's wait: a pause must hold back the
                     # sends already queued here, not only those that come after it.
-                    decision = await self._control.decide(command.campaign_id)
+                    decision = await self._decide(command)
                     if decision is not Decision.SEND:
                         return await self._hold_back(command, decision, claim_raw)
                     new_claim = await self._ledger.claim(
@@ -220,7 +223,7 @@ class SendHandler:
                 )
                 / 1000
             )
-            decision = await self._control.decide(command.campaign_id)
+            decision = await self._decide(command)
             if decision is not Decision.SEND and unresolved_since_ms is None:
                 return await self._hold_back(command, decision, claim_raw)
         assert last_error is not None
@@ -228,6 +231,11 @@ class SendHandler:
             # Not recorded: the claim stays, and a redelivery reconciles it again.
             return failed(command, last_error.code, f"outcome unknown: {last_error.message}", True)
         return await self._record_failed(command, last_error, retryable=True)
+
+    async def _decide(self, command: SendMessage) -> Decision:
+        if command.expires_at is not None and datetime.now(UTC) >= command.expires_at:
+            return Decision.EXPIRE
+        return await self._control.decide(command.campaign_id)
 
     async def _hold_back(
         self, command: SendMessage, decision: Decision, claim_raw: str | None
@@ -237,6 +245,8 @@ class SendHandler:
             await self._ledger.release(command.campaign_id, command.contact_id, claim_raw)
         if decision is Decision.CANCEL:
             return cancelled(command)
+        if decision is Decision.EXPIRE:
+            return cancelled(command, reason="expired")
         await self._deferred.hold(command)
         return deferred(command)
 

@@ -103,6 +103,9 @@ class CampaignStarted(Event):
     from_number: str | None = Field(
         default=None, description="Sender; the configured TWILIO_WHATSAPP_NUMBER when absent."
     )
+    expires_at: datetime | None = Field(
+        default=None, description="After this, nothing more is sent: the rest end expired."
+    )
 
 
 class CampaignScheduled(Event):
@@ -146,6 +149,7 @@ class SendMessage(Event):
     content: MessageContent
     attempt: int = Field(default=1, ge=1)
     batch_index: int = Field(default=0, ge=0)
+    expires_at: datetime | None = None
 
 
 class SendMessageBatch(Event):

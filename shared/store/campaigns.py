@@ -76,6 +76,7 @@ class CampaignRecord(BaseModel):
     job_id: str | None = None
     created_at: datetime | None = None
     scheduled_at: datetime | None = None
+    expires_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
 
@@ -233,4 +234,5 @@ def started_event(record: CampaignRecord, audience_key: str, audience_size: int)
         audience=StoredAudience(key=audience_key, size=audience_size),
         priority=record.priority,
         from_number=record.from_number,
+        expires_at=record.expires_at,
     )

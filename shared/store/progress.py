@@ -5,7 +5,7 @@ whatever the number of times its result is delivered.
 
 Layout (under the prefix):
 - ``progress:{id}``           hash: total, batch_size, batches_total, batches_emitted,
-                              processed, sent, failed, skipped, cancelled, jobs_completed,
+                              processed, sent, failed, skipped, cancelled, expired, jobs_completed,
                               started_ms, first_result_ms, last_result_ms, finished_ms
 - ``progress:{id}:outcomes``  hash: contact id -> its terminal outcome
 - ``progress:{id}:batches``   hash: batch index -> contacts of that batch with an outcome
@@ -21,8 +21,8 @@ from redis.asyncio import Redis
 
 from shared.redis import Keys
 
-Outcome = Literal["sent", "failed", "skipped", "cancelled"]
-COUNTERS = ("processed", "sent", "failed", "skipped", "cancelled", "jobs_completed")
+Outcome = Literal["sent", "failed", "skipped", "cancelled", "expired"]
+COUNTERS = ("processed", "sent", "failed", "skipped", "cancelled", "expired", "jobs_completed")
 
 # KEYS: progress, outcomes, batches, errors. ARGV: contact, outcome, batch index,
 # error code ('' for none), time of the result in ms.
@@ -71,6 +71,7 @@ class Progress:
     failed: int
     skipped: int
     cancelled: int
+    expired: int
     jobs_completed: int
     started_ms: int | None
     first_result_ms: int | None
@@ -156,6 +157,7 @@ class ProgressStore:
             failed=count("failed"),
             skipped=count("skipped"),
             cancelled=count("cancelled"),
+            expired=count("expired"),
             jobs_completed=count("jobs_completed"),
             started_ms=fields.get("started_ms"),
             first_result_ms=fields.get("first_result_ms"),

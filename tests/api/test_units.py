@@ -53,6 +53,7 @@ def _progress(**fields: int) -> Progress:
             "failed",
             "skipped",
             "cancelled",
+            "expired",
             "jobs_completed",
         ),
         0,
