@@ -27,7 +27,12 @@ from shared.events.models import (
     CampaignStopped,
     Recipient,
 )
-from shared.store.campaigns import CampaignRecord, CampaignStore, started_event
+from shared.store.campaigns import (
+    FINISHED_STATUSES,
+    CampaignRecord,
+    CampaignStore,
+    started_event,
+)
 from shared.store.progress import ProgressStore
 
 log = logging.getLogger(__name__)
@@ -203,6 +208,50 @@ class CampaignService:
             extra={"campaign_id": campaign_id, "job_id": job_id, "contacts": size},
         )
         return record, estimated_ms
+
+    async def retry_failed(self, user: User, campaign_id: str) -> tuple[CampaignRecord, int]:
+        """A new run of a finished campaign to the contacts whose failure was retryable.
+
+        Never to a sent, skipped or permanently failed contact; the run has its own id
+        and counts, and the original campaign's stay as they were.
+        """
+        record = await self.get(user, campaign_id)
+        if record.status not in FINISHED_STATUSES:
+            raise IllegalTransition(campaign_id, record.status, "retry-failed")
+        retryable = await self._progress.take_retryable_failures(campaign_id)
+        contacts = await self._progress.definitely_failed(campaign_id, retryable)
+        if not contacts:
+            raise IllegalTransition(
+                campaign_id, record.status, "retry-failed", "no retryable failure to send again"
+            )
+        number = await self._campaigns.next_retry_number(campaign_id)
+        run_id = f"{campaign_id}-retry-{number}"
+        recipients = [
+            recipient
+            async for chunk in self._campaigns.iter_audience(campaign_id)
+            for recipient in chunk
+            if recipient.contact_id in contacts
+        ]
+        run = record.model_copy(
+            update={
+                "id": run_id,
+                "name": f"{record.name} (retry {number})",
+                "status": "draft",
+                "total": len(recipients),
+                "job_id": None,
+                "created_at": _now(),
+                "scheduled_at": None,
+                "started_at": None,
+                "finished_at": None,
+            }
+        )
+        await self._campaigns.append_audience(run_id, recipients)
+        await self._campaigns.save(run)
+        log.info(
+            "retry run created",
+            extra={"campaign_id": campaign_id, "run_id": run_id, "contacts": len(recipients)},
+        )
+        return await self.start(user, run_id)
 
     async def unsent_in_running(self, exclude: str | None = None) -> int:
         """Contacts still waiting in running campaigns; drops finished ones from the set."""

@@ -33,8 +33,11 @@ class CampaignNotFound(DomainError):
 
 
 class IllegalTransition(DomainError):
-    def __init__(self, campaign_id: str, current: str | None, action: str) -> None:
-        super().__init__(f"campaign {campaign_id} is {current}: cannot {action}")
+    def __init__(
+        self, campaign_id: str, current: str | None, action: str, reason: str | None = None
+    ) -> None:
+        why = reason or f"it is {current}"
+        super().__init__(f"campaign {campaign_id}: cannot {action}: {why}")
         self.campaign_id = campaign_id
         self.current = current
         self.action = action

@@ -44,10 +44,16 @@ class ProgressFolder:
         outcome = outcome_of(event)
         if outcome is None or not isinstance(event, MessageOutcome):
             return False
-        error_code = event.error_code if isinstance(event, MessageFailed) else None
+        failure = event if isinstance(event, MessageFailed) else None
         at_ms = int(event.occurred_at.timestamp() * 1000)
         counted = await self._progress.fold(
-            event.campaign_id, event.contact_id, outcome, event.batch_index, error_code, at_ms
+            event.campaign_id,
+            event.contact_id,
+            outcome,
+            event.batch_index,
+            failure.error_code if failure else None,
+            at_ms,
+            retryable=bool(failure and failure.retryable),
         )
         if counted == COMPLETES:
             await self._complete(event.campaign_id)

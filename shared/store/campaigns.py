@@ -204,6 +204,9 @@ class CampaignStore:
         found_text = found.decode() if isinstance(found, bytes) else str(found)
         return bool(moved), found_text or None
 
+    async def next_retry_number(self, campaign_id: str) -> int:
+        return int(await self._redis.hincrby(self.campaign_key(campaign_id), "retry_runs", 1))
+
     async def owner_ids(self, owner_id: str) -> list[str]:
         """Every campaign id of one owner, newest first."""
         key = self._keys("campaigns", "owner", owner_id)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import orjson
 from redis.asyncio import Redis
 
 from shared.redis import Keys
@@ -24,14 +25,17 @@ from shared.redis import Keys
 Outcome = Literal["sent", "failed", "skipped", "cancelled", "expired"]
 COUNTERS = ("processed", "sent", "failed", "skipped", "cancelled", "expired", "jobs_completed")
 
-# KEYS: progress, outcomes, batches, errors. ARGV: contact, outcome, batch index,
-# error code ('' for none), time of the result in ms.
+# KEYS: progress, outcomes, batches, errors, retryable. ARGV: contact, outcome, batch index,
+# error code ('' for none), time of the result in ms, '1' for a retryable failure.
 # Returns 0 for a result already counted, 1 for a new one, 2 for the one that completes.
 _FOLD = """
 local progress, outcomes, batches, errors = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local contact, outcome, batch, code, at_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 if redis.call('HSETNX', outcomes, contact, outcome) == 0 then
   return 0
+end
+if ARGV[6] == '1' then
+  redis.call('SADD', KEYS[5], contact)
 end
 local processed = redis.call('HINCRBY', progress, 'processed', 1)
 redis.call('HINCRBY', progress, outcome, 1)
@@ -115,8 +119,12 @@ class ProgressStore:
         batch_index: int,
         error_code: int | None,
         at_ms: int,
+        retryable: bool = False,
     ) -> int:
-        """Count one contact's outcome. 0: already counted; 1: counted; 2: campaign complete."""
+        """Count one contact's outcome. 0: already counted; 1: counted; 2: campaign complete.
+
+        Retryable failures are also remembered, for retry-failed.
+        """
         return int(
             await self._fold(
                 keys=[
@@ -124,6 +132,7 @@ class ProgressStore:
                     self._key(campaign_id, "outcomes"),
                     self._key(campaign_id, "batches"),
                     self._key(campaign_id, "errors"),
+                    self._key(campaign_id, "retryable"),
                 ],
                 args=[
                     contact_id,
@@ -131,9 +140,36 @@ class ProgressStore:
                     batch_index,
                     "" if error_code is None else error_code,
                     at_ms,
+                    "1" if retryable else "0",
                 ],
             )
         )
+
+    async def take_retryable_failures(self, campaign_id: str) -> set[str]:
+        """Contacts whose outcome was a failure worth trying again, taken atomically:
+        of two retry requests only one gets them, so no contact is retried twice."""
+        key = self._key(campaign_id, "retryable")
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.smembers(key)
+            pipe.delete(key)
+            members, _ = await pipe.execute()
+        return {member.decode() for member in members}
+
+    async def definitely_failed(self, campaign_id: str, contact_ids: set[str]) -> set[str]:
+        """Of these contacts, those the senders' ledger records as failed.
+
+        A retryable failure whose outcome stayed unknown (Twilio may have the message)
+        keeps its claim in the ledger instead, and must not be sent again.
+        """
+        ids = sorted(contact_ids)
+        if not ids:
+            return set()
+        entries = await self._redis.hmget(self._keys("ledger", campaign_id), ids)
+        return {
+            contact
+            for contact, entry in zip(ids, entries, strict=True)
+            if entry is not None and orjson.loads(entry).get("state") == "failed"
+        }
 
     async def read(self, campaign_id: str) -> Progress | None:
         async with self._redis.pipeline(transaction=False) as pipe:

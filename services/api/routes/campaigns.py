@@ -71,3 +71,23 @@ async def start_campaign(
         estimated_time=estimated_ms,
         campaign=CampaignPublic.from_record(record),
     )
+
+
+@router.post("/{campaign_id}/retry-failed", response_model=CampaignStartPublic)
+async def retry_failed(
+    campaign_id: str, user: CurrentUser, service: CampaignServiceDep
+) -> CampaignStartPublic:
+    """Send again, as a new run, to the contacts whose failure was retryable.
+
+    Never to a sent, skipped, opted-out or permanently failed contact. The run has its
+    own id (`campaign.id`) and counts; the original campaign's stay readable. 409 when
+    the campaign has not finished or has nothing to retry.
+    """
+    record, estimated_ms = await service.retry_failed(user, campaign_id)
+    return CampaignStartPublic(
+        message="Retry run queued for sending",
+        job_id=record.job_id or "",
+        estimated_contacts=record.total,
+        estimated_time=estimated_ms,
+        campaign=CampaignPublic.from_record(record),
+    )
