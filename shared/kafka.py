@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
+from shared.events import Event, encode
 from shared.settings import Settings
 from shared.topics import TopicSpec, topic_specs
 
@@ -117,6 +118,25 @@ async def _visible_partition_counts(
             missing = [spec.name for spec in specs if not counts.get(spec.name)]
             raise TopicSetupError(f"topics not visible after {timeout_s} s: {missing}")
         await asyncio.sleep(0.1)
+
+
+async def send_events(
+    producer: AIOKafkaProducer,
+    topic: str,
+    keyed_events: Iterable[tuple[bytes, Event]],
+    *,
+    source: str,
+) -> None:
+    """Send every event, then wait until Kafka has acknowledged them all.
+
+    Sending all before awaiting lets the producer batch them; awaiting one by one
+    would pay a round trip per record.
+    """
+    deliveries = []
+    for key, event in keyed_events:
+        value, headers = encode(event, source=source)
+        deliveries.append(await producer.send(topic, value, key=key, headers=headers))
+    await asyncio.gather(*deliveries)
 
 
 async def kafka_reachable(producer: AIOKafkaProducer, timeout_s: float = 2.0) -> bool:

@@ -7,15 +7,14 @@ to message.commands again; a stopped campaign's end as MessageCancelled.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
 from services.dispatcher.polling import Poller
-from shared.events import encode
 from shared.events.models import Event, MessageCancelled, SendMessageBatch
+from shared.kafka import send_events
 from shared.redis import Keys
 from shared.store.campaigns import CampaignStore
 from shared.store.deferred import DeferredCommands
@@ -72,7 +71,7 @@ class DeferredReleaser(Poller):
                 campaign_id=campaign_id, batch_index=chunk[0].batch_index, commands=chunk
             )
             records.append((f"{campaign_id}:resumed:{chunk[0].contact_id}".encode(), batch))
-        await self._produce(self._topics.message_commands, records)
+        await send_events(self._producer, self._topics.message_commands, records, source=SOURCE)
 
     async def _cancel(self, campaign_id: str, commands: list) -> None:
         cancelled = [
@@ -84,13 +83,9 @@ class DeferredReleaser(Poller):
             )
             for c in commands
         ]
-        await self._produce(
-            self._topics.message_results, [(campaign_id.encode(), e) for e in cancelled]
+        await send_events(
+            self._producer,
+            self._topics.message_results,
+            [(campaign_id.encode(), event) for event in cancelled],
+            source=SOURCE,
         )
-
-    async def _produce(self, topic: str, records: list[tuple[bytes, Event]]) -> None:
-        deliveries = []
-        for key, event in records:
-            value, headers = encode(event, source=SOURCE)
-            deliveries.append(await self._producer.send(topic, value, key=key, headers=headers))
-        await asyncio.gather(*deliveries)

@@ -9,7 +9,6 @@ the audience position that first claimed a phone or contact id.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
 from services.dispatcher.personalise import contact_fields, personalise
-from shared.events import encode
 from shared.events.models import (
     CampaignStarted,
     Event,
@@ -31,6 +29,7 @@ from shared.events.models import (
     SendMessage,
     SendMessageBatch,
 )
+from shared.kafka import send_events
 from shared.phones import normalise_phone, whatsapp_address
 from shared.redis import Keys
 from shared.store.campaigns import CampaignRecord, CampaignStore
@@ -220,31 +219,28 @@ class Expander:
         commands: list[SendMessage],
         results: list[Event],
     ) -> None:
-        sends = []
         size = self._config.commands_per_record
-        for chunk_start in range(0, len(commands), size):
-            record = SendMessageBatch(
-                campaign_id=campaign_id,
-                batch_index=batch_index,
-                commands=commands[chunk_start : chunk_start + size],
+        # One key per record spreads a campaign over every partition, so every sender
+        # replica shares it.
+        records = [
+            (
+                f"{campaign_id}:{batch_index}:{chunk_start}".encode(),
+                SendMessageBatch(
+                    campaign_id=campaign_id,
+                    batch_index=batch_index,
+                    commands=commands[chunk_start : chunk_start + size],
+                ),
             )
-            value, headers = encode(record, source=SOURCE)
-            # One key per record spreads a campaign over every partition, so every
-            # sender replica shares it.
-            key = f"{campaign_id}:{batch_index}:{chunk_start}".encode()
-            sends.append(
-                await self.producer.send(
-                    self._topics.message_commands, value, key=key, headers=headers
-                )
-            )
-        for result in results:
-            value, headers = encode(result, source=SOURCE)
-            sends.append(
-                await self.producer.send(
-                    self._topics.message_results, value, key=campaign_id.encode(), headers=headers
-                )
-            )
-        await asyncio.gather(*sends)
+            for chunk_start in range(0, len(commands), size)
+        ]
+        await send_events(self.producer, self._topics.message_commands, records, source=SOURCE)
+        key = campaign_id.encode()
+        await send_events(
+            self.producer,
+            self._topics.message_results,
+            [(key, result) for result in results],
+            source=SOURCE,
+        )
 
     async def _cancel_rest(
         self, event: CampaignStarted, start: int, total: int, reason: Literal["stopped", "expired"]

@@ -13,6 +13,7 @@ from services.api.models import (
     CampaignsPublic,
     CampaignStartPublic,
 )
+from shared.store.campaigns import CampaignRecord
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 
@@ -64,13 +65,7 @@ async def start_campaign(
     `estimatedTime` (ms) counts the contacts still waiting in other running campaigns.
     """
     record, estimated_ms = await service.start(user, campaign_id)
-    return CampaignStartPublic(
-        message="Campaign queued for sending",
-        job_id=record.job_id or "",
-        estimated_contacts=record.total,
-        estimated_time=estimated_ms,
-        campaign=CampaignPublic.from_record(record),
-    )
+    return _queued("Campaign queued for sending", record, estimated_ms)
 
 
 @router.post("/{campaign_id}/retry-failed", response_model=CampaignStartPublic)
@@ -84,8 +79,13 @@ async def retry_failed(
     the campaign has not finished or has nothing to retry.
     """
     record, estimated_ms = await service.retry_failed(user, campaign_id)
+    return _queued("Retry run queued for sending", record, estimated_ms)
+
+
+def _queued(message: str, record: CampaignRecord, estimated_ms: int) -> CampaignStartPublic:
+    """The original system's answer to a start."""
     return CampaignStartPublic(
-        message="Retry run queued for sending",
+        message=message,
         job_id=record.job_id or "",
         estimated_contacts=record.total,
         estimated_time=estimated_ms,
