@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 
 from services.sender.consumer import CommandConsumer
-from services.sender.control import CampaignControl
+from services.sender.control import CampaignControl, Decision
+from services.sender.fair_gate import FairGate
 from services.sender.handler import HandlerConfig, SendHandler
 from services.sender.heartbeat import Heartbeat
 from services.sender.ledger import Ledger
@@ -39,6 +40,7 @@ class SenderService(Service):
         self.gateway: TwilioGateway | None = None
         self.consumer: CommandConsumer | None = None
         self.heartbeat: Heartbeat | None = None
+        self.gate: FairGate | None = None
 
     async def start_work(self) -> None:
         settings = self.settings
@@ -46,23 +48,29 @@ class SenderService(Service):
         keys = Keys(settings.redis_key_prefix)
         self.gateway = TwilioGateway(settings)
         await self.gateway.open()
+        control = CampaignControl(redis, keys, settings.campaign_status_cache_ms)
+
+        async def sendable(campaign_id: str) -> bool:
+            return await control.decide(campaign_id) is Decision.SEND
+
+        limiter = SlidingWindowLimiter(
+            redis,
+            keys,
+            default_windows(
+                settings.twilio_rate_limit_per_second,
+                settings.twilio_rate_limit_per_minute,
+                settings.twilio_rate_limit_per_hour,
+                settings.limiter_margin_ms,
+            ),
+        )
+        self.gate = FairGate(limiter, sendable, settings.twilio_max_concurrent)
         handler = SendHandler(
             ledger=Ledger(redis, keys, settings.sender_replica_id, settings.ledger_ttl_s),
             deferred_commands=DeferredCommands(redis, keys),
-            control=CampaignControl(redis, keys, settings.campaign_status_cache_ms),
-            limiter=SlidingWindowLimiter(
-                redis,
-                keys,
-                default_windows(
-                    settings.twilio_rate_limit_per_second,
-                    settings.twilio_rate_limit_per_minute,
-                    settings.twilio_rate_limit_per_hour,
-                    settings.limiter_margin_ms,
-                ),
-            ),
+            control=control,
+            gate=self.gate,
             gateway=self.gateway,
             config=handler_config(settings),
-            max_concurrent=settings.twilio_max_concurrent,
         )
         self.consumer = CommandConsumer(settings, self.connections.producer, handler.handle)
         await self.consumer.start()

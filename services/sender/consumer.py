@@ -1,17 +1,30 @@
 """The Kafka side of the sender: commands in, outcomes out, offsets committed after both.
 
-Knows nothing of Twilio: each SendMessage goes to ``handle`` and whatever outcome it
-returns is published to message.results. The commands of one fetch run concurrently;
-a partition's offset is committed (``{tp: last.offset + 1}``) only once every outcome
-of its records is acknowledged by Kafka. A partition whose processing failed is
-sought back to its first record and fetched again: the ledger makes that harmless.
+Knows nothing of Twilio: each SendMessage goes to ``handle``, and the outcome it
+returns is published to message.results.
+
+It reads ahead. A campaign held to its number's rate can fill the head of every
+partition for minutes; fetching nothing more until it is done would hold back every
+campaign behind it, and the handler could only be fair among what it was given. So
+each record is processed as soon as it is fetched, and fetching goes on until
+``sender_max_buffered_commands`` commands wait for their outcome.
+
+Records then finish out of order, while Kafka keeps one position per partition: the
+commit is a partition's lowest unfinished offset, so a crash repeats work but never
+skips it. A failed record is retried where it stands, since seeking back would repeat
+all that was fetched after it. Revoked partitions are forgotten: work still running
+for them ends unrecorded, and a later assignment starts afresh. Whatever is repeated
+the ledger makes harmless.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
@@ -27,14 +40,23 @@ log = logging.getLogger(__name__)
 
 SOURCE = "/services/sender"
 FETCH_TIMEOUT_MS = 500
-# After an unexpected error in the loop, wait this long before fetching again.
+# After an error in the loop or in a record, wait this long before trying again.
 LOOP_ERROR_PAUSE_S = 1.0
+# Commits of finished records: at most this often.
+COMMIT_INTERVAL_S = 0.2
+# With the buffer full, look this often whether the consumer is stopping.
+ROOM_WAIT_S = 0.2
 
 Handle = Callable[[SendMessage], Awaitable[MessageOutcome | None]]
 
 
 def group_id(settings: SenderSettings) -> str:
     return f"{settings.kafka_topic_prefix}sender"
+
+
+async def _wait(event: asyncio.Event, timeout_s: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout_s)
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):
@@ -45,9 +67,44 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
         # Only what is finished: work still in flight for these partitions completes,
         # is not committed by us, and its new owner re-emits the ledger's outcome.
         await self._owner.commit_done(only=revoked)
+        self._owner.forget(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("partitions assigned", extra={"partitions": sorted(str(tp) for tp in assigned)})
+
+
+class _Partition:
+    """The records of one partition taken in during one assignment of it."""
+
+    def __init__(self) -> None:
+        self.unfinished: set[int] = set()
+        # The offset after the last record taken in; None before the first.
+        self.end: int | None = None
+        self.committed: int | None = None
+
+    def take(self, offset: int) -> None:
+        self.unfinished.add(offset)
+        self.end = max(self.end or 0, offset + 1)
+
+    def finish(self, offset: int) -> None:
+        self.unfinished.discard(offset)
+
+    def position(self) -> int | None:
+        """Where a new owner must start: every record before it is finished."""
+        return min(self.unfinished) if self.unfinished else self.end
+
+
+@dataclass(eq=False, slots=True)
+class _Record:
+    """A record taken in: its partition's tracking, and what is left to do for it."""
+
+    tp: TopicPartition
+    offset: int
+    partition: _Partition
+    # Commands whose outcome is not published yet, by index in the record.
+    unpublished: dict[int, SendMessage] = field(default_factory=dict)
+    # A record that is not a command, and why: for the DLQ.
+    dead_letter: tuple[ConsumerRecord, str] | None = None
 
 
 class CommandConsumer:
@@ -58,18 +115,22 @@ class CommandConsumer:
         self._producer = producer
         self._handle = handle
         self._max_records = settings.sender_fetch_max_records
+        self._max_buffered = settings.sender_max_buffered_commands
         self._consumer = make_consumer(
             settings,
             group_id=group_id(settings),
             max_poll_interval_ms=settings.sender_max_poll_interval_ms,
         )
-        # Next offsets whose records are fully processed and acknowledged, not yet committed.
-        self._done: dict[TopicPartition, int] = {}
+        # Tracking of the partitions assigned to us; an entry is replaced, never
+        # reused, when the partition is revoked and assigned again.
+        self._partitions: dict[TopicPartition, _Partition] = {}
+        self._record_tasks: set[asyncio.Task[None]] = set()
+        self._commit_lock = asyncio.Lock()
+        self._room = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         # Commands taken from Kafka whose outcome is not yet published (for probes and tests).
         self.commands_in_flight = 0
-        self._command_slots = asyncio.Semaphore(settings.sender_max_commands_in_flight)
 
     async def start(self) -> None:
         self._consumer.subscribe([self._topics.message_commands], listener=_CommitOnRevoke(self))
@@ -77,111 +138,175 @@ class CommandConsumer:
         self._task = asyncio.create_task(self._run(), name="sender-consume")
 
     async def stop(self, drain_timeout_s: float) -> None:
-        """Stop fetching, let in-flight commands finish (bounded), commit, leave the group."""
+        """Stop fetching, let in-flight records finish (bounded), commit, leave the group."""
         self._stopping.set()
+        deadline = time.monotonic() + drain_timeout_s
         if self._task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), drain_timeout_s)
-            except TimeoutError:
-                log.warning("in-flight sends did not finish in time: cancelled")
-                self._task.cancel()
-            # The loop logs its own errors; here only its end matters.
+            # The loop ends within one fetch; it logs its own errors.
+            await asyncio.wait([self._task], timeout=drain_timeout_s)
+            self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        if self._record_tasks:
+            _, late = await asyncio.wait(
+                list(self._record_tasks), timeout=max(0.0, deadline - time.monotonic())
+            )
+            if late:
+                log.warning("in-flight sends did not finish in time: cancelled")
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
         await self.commit_done()
         await self._consumer.stop()
 
+    def forget(self, partitions: set[TopicPartition]) -> None:
+        """Drop the tracking of partitions no longer ours; their tasks give up on retries."""
+        for tp in partitions:
+            self._partitions.pop(tp, None)
+
+    async def commit_done(self, only: set[TopicPartition] | None = None) -> None:
+        async with self._commit_lock:
+            assigned = self._consumer.assignment()
+            # Partitions no longer ours are dropped: their new owner commits them.
+            self.forget({tp for tp in self._partitions if tp not in assigned})
+            changed = {
+                tp: (partition, position)
+                for tp, partition in self._partitions.items()
+                if (only is None or tp in only)
+                and (position := partition.position()) is not None
+                and position != partition.committed
+            }
+            if not changed:
+                return
+            try:
+                await self._consumer.commit({tp: position for tp, (_, position) in changed.items()})
+            except KafkaError as error:
+                # The records come again after the rebalance; the ledger makes that harmless.
+                log.warning("commit failed", extra={"error": repr(error)})
+                return
+            for partition, position in changed.values():
+                partition.committed = position
+
     async def _run(self) -> None:
+        next_commit_at = 0.0
         while not self._stopping.is_set():
             try:
+                if time.monotonic() >= next_commit_at:
+                    next_commit_at = time.monotonic() + COMMIT_INTERVAL_S
+                    await self.commit_done()
+                if self.commands_in_flight >= self._max_buffered:
+                    self._room.clear()
+                    await _wait(self._room, ROOM_WAIT_S)
+                    continue
                 batches = await self._consumer.getmany(
                     timeout_ms=FETCH_TIMEOUT_MS, max_records=self._max_records
                 )
-                if batches:
-                    await asyncio.gather(
-                        *(self._process_partition(tp, records) for tp, records in batches.items())
-                    )
-                await self.commit_done()
+                if self._stopping.is_set():
+                    break  # not taken in, so not committed: fetched again by the next owner
+                for tp, records in batches.items():
+                    for record in records:
+                        self._take(tp, record)
             except Exception:
                 log.exception("sender loop error; fetching again shortly")
-                await asyncio.sleep(LOOP_ERROR_PAUSE_S)
+                await _wait(self._stopping, LOOP_ERROR_PAUSE_S)
 
-    async def commit_done(self, only: set[TopicPartition] | None = None) -> None:
-        assigned = self._consumer.assignment()
-        offsets = {
-            tp: offset
-            for tp, offset in self._done.items()
-            if tp in assigned and (only is None or tp in only)
-        }
-        for tp in offsets:
-            del self._done[tp]
-        # Partitions no longer ours are dropped: their new owner commits them.
-        for tp in [tp for tp in self._done if tp not in assigned]:
-            del self._done[tp]
-        if not offsets:
-            return
-        try:
-            await self._consumer.commit(offsets)
-        except KafkaError as error:
-            # The records come again after the rebalance; the ledger makes that harmless.
-            log.warning("commit failed", extra={"error": repr(error)})
+    def _take(self, tp: TopicPartition, record: ConsumerRecord) -> None:
+        partition = self._partitions.setdefault(tp, _Partition())
+        partition.take(record.offset)
+        taken = _Record(tp, record.offset, partition)
+        commands_or_reason = self._commands_of(record)
+        if isinstance(commands_or_reason, str):
+            taken.dead_letter = (record, commands_or_reason)
+        else:
+            taken.unpublished = dict(enumerate(commands_or_reason))
+            self.commands_in_flight += len(taken.unpublished)
+        task = asyncio.create_task(
+            self._process(taken), name=f"sender-record-{tp.partition}-{record.offset}"
+        )
+        self._record_tasks.add(task)
+        task.add_done_callback(self._record_tasks.discard)
 
-    async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
-        try:
-            results = await asyncio.gather(
-                *(self._process_record(record) for record in records), return_exceptions=True
-            )
-            errors = [r for r in results if isinstance(r, BaseException)]
-            if errors:
-                raise errors[0]
-        except Exception as error:
-            log.error(
-                "records not processed; fetching them again",
-                extra={"partition": str(tp), "offset": records[0].offset, "error": repr(error)},
-                exc_info=error,
-            )
-            if tp in self._consumer.assignment():
-                self._consumer.seek(tp, records[0].offset)
-            await asyncio.sleep(LOOP_ERROR_PAUSE_S)
-            return
-        self._done[tp] = records[-1].offset + 1
-
-    async def _process_record(self, record: ConsumerRecord) -> None:
-        commands = await self._commands_of(record)
-        await asyncio.gather(*(self._handle_and_publish(command) for command in commands))
-
-    async def _commands_of(self, record: ConsumerRecord) -> list[SendMessage]:
-        """The record's commands; a record that is not one goes to the DLQ."""
-        reason: str
+    def _commands_of(self, record: ConsumerRecord) -> list[SendMessage] | str:
+        """The record's commands, or why it is not a command and goes to the DLQ."""
         try:
             event = decode(record.value)
         except EventDecodeError as error:
-            reason = str(error)
-        else:
-            if isinstance(event, SendMessageBatch):
-                return list(event.commands)
-            if isinstance(event, SendMessage):
-                return [event]
-            reason = f"unexpected event type {event.type} on {record.topic}"  # type: ignore[attr-defined]
-        await send_to_dlq(
-            self._producer,
-            self._topics.message_dlq,
-            value=record.value,
-            key=record.key,
-            reason=reason,
-            source_topic=record.topic,
-            source_partition=record.partition,
-            source_offset=record.offset,
-            source=SOURCE,
-        )
-        return []
+            return str(error)
+        if isinstance(event, SendMessageBatch):
+            return list(event.commands)
+        if isinstance(event, SendMessage):
+            return [event]
+        return f"unexpected event type {event.type} on {record.topic}"  # type: ignore[attr-defined]
 
-    async def _handle_and_publish(self, command: SendMessage) -> None:
-        async with self._command_slots:
-            self.commands_in_flight += 1
-            try:
-                await self._publish(command, await self._handle(command))
-            finally:
-                self.commands_in_flight -= 1
+    async def _process(self, taken: _Record) -> None:
+        """Process a record until it is done, or until it is no longer ours to do."""
+        try:
+            while True:
+                try:
+                    await self._process_once(taken)
+                except Exception as error:
+                    log.error(
+                        "record not processed; trying it again shortly",
+                        extra={"partition": str(taken.tp), "offset": taken.offset},
+                        exc_info=error,
+                    )
+                else:
+                    taken.partition.finish(taken.offset)
+                    return
+                if self._still_ours(taken):
+                    await _wait(self._stopping, LOOP_ERROR_PAUSE_S)
+                if not self._still_ours(taken):
+                    # Its partition's next owner (or our next start) processes it again.
+                    log.warning(
+                        "record given up: its partition is no longer ours or we stop",
+                        extra={"partition": str(taken.tp), "offset": taken.offset},
+                    )
+                    return
+        finally:
+            self._release(len(taken.unpublished))
+            taken.unpublished.clear()
+
+    async def _process_once(self, taken: _Record) -> None:
+        if taken.dead_letter is not None:
+            record, reason = taken.dead_letter
+            await send_to_dlq(
+                self._producer,
+                self._topics.message_dlq,
+                value=record.value,
+                key=record.key,
+                reason=reason,
+                source_topic=record.topic,
+                source_partition=record.partition,
+                source_offset=record.offset,
+                source=SOURCE,
+            )
+            taken.dead_letter = None
+        if not taken.unpublished:
+            return
+        results = await asyncio.gather(
+            *(self._handle_and_publish(taken, index) for index in list(taken.unpublished)),
+            return_exceptions=True,
+        )
+        if taken.unpublished:
+            errors = [result for result in results if isinstance(result, Exception)]
+            raise errors[0] if errors else RuntimeError("commands left unpublished")
+
+    async def _handle_and_publish(self, taken: _Record, index: int) -> None:
+        command = taken.unpublished[index]
+        await self._publish(command, await self._handle(command))
+        del taken.unpublished[index]
+        self._release(1)
+
+    def _still_ours(self, taken: _Record) -> bool:
+        return (
+            not self._stopping.is_set()
+            and self._partitions.get(taken.tp) is taken.partition
+            and taken.tp in self._consumer.assignment()
+        )
+
+    def _release(self, commands: int) -> None:
+        self.commands_in_flight -= commands
+        if self.commands_in_flight < self._max_buffered:
+            self._room.set()
 
     async def _publish(self, command: SendMessage, outcome: MessageOutcome | None) -> None:
         if outcome is None:

@@ -1,10 +1,10 @@
 """One SendMessage in, one outcome out: ledger, campaign control, limiter, Twilio.
 
 Knows nothing of Kafka. The order of a send is: the ledger says nobody sent it
-yet; the campaign is not stopped; the breaker lets calls through; a limiter slot
-is ours; the ledger claim is ours (compare-and-set, just before the call, so a
-claim's age bounds the call in flight); Twilio answers; the ledger records the
-outcome. Only then does the caller publish it.
+yet; the campaign is not stopped; the breaker lets calls through; the fair gate
+gives its campaign a limiter slot; the ledger claim is ours (compare-and-set,
+just before the call, so a claim's age bounds the call in flight); Twilio
+answers; the ledger records the outcome. Only then does the caller publish it.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Literal
 
 from services.sender.control import CampaignControl, Decision
 from services.sender.error_codes import is_retryable
+from services.sender.fair_gate import FairGate
 from services.sender.ledger import Ledger, LedgerEntry, LedgerState, Verdict, verdict
-from services.sender.limiter import SlidingWindowLimiter
 from services.sender.retry import retry_delay_ms
 from services.sender.twilio_gateway import BreakerOpen, SendError, TwilioGateway
 from shared.events.models import (
@@ -106,24 +106,26 @@ class SendHandler:
         ledger: Ledger,
         deferred_commands: DeferredCommands,
         control: CampaignControl,
-        limiter: SlidingWindowLimiter,
+        gate: FairGate,
         gateway: TwilioGateway,
         config: HandlerConfig,
-        max_concurrent: int,
+        max_preparing: int = 64,
     ) -> None:
         self._ledger = ledger
         self._deferred = deferred_commands
         self._control = control
-        self._limiter = limiter
+        self._gate = gate
         self._gateway = gateway
         self._config = config
-        # Twilio requests in flight from this replica.
-        self._in_flight = asyncio.Semaphore(max_concurrent)
+        # The consumer hands over thousands of commands at once: their first ledger
+        # reads queue here rather than crowding the Redis pool.
+        self._preparing = asyncio.Semaphore(max_preparing)
 
     async def handle(self, command: SendMessage) -> MessageOutcome | None:
         ids = {"campaign_id": command.campaign_id, "contact_id": command.contact_id}
         while True:
-            snapshot = await self._ledger.read(command.campaign_id, command.contact_id)
+            async with self._preparing:
+                snapshot = await self._ledger.read(command.campaign_id, command.contact_id)
             found = verdict(snapshot, self._config.claim_stale_after_ms)
             if found is Verdict.FINAL:
                 assert snapshot.entry is not None
@@ -179,14 +181,17 @@ class SendHandler:
                 if sid is not None:
                     return await self._record_sent(command, sid)
             if unresolved_since_ms is None:
-                async with self._in_flight:
-                    await self._gateway.wait_until_closed()
-                    await self._limiter.acquire(command.from_number)
-                    # Checked again after the limiter's wait: a pause must hold back the
+                await self._gateway.wait_until_closed()
+                async with self._gate.turn(
+                    command.from_number, command.campaign_id, command.priority
+                ) as granted:
+                    # Checked again after the wait for a turn: a pause must hold back the
                     # sends already queued here, not only those that come after it.
                     decision = await self._decide(command)
                     if decision is not Decision.SEND:
                         return await self._hold_back(command, decision, claim_raw)
+                    if not granted:
+                        continue  # resumed while leaving the queue: queue again, no attempt spent
                     new_claim = await self._ledger.claim(
                         command.campaign_id, command.contact_id, claim_raw
                     )

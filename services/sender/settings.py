@@ -45,12 +45,15 @@ class SenderSettings(Settings):
     # A campaign's status is read from Redis at most this often per replica.
     campaign_status_cache_ms: NonNegativeInt = 200
 
-    # Consumer: records per fetch (each may hold hundreds of commands, sent at the
-    # configured rate), and how long one fetch may take before the group evicts us.
+    # Consumer: records per fetch (each may hold up to COMMANDS_PER_RECORD commands).
     sender_fetch_max_records: PositiveInt = 10
-    # Commands handled at once per replica. Each holds at most one Redis connection at a
-    # time, and the shared Redis pool refuses more than 100: stay well below it.
-    sender_max_commands_in_flight: PositiveInt = 64
+    # Commands taken from Kafka and not yet answered, per replica. The consumer reads
+    # this far ahead so the fair gate sees every campaign waiting in our partitions,
+    # not only the one at their head; one fetch may overshoot it by its records. Each
+    # costs memory, and is handled again by the next owner after a rebalance.
+    sender_max_buffered_commands: PositiveInt = 10_000
+    # How long the consumer may go without fetching (its buffer full) before the group
+    # evicts it.
     sender_max_poll_interval_ms: PositiveInt = 900_000
     # On shutdown, in-flight sends get this long to finish before they are cancelled.
     sender_drain_timeout_s: PositiveFloat = 20

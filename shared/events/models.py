@@ -150,6 +150,9 @@ class SendMessage(Event):
     attempt: int = Field(default=1, ge=1)
     batch_index: int = Field(default=0, ge=0)
     expires_at: datetime | None = None
+    priority: Priority = Field(
+        default="normal", description="The campaign's share of the send rate, by weight."
+    )
 
 
 class SendMessageBatch(Event):
@@ -199,6 +202,18 @@ class MessageCancelled(MessageOutcome):
     reason: Literal["stopped", "expired"] = "stopped"
 
 
+class MessagesCancelled(Event):
+    """Contacts of one batch never sent to, in one record: the rest of a stopped or
+    expired campaign, which may be a million contacts, is not a million records."""
+
+    type: Literal["MessagesCancelled"] = "MessagesCancelled"
+    version: Literal[1] = 1
+    campaign_id: str
+    batch_index: int = Field(ge=0)
+    contact_ids: list[str] = Field(min_length=1)
+    reason: Literal["stopped", "expired"] = "stopped"
+
+
 class MessageDeferred(MessageOutcome):
     type: Literal["MessageDeferred"] = "MessageDeferred"
     version: Literal[1] = 1
@@ -245,6 +260,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     MessageFailed,
     MessageSkipped,
     MessageCancelled,
+    MessagesCancelled,
     MessageDeferred,
     MessageStatusReported,
     DeadLetter,

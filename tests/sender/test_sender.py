@@ -6,6 +6,7 @@ import base64
 import bisect
 import json
 
+from shared.events import encode
 from shared.events.models import (
     DeadLetter,
     MessageCancelled,
@@ -16,7 +17,14 @@ from shared.redis import Keys
 from shared.topics import Topics
 from shared.twilio_client import make_twilio_client
 from tests.helpers import eventually
-from tests.sender.conftest import FAST_LIMITS, batches_of, now_ms, text_command
+from tests.sender.conftest import (
+    FAST_LIMITS,
+    Numbers,
+    batches_of,
+    digits_of,
+    now_ms,
+    text_command,
+)
 
 TIMEOUT_S = 60
 
@@ -368,3 +376,53 @@ async def test_a_send_that_timed_out_is_found_at_twilio_not_sent_again(
     assert {e.contact_id: e.message_sid for e in results.of_type(MessageSent)} == {
         c.contact_id: sid_by_to[c.to] for c in commands
     }
+
+
+async def test_commands_behind_a_slow_campaign_are_read_ahead_and_sent(
+    sender_settings, numbers, unique_prefix, sandbox, start_sender, read_topic, command_producer
+) -> None:
+    # Every sender number may send once a second: campaign A's 100 commands need
+    # 100 s, campaign B's 3, on another number, about 2 s. B's record comes after
+    # all of A's in the same partition, 2 records per fetch: only a consumer that
+    # fetches on while A's commands wait gets to B before A is done.
+    await sandbox.set_faults(mps=1000)
+    settings = sender_settings(
+        twilio_rate_limit_per_second=1,
+        sender_fetch_max_records=2,
+        sender_drain_timeout_s=1,
+    )
+    other_sender = Numbers(digits_of(f"{unique_prefix}b", 10)).sender
+    slow = [
+        text_command("camp-slow", f"a{i}", numbers.recipient(i), numbers.sender) for i in range(100)
+    ]
+    quick = [
+        text_command("camp-quick", f"b{i}", numbers.recipient(i), other_sender) for i in range(3)
+    ]
+    service = await start_sender(settings)
+    results = await read_topic(settings, Topics.from_settings(settings).message_results)
+    producer = await command_producer(settings)
+    for batch in [*batches_of("camp-slow", slow, size=5), *batches_of("camp-quick", quick, 3)]:
+        value, headers = encode(batch, source="/tests/sender")
+        await producer.producer.send_and_wait(
+            producer.topics.message_commands,
+            value,
+            key=batch.campaign_id.encode(),
+            headers=headers,
+            partition=0,
+        )
+
+    def outcomes_of(campaign_id: str) -> list:
+        return [e for e in results.events if e.campaign_id == campaign_id]
+
+    await eventually(
+        lambda: _async(len(outcomes_of("camp-quick")) >= 3),
+        timeout_s=TIMEOUT_S,
+        what="the quick campaign's 3 outcomes",
+    )
+    assert {
+        e.contact_id for e in results.of_type(MessageSent) if e.campaign_id == "camp-quick"
+    } == {c.contact_id for c in quick}
+    # A is far from done: its commands are still waiting for their turn.
+    assert len(outcomes_of("camp-slow")) < 50
+    assert service.consumer is not None
+    assert service.consumer.commands_in_flight >= 50

@@ -1,0 +1,99 @@
+"""The fair gate's choice of campaign, with a limiter that grants every request at once.
+
+The limiter's own timing is tested against Redis in tests/integration/test_limiter.py;
+here only the order of grants between campaigns matters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from services.sender.fair_gate import FairGate
+from shared.events.models import Priority
+
+
+class GrantingLimiter:
+    """Grants every request: the gate alone decides who goes next."""
+
+    def __init__(self) -> None:
+        self.grants = 0
+
+    async def try_acquire(self, sender_number: str) -> float:
+        self.grants += 1
+        return 0.0
+
+
+async def _always(campaign_id: str) -> bool:
+    return True
+
+
+async def _send_all(
+    gate: FairGate, waiters: dict[str, tuple[Priority, int]], order: list[str]
+) -> None:
+    async def one(campaign_id: str, priority: Priority) -> None:
+        async with gate.turn("whatsapp:+1", campaign_id, priority) as granted:
+            assert granted
+            order.append(campaign_id)
+
+    await asyncio.gather(
+        *(one(c, priority) for c, (priority, n) in waiters.items() for _ in range(n))
+    )
+
+
+async def test_grants_follow_priority_weights() -> None:
+    gate = FairGate(GrantingLimiter(), _always, max_concurrent=1)  # type: ignore[arg-type]
+    order: list[str] = []
+    await _send_all(
+        gate, {"high": ("high", 60), "normal": ("normal", 60), "low": ("low", 60)}, order
+    )
+    first = Counter(order[:70])  # while all three wait: 4 : 2 : 1
+    assert first == {"high": 40, "normal": 20, "low": 10}
+    assert Counter(order) == {"high": 60, "normal": 60, "low": 60}  # nobody starves
+
+
+async def test_equal_weights_alternate() -> None:
+    gate = FairGate(GrantingLimiter(), _always, max_concurrent=1)  # type: ignore[arg-type]
+    order: list[str] = []
+    await _send_all(gate, {"a": ("normal", 50), "b": ("normal", 50)}, order)
+    assert all(abs(Counter(order[:n])["a"] - n / 2) <= 1 for n in range(2, 100, 2))
+
+
+async def test_a_late_campaign_gets_its_share_not_a_burst() -> None:
+    gate = FairGate(GrantingLimiter(), _always, max_concurrent=1)  # type: ignore[arg-type]
+    order: list[str] = []
+    halfway = asyncio.Event()
+
+    async def early_one() -> None:
+        async with gate.turn("whatsapp:+1", "early", "normal"):
+            order.append("early")
+            if len(order) == 50:
+                halfway.set()
+
+    early = asyncio.gather(*(early_one() for _ in range(100)))
+    await halfway.wait()
+    await _send_all(gate, {"late": ("normal", 20)}, order)
+    await early
+    late_start = order.index("late")
+    window = Counter(order[late_start : late_start + 40])
+    assert window == {"late": 20, "early": 20}
+
+
+async def test_a_paused_campaign_spends_no_grants() -> None:
+    limiter = GrantingLimiter()
+    paused = {"held"}
+
+    async def sendable(campaign_id: str) -> bool:
+        return campaign_id not in paused
+
+    gate = FairGate(limiter, sendable, max_concurrent=1)  # type: ignore[arg-type]
+    results: list[tuple[str, bool]] = []
+
+    async def one(campaign_id: str) -> None:
+        async with gate.turn("whatsapp:+1", campaign_id, "high") as granted:
+            results.append((campaign_id, granted))
+
+    await asyncio.gather(*(one("held") for _ in range(30)), *(one("open") for _ in range(5)))
+    assert Counter(results) == {("held", False): 30, ("open", True): 5}
+    assert limiter.grants == 5
+    assert gate.waiting() == 0
