@@ -22,6 +22,13 @@ TOPIC_ALREADY_EXISTS = 36
 _COMPACTED = {"cleanup.policy": "compact"}
 
 
+def _topic_configs(spec: TopicSpec) -> dict[str, str]:
+    configs = dict(_COMPACTED) if spec.compacted else {}
+    if spec.retention_ms is not None:
+        configs["retention.ms"] = str(spec.retention_ms)
+    return configs
+
+
 class TopicSetupError(RuntimeError):
     """A topic could not be created or does not have the partitions it needs."""
 
@@ -80,7 +87,7 @@ async def ensure_topics(
                     spec.name,
                     spec.partitions,
                     1,
-                    topic_configs=_COMPACTED if spec.compacted else {},
+                    topic_configs=_topic_configs(spec),
                 )
                 for spec in wanted
             ],

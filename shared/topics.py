@@ -13,6 +13,8 @@ class TopicSpec:
     partitions: int
     # Records of a topic compacted by key keep only the newest value per key.
     compacted: bool = False
+    # How long records are kept; None is the broker's default.
+    retention_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +25,8 @@ class Topics:
     message_status: str
     message_retry: str
     message_dlq: str
+    # Internal: the dispatcher's wake-ups to emit a campaign's next batches.
+    dispatcher_ticks: str
 
     @classmethod
     def from_prefix(cls, prefix: str) -> Topics:
@@ -33,6 +37,7 @@ class Topics:
             message_status=f"{prefix}message.status",
             message_retry=f"{prefix}message.retry",
             message_dlq=f"{prefix}message.dlq",
+            dispatcher_ticks=f"{prefix}dispatcher.ticks",
         )
 
     @classmethod
@@ -53,4 +58,10 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         # Retries keep the key of their source, so they share its partitioning.
         TopicSpec(topics.message_retry, commands),
         TopicSpec(topics.message_dlq, 1),
+        # Keyed by campaign like campaign.events and with as many partitions, so one
+        # dispatcher owns both a campaign's events and its ticks. A tick is only a
+        # wake-up: an hour of them is plenty.
+        TopicSpec(
+            topics.dispatcher_ticks, settings.campaign_events_partitions, retention_ms=3_600_000
+        ),
     ]

@@ -7,6 +7,7 @@ import asyncio
 from services.dispatcher.deferred import DeferredReleaser
 from services.dispatcher.expansion import Expander, ExpansionConfig
 from services.dispatcher.faust_app import create_faust_app
+from services.dispatcher.pacing import ExpansionPacer
 from services.dispatcher.schedules import ScheduleStarter
 from services.dispatcher.settings import DispatcherSettings
 from shared.redis import Keys
@@ -20,6 +21,7 @@ class DispatcherService(Service):
     def __init__(self, settings: DispatcherSettings) -> None:
         super().__init__(settings)
         self.dispatcher_settings = settings
+        self._shared_expander: Expander | None = None
         self.faust_app = create_faust_app(settings, self._expander)
         self.schedules = ScheduleStarter(
             self.connections.producer,
@@ -39,29 +41,44 @@ class DispatcherService(Service):
         self._tasks: list[asyncio.Task[None]] = []
 
     def _expander(self) -> Expander:
-        settings = self.dispatcher_settings
-        config = ExpansionConfig(
-            batch_size=settings.batch_size,
-            commands_per_record=settings.commands_per_record,
-            default_from_number=settings.twilio_whatsapp_number,
-        )
-        return Expander(
-            config,
-            self.connections.producer,
-            self.connections.redis,
-            Keys(settings.redis_key_prefix),
-            Topics.from_settings(settings),
-        )
+        """One expander for both agents: it caches the campaigns being expanded."""
+        if self._shared_expander is None:
+            settings = self.dispatcher_settings
+            config = ExpansionConfig(
+                batch_size=settings.batch_size,
+                commands_per_record=settings.commands_per_record,
+                default_from_number=settings.twilio_whatsapp_number,
+                max_concurrent_batches=settings.max_concurrent_batches,
+            )
+            self._shared_expander = Expander(
+                config,
+                self.connections.producer,
+                self.connections.redis,
+                Keys(settings.redis_key_prefix),
+                Topics.from_settings(settings),
+            )
+        return self._shared_expander
 
     async def start_work(self) -> None:
         await self.faust_app.start()
+        expander = self._expander()
+        self.pacer = ExpansionPacer(
+            expander.campaigns,
+            expander.progress,
+            expander.expansions,
+            expander.ticks,
+            max_concurrent_batches=self.dispatcher_settings.max_concurrent_batches,
+            poll_interval_s=self.dispatcher_settings.expansion_poll_interval_s,
+        )
         self._tasks = [
             asyncio.create_task(self.schedules.run(), name="schedules"),
             asyncio.create_task(self.deferred.run(), name="deferred"),
+            asyncio.create_task(self.pacer.run(), name="pacer"),
         ]
 
     async def stop_work(self) -> None:
         self.schedules.stop()
         self.deferred.stop()
+        self.pacer.stop()
         await asyncio.gather(*self._tasks)
         await self.faust_app.stop()

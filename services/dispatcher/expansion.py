@@ -1,4 +1,11 @@
-"""A started campaign becomes batches of SendMessage commands, from a saved cursor on.
+"""A started campaign becomes batches of SendMessage commands, paced by credits.
+
+A campaign has at most ``max_concurrent_batches`` batches in flight: emitted,
+their contacts not all with an outcome yet. Each tick (services/dispatcher/
+pacing.py) emits as many batches as the credits allow, from a saved cursor on,
+so the Kafka backlog, the work a stop throws away and every service's memory
+stay bounded whatever the campaign's size, and a tick never holds the
+partition long: pause and stop events behind it are read at once.
 
 Expansion is at least once: a batch emitted just before a crash, whose cursor
 was not yet saved, is emitted again after the restart. Everything downstream is
@@ -18,12 +25,14 @@ from typing import Literal
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
+from services.dispatcher.pacing import batch_credits
 from services.dispatcher.personalise import contact_fields, personalise
+from services.dispatcher.ticks import TickSender
 from shared.events.models import (
     CampaignStarted,
     Event,
     InlineAudience,
-    MessageCancelled,
+    MessagesCancelled,
     MessageSkipped,
     Recipient,
     SendMessage,
@@ -33,12 +42,16 @@ from shared.kafka import send_events
 from shared.phones import normalise_phone, whatsapp_address
 from shared.redis import Keys
 from shared.store.campaigns import CampaignRecord, CampaignStore
+from shared.store.expansion import ExpansionStore
 from shared.store.progress import ProgressStore
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
 SOURCE = "/services/dispatcher"
 STARTABLE = frozenset({"draft", "scheduled", "queued"})
+# A stopped campaign's rest is cancelled this many batches per tick, so that a
+# million cancellations do not hold the partition.
+CANCEL_BATCHES_PER_TICK = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +59,7 @@ class ExpansionConfig:
     batch_size: int
     commands_per_record: int
     default_from_number: str
+    max_concurrent_batches: int
 
 
 class Expander:
@@ -64,38 +78,66 @@ class Expander:
         self._topics = topics
         self.campaigns = CampaignStore(redis, keys)
         self.progress = ProgressStore(redis, keys)
+        self.expansions = ExpansionStore(redis, keys)
+        self.ticks = TickSender(producer, self.expansions, topics)
+        # Started events of the campaigns this dispatcher is expanding: parsed once.
+        self._started: dict[str, CampaignStarted] = {}
 
-    async def on_started(
-        self, event: CampaignStarted, cursor: int, save_cursor: Callable[[int], None]
-    ) -> None:
-        """Emit the campaign's batches from ``cursor`` on, saving the cursor after each."""
-        campaign_id = event.campaign_id
+    async def on_started(self, event: CampaignStarted) -> None:
+        """Take a campaign on: mark it sending and ask for its first tick.
+
+        Idempotent: a redelivered start changes nothing once the campaign is sending.
+        """
         total = await self._audience_size(event)
         await self._mark_sending(event, total)
-        batch_size = self._config.batch_size
-        batches_total = -(-total // batch_size)
-        log.info(
-            "processing campaign",
-            extra={"campaign_id": campaign_id, "contacts": total, "from_index": cursor},
+        await self.expansions.register(event)
+        self._started[event.campaign_id] = event
+        log.info("processing campaign", extra={"campaign_id": event.campaign_id, "contacts": total})
+        await self.ticks.request(event.campaign_id)
+
+    async def advance(
+        self, campaign_id: str, cursor: int, save_cursor: Callable[[int], None]
+    ) -> None:
+        """Emit what the campaign's credits allow from ``cursor`` on, or cancel its rest
+        when it was stopped or expired."""
+        await self.expansions.tick_arrived(campaign_id)
+        event = self._started.get(campaign_id) or await self.expansions.started(campaign_id)
+        progress = await self.progress.read(campaign_id)
+        if event is None or progress is None:
+            return  # expansion already over
+        self._started[campaign_id] = event
+        total, batch_size = progress.total, self._config.batch_size
+        if cursor >= total:
+            await self._finish(campaign_id, total)
+            return
+        status = await self.campaigns.status(campaign_id)
+        expired = event.expires_at is not None and datetime.now(UTC) >= event.expires_at
+        if expired or status == "stopped":
+            reason: Literal["stopped", "expired"] = "expired" if expired else "stopped"
+            cursor = await self._cancel_some(event, cursor, total, reason)
+            save_cursor(cursor)
+            await self.progress.record_emitted(campaign_id, -(-cursor // batch_size), cursor)
+            if cursor < total:
+                await self.ticks.request(campaign_id)
+            else:
+                log.info(f"campaign {reason} during expansion", extra={"campaign_id": campaign_id})
+                await self._finish(campaign_id, total)
+            return
+        if status == "paused":
+            return
+        credits = batch_credits(
+            cursor, progress.processed, batch_size, self._config.max_concurrent_batches
         )
-        start = cursor - cursor % batch_size
-        while start < total:
-            batch_index = start // batch_size
-            recipients = await self._recipients(event, start, batch_size)
-            if event.expires_at is not None and datetime.now(UTC) >= event.expires_at:
-                await self._cancel_rest(event, start, total, reason="expired")
-                save_cursor(total)
-                log.info("campaign expired during expansion", extra={"campaign_id": campaign_id})
-                return
-            if await self.campaigns.status(campaign_id) == "stopped":
-                await self._cancel_rest(event, start, total, reason="stopped")
-                save_cursor(total)
-                log.info("campaign stopped during expansion", extra={"campaign_id": campaign_id})
-                return
-            await self._emit_batch(event, batch_index, start, recipients)
-            start += len(recipients)
-            save_cursor(start)
-            await self.progress.record_batch_emitted(campaign_id, batch_index)
+        batches_total = -(-total // batch_size)
+        for _ in range(credits):
+            if cursor >= total:
+                break
+            batch_index = cursor // batch_size
+            recipients = await self._recipients(event, cursor, batch_size - cursor % batch_size)
+            await self._emit_batch(event, batch_index, cursor, recipients)
+            cursor += len(recipients)
+            save_cursor(cursor)
+            await self.progress.record_emitted(campaign_id, batch_index + 1, cursor)
             log.info(
                 "processing batch",
                 extra={
@@ -104,7 +146,18 @@ class Expander:
                     "contacts": len(recipients),
                 },
             )
-        log.info("campaign expanded", extra={"campaign_id": campaign_id, "batches": batches_total})
+        if cursor >= total:
+            await self._finish(campaign_id, total)
+
+    async def _finish(self, campaign_id: str, total: int) -> None:
+        await self.expansions.forget(campaign_id)
+        self._started.pop(campaign_id, None)
+        # The duplicate checks are only needed while batches may be emitted again.
+        await self._redis.delete(
+            self._keys("campaign", campaign_id, "positions", "contacts"),
+            self._keys("campaign", campaign_id, "positions", "phones"),
+        )
+        log.info("campaign expanded", extra={"campaign_id": campaign_id, "contacts": total})
 
     async def _audience_size(self, event: CampaignStarted) -> int:
         if isinstance(event.audience, InlineAudience):
@@ -176,6 +229,7 @@ class Expander:
                         from_number=from_number,
                         content=content,
                         expires_at=event.expires_at,
+                        priority=event.priority,
                         **common,
                     )
                 )
@@ -242,23 +296,26 @@ class Expander:
             source=SOURCE,
         )
 
-    async def _cancel_rest(
-        self, event: CampaignStarted, start: int, total: int, reason: Literal["stopped", "expired"]
-    ) -> None:
-        """A stop or expiry during expansion: every contact not yet emitted ends so."""
+    async def _cancel_some(
+        self,
+        event: CampaignStarted,
+        start: int,
+        total: int,
+        reason: Literal["stopped", "expired"],
+    ) -> int:
+        """A stop or expiry: the next contacts never emitted end so. Returns the new cursor."""
         batch_size = self._config.batch_size
-        while start < total:
-            recipients = await self._recipients(event, start, batch_size)
-            batch_index = start // batch_size
-            cancelled: list[Event] = [
-                MessageCancelled(
-                    campaign_id=event.campaign_id,
-                    contact_id=r.contact_id,
-                    to=whatsapp_address(r.phone),
-                    batch_index=batch_index,
-                    reason=reason,
-                )
-                for r in recipients
-            ]
-            await self._produce(event.campaign_id, batch_index, [], cancelled)
+        records: list[tuple[bytes, Event]] = []
+        key = event.campaign_id.encode()
+        while start < total and len(records) < CANCEL_BATCHES_PER_TICK:
+            recipients = await self._recipients(event, start, batch_size - start % batch_size)
+            cancelled = MessagesCancelled(
+                campaign_id=event.campaign_id,
+                batch_index=start // batch_size,
+                contact_ids=[r.contact_id for r in recipients],
+                reason=reason,
+            )
+            records.append((key, cancelled))
             start += len(recipients)
+        await send_events(self.producer, self._topics.message_results, records, source=SOURCE)
+        return start

@@ -1,8 +1,9 @@
-"""The faust application: the agent over campaign.events and the cursor table.
+"""The faust application: agents over campaign.events and the ticks, and the cursor table.
 
 Records are read as bytes and parsed with our own event models: faust Records
-do not validate types. The cursor table is backed by a changelog topic, so a
-restarted dispatcher continues each campaign where it stopped.
+do not validate types. Only the tick agent expands, so only it writes the
+cursor table; the table is backed by a changelog topic, so a restarted
+dispatcher continues each campaign where it stopped.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import logging
 from collections.abc import Callable
 
 import faust
+from aiokafka.errors import KafkaError
+from redis.exceptions import RedisError
 
 from services.dispatcher.expansion import Expander
 from services.dispatcher.settings import DispatcherSettings
@@ -52,6 +55,7 @@ def create_faust_app(
     campaign_events = app.topic(
         topics.campaign_events, key_serializer="raw", value_serializer="raw"
     )
+    ticks = app.topic(topics.dispatcher_ticks, key_serializer="raw", value_serializer="raw")
     # campaign id -> index of the next audience entry to emit.
     cursors = app.Table(
         "campaign-cursors", default=int, partitions=settings.campaign_events_partitions
@@ -78,15 +82,28 @@ def create_faust_app(
                 )
                 continue
             if isinstance(event, CampaignStarted):
-                campaign_id = event.campaign_id
-
-                def save_cursor(position: int, campaign_id: str = campaign_id) -> None:
-                    cursors[campaign_id] = position
-
-                await expander.on_started(event, cursors[campaign_id], save_cursor)
+                await expander.on_started(event)
             elif type(event) in CONTROL_STATUS:
                 status = CONTROL_STATUS[type(event)]
                 if await expander.campaigns.exists(event.campaign_id):
                     await expander.campaigns.set_fields(event.campaign_id, status=status)
+
+    @app.agent(ticks)
+    async def on_tick(stream: faust.StreamT[bytes]) -> None:
+        expander: Expander = expander_factory()
+        async for value in stream:
+            campaign_id = value.decode()
+
+            def save_cursor(position: int, campaign_id: str = campaign_id) -> None:
+                cursors[campaign_id] = position
+
+            try:
+                await expander.advance(campaign_id, cursors[campaign_id], save_cursor)
+            except (RedisError, KafkaError, OSError) as error:
+                # The pacer ticks the campaign again while it has work: nothing is lost.
+                log.warning(
+                    "tick failed; the campaign is ticked again",
+                    extra={"campaign_id": campaign_id, "reason": repr(error)},
+                )
 
     return app

@@ -14,6 +14,9 @@ class DispatcherSettings(Settings):
     # this small so that every sender replica gets a share of it.
     commands_per_record: PositiveInt = 50
     schedule_poll_interval_s: float = Field(default=0.2, gt=0, le=1)
+    # How often credits are counted: the longest a campaign waits for its next batch
+    # once results have freed a place.
+    expansion_poll_interval_s: float = Field(default=0.1, gt=0, le=1)
     # How long the consumer group waits for a silent dispatcher before giving its
     # partitions to another (the broker accepts 6 s and more by default).
     dispatcher_session_timeout_s: float = Field(default=10, ge=6, le=300)

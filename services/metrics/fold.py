@@ -10,6 +10,7 @@ from shared.events.models import (
     MessageCancelled,
     MessageFailed,
     MessageOutcome,
+    MessagesCancelled,
     MessageSent,
     MessageSkipped,
 )
@@ -25,12 +26,11 @@ OUTCOMES: dict[type[Event], Outcome] = {
     MessageSkipped: "skipped",
     MessageCancelled: "cancelled",
 }
-COMPLETES = 2
 
 
 def outcome_of(event: Event) -> Outcome | None:
-    if isinstance(event, MessageCancelled) and event.reason == "expired":
-        return "expired"
+    if isinstance(event, MessageCancelled | MessagesCancelled):
+        return "expired" if event.reason == "expired" else "cancelled"
     return OUTCOMES.get(type(event))
 
 
@@ -42,22 +42,29 @@ class ProgressFolder:
     async def fold(self, event: Event) -> bool:
         """Count a terminal result once; True when it was new."""
         outcome = outcome_of(event)
-        if outcome is None or not isinstance(event, MessageOutcome):
+        if outcome is None:
             return False
-        failure = event if isinstance(event, MessageFailed) else None
         at_ms = int(event.occurred_at.timestamp() * 1000)
-        counted = await self._progress.fold(
-            event.campaign_id,
-            event.contact_id,
+        if isinstance(event, MessagesCancelled):
+            campaign_id, contacts, batch = event.campaign_id, event.contact_ids, event.batch_index
+            failure = None
+        elif isinstance(event, MessageOutcome):
+            campaign_id, contacts, batch = event.campaign_id, [event.contact_id], event.batch_index
+            failure = event if isinstance(event, MessageFailed) else None
+        else:
+            return False
+        new, completes = await self._progress.fold(
+            campaign_id,
+            contacts,
             outcome,
-            event.batch_index,
+            batch,
             failure.error_code if failure else None,
             at_ms,
             retryable=bool(failure and failure.retryable),
         )
-        if counted == COMPLETES:
-            await self._complete(event.campaign_id)
-        return counted > 0
+        if completes:
+            await self._complete(campaign_id)
+        return new > 0
 
     async def _complete(self, campaign_id: str) -> None:
         status = await self._campaigns.status(campaign_id)

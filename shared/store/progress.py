@@ -5,7 +5,8 @@ whatever the number of times its result is delivered.
 
 Layout (under the prefix):
 - ``progress:{id}``           hash: total, batch_size, batches_total, batches_emitted,
-                              processed, sent, failed, skipped, cancelled, expired, jobs_completed,
+                              emitted (contacts), processed, sent, failed, skipped,
+                              cancelled, expired, jobs_completed,
                               started_ms, first_result_ms, last_result_ms, finished_ms
 - ``progress:{id}:outcomes``  hash: contact id -> its terminal outcome
 - ``progress:{id}:batches``   hash: batch index -> contacts of that batch with an outcome
@@ -14,6 +15,7 @@ Layout (under the prefix):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,22 +27,29 @@ from shared.redis import Keys
 Outcome = Literal["sent", "failed", "skipped", "cancelled", "expired"]
 COUNTERS = ("processed", "sent", "failed", "skipped", "cancelled", "expired", "jobs_completed")
 
-# KEYS: progress, outcomes, batches, errors, retryable. ARGV: contact, outcome, batch index,
-# error code ('' for none), time of the result in ms, '1' for a retryable failure.
-# Returns 0 for a result already counted, 1 for a new one, 2 for the one that completes.
+# KEYS: progress, outcomes, batches, errors, retryable. ARGV: outcome, batch index,
+# error code ('' for none), time of the results in ms, '1' for retryable failures, then
+# the contacts (all of one batch, with one outcome). Returns {contacts newly counted,
+# 1 if they complete the campaign else 0}.
 _FOLD = """
 local progress, outcomes, batches, errors = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local contact, outcome, batch, code, at_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-if redis.call('HSETNX', outcomes, contact, outcome) == 0 then
-  return 0
+local outcome, batch, code, at_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local new = 0
+for i = 6, #ARGV do
+  if redis.call('HSETNX', outcomes, ARGV[i], outcome) == 1 then
+    new = new + 1
+    if ARGV[5] == '1' then
+      redis.call('SADD', KEYS[5], ARGV[i])
+    end
+  end
 end
-if ARGV[6] == '1' then
-  redis.call('SADD', KEYS[5], contact)
+if new == 0 then
+  return {0, 0}
 end
-local processed = redis.call('HINCRBY', progress, 'processed', 1)
-redis.call('HINCRBY', progress, outcome, 1)
+local processed = redis.call('HINCRBY', progress, 'processed', new)
+redis.call('HINCRBY', progress, outcome, new)
 if code ~= '' then
-  redis.call('HINCRBY', errors, code, 1)
+  redis.call('HINCRBY', errors, code, new)
 end
 redis.call('HSETNX', progress, 'first_result_ms', at_ms)
 local last = tonumber(redis.call('HGET', progress, 'last_result_ms') or '0')
@@ -49,7 +58,7 @@ if tonumber(at_ms) > last then
 end
 local total = tonumber(redis.call('HGET', progress, 'total') or '-1')
 local batch_size = tonumber(redis.call('HGET', progress, 'batch_size') or '0')
-local in_batch = redis.call('HINCRBY', batches, batch, 1)
+local in_batch = redis.call('HINCRBY', batches, batch, new)
 if batch_size > 0 and total >= 0 then
   local expected = math.min(batch_size, total - tonumber(batch) * batch_size)
   if in_batch == expected then
@@ -58,9 +67,9 @@ if batch_size > 0 and total >= 0 then
 end
 if processed == total then
   redis.call('HSET', progress, 'finished_ms', at_ms)
-  return 2
+  return {new, 1}
 end
-return 1
+return {new, 0}
 """
 
 
@@ -70,6 +79,7 @@ class Progress:
     batch_size: int
     batches_total: int
     batches_emitted: int
+    emitted: int
     processed: int
     sent: int
     failed: int
@@ -104,46 +114,45 @@ class ProgressStore:
             pipe.hsetnx(key, "started_ms", started_ms)
             await pipe.execute()
 
-    async def record_batch_emitted(self, campaign_id: str, batch_index: int) -> None:
-        """The dispatcher's cursor, as a view: batches 0..batch_index are in Kafka."""
-        key = self._key(campaign_id)
-        current = await self._redis.hget(key, "batches_emitted")
-        if current is None or int(current) < batch_index + 1:
-            await self._redis.hset(key, "batches_emitted", batch_index + 1)
+    async def record_emitted(self, campaign_id: str, batches: int, contacts: int) -> None:
+        """The dispatcher's cursor, as a view: this many batches and contacts are out."""
+        await self._redis.hset(
+            self._key(campaign_id), mapping={"batches_emitted": batches, "emitted": contacts}
+        )
 
     async def fold(
         self,
         campaign_id: str,
-        contact_id: str,
+        contact_ids: Sequence[str],
         outcome: Outcome,
         batch_index: int,
         error_code: int | None,
         at_ms: int,
         retryable: bool = False,
-    ) -> int:
-        """Count one contact's outcome. 0: already counted; 1: counted; 2: campaign complete.
+    ) -> tuple[int, bool]:
+        """Count the outcome of these contacts of one batch, each once.
 
+        Returns how many were new, and whether they complete the campaign.
         Retryable failures are also remembered, for retry-failed.
         """
-        return int(
-            await self._fold(
-                keys=[
-                    self._key(campaign_id),
-                    self._key(campaign_id, "outcomes"),
-                    self._key(campaign_id, "batches"),
-                    self._key(campaign_id, "errors"),
-                    self._key(campaign_id, "retryable"),
-                ],
-                args=[
-                    contact_id,
-                    outcome,
-                    batch_index,
-                    "" if error_code is None else error_code,
-                    at_ms,
-                    "1" if retryable else "0",
-                ],
-            )
+        new, completes = await self._fold(
+            keys=[
+                self._key(campaign_id),
+                self._key(campaign_id, "outcomes"),
+                self._key(campaign_id, "batches"),
+                self._key(campaign_id, "errors"),
+                self._key(campaign_id, "retryable"),
+            ],
+            args=[
+                outcome,
+                batch_index,
+                "" if error_code is None else error_code,
+                at_ms,
+                "1" if retryable else "0",
+                *contact_ids,
+            ],
         )
+        return int(new), bool(int(completes))
 
     async def take_retryable_failures(self, campaign_id: str) -> set[str]:
         """Contacts whose outcome was a failure worth trying again, taken atomically:
@@ -188,6 +197,7 @@ class ProgressStore:
             batch_size=count("batch_size"),
             batches_total=count("batches_total"),
             batches_emitted=count("batches_emitted"),
+            emitted=count("emitted"),
             processed=count("processed"),
             sent=count("sent"),
             failed=count("failed"),

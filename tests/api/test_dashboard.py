@@ -58,14 +58,14 @@ async def test_dashboard_reports_counts_backlog_lag_and_workers(api: Api) -> Non
 
     progress = ProgressStore(api.redis, keys)
     await progress.begin(running["id"], 4, 2, int(time.time() * 1000))
-    await progress.record_batch_emitted(running["id"], 1)
+    await progress.record_emitted(running["id"], 2, 4)
     for contact, outcome, batch in (
         ("inline-0", "sent", 0),
         ("inline-1", "sent", 0),
         ("inline-2", "failed", 1),
     ):
         await progress.fold(
-            running["id"], contact, outcome, batch, 21211 if outcome == "failed" else None, 5
+            running["id"], [contact], outcome, batch, 21211 if outcome == "failed" else None, 5
         )
 
     # 5 + 3 commands waiting; the sender group has consumed 2 of partition 0.

@@ -28,8 +28,7 @@ async def test_counts_percentage_and_jobs_come_from_progress(api: Api) -> None:
     progress = ProgressStore(api.redis, Keys(api.settings.redis_key_prefix))
     # What the dispatcher and metrics would write: 7 contacts in batches of 2 -> 4 jobs.
     await progress.begin(campaign_id, 7, 2, 1_000)
-    for batch in range(3):
-        await progress.record_batch_emitted(campaign_id, batch)
+    await progress.record_emitted(campaign_id, 3, 6)
     outcomes = [
         ("inline-0", "sent", 0, None),
         ("inline-1", "failed", 0, 63016),
@@ -38,7 +37,7 @@ async def test_counts_percentage_and_jobs_come_from_progress(api: Api) -> None:
         ("inline-4", "cancelled", 2, None),
     ]
     for contact, outcome, batch, code in outcomes:
-        await progress.fold(campaign_id, contact, outcome, batch, code, 3_000)
+        await progress.fold(campaign_id, [contact], outcome, batch, code, 3_000)
 
     response = await api.alice.get(f"/api/campaigns/{campaign_id}/queue-status")
     assert response.status_code == 200, response.text
@@ -79,9 +78,9 @@ async def test_a_campaign_started_straight_from_kafka_is_visible_to_everyone(api
     )
     progress = ProgressStore(api.redis, keys)
     await progress.begin("external-1", 2, 500, 1_000)
-    await progress.record_batch_emitted("external-1", 0)
-    await progress.fold("external-1", "ext-0", "sent", 0, None, 2_000)
-    await progress.fold("external-1", "ext-1", "sent", 0, None, 3_000)
+    await progress.record_emitted("external-1", 1, 2)
+    await progress.fold("external-1", ["ext-0"], "sent", 0, None, 2_000)
+    await progress.fold("external-1", ["ext-1"], "sent", 0, None, 3_000)
     for client in (api.alice, api.bob):
         status = (await client.get("/api/campaigns/external-1/queue-status")).json()["status"]
         assert status["progress"]["processed"] == status["progress"]["total"] == 2

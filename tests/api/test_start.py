@@ -81,10 +81,10 @@ async def test_estimate_counts_unsent_contacts_of_running_campaigns(api: Api) ->
     # The running one has 2 of 5 done; the other is complete though still "queued".
     await progress.begin(running["id"], 5, 2, 1)
     for contact in ("inline-0", "inline-1"):
-        await progress.fold(running["id"], contact, "sent", 0, None, 2)
+        await progress.fold(running["id"], [contact], "sent", 0, None, 2)
     await progress.begin(done["id"], 4, 2, 1)
     for i in range(4):
-        await progress.fold(done["id"], f"inline-{i}", "sent", i // 2, None, 2)
+        await progress.fold(done["id"], [f"inline-{i}"], "sent", i // 2, None, 2)
 
     third = await create_campaign(api.alice, contacts=[{"phone": valid_phone(9)}])
     response = await api.alice.post(f"/api/campaigns/{third['id']}/start")

@@ -48,6 +48,7 @@ def _progress(**fields: int) -> Progress:
             "batch_size",
             "batches_total",
             "batches_emitted",
+            "emitted",
             "processed",
             "sent",
             "failed",
