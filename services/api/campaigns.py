@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from services.api.auth import User
 from services.api.contacts_store import ContactStore
 from services.api.errors import CampaignNotFound, EventNotWritten, IllegalTransition, InvalidInput
+from services.api.estimate import time_to_send_ms
 from services.api.models import AudienceItem, CampaignCreate
 from services.api.phones import require_phone
 from services.api.publisher import CampaignEventPublisher
@@ -27,6 +27,7 @@ from shared.events.models import (
     CampaignStopped,
     Recipient,
 )
+from shared.priority import weight
 from shared.store.campaigns import (
     FINISHED_STATUSES,
     CampaignRecord,
@@ -191,7 +192,7 @@ class CampaignService:
         if record.status == "scheduled":
             await self._campaigns.unschedule(campaign_id)
         record = record.model_copy(update={"status": "queued", "job_id": job_id, "total": size})
-        ahead = await self.unsent_in_running(exclude=campaign_id)
+        others = await self.running_backlog(exclude=campaign_id)
         event = started_event(record, self._campaigns.audience_key(campaign_id), size)
         try:
             await self._publisher.publish(event)
@@ -201,8 +202,9 @@ class CampaignService:
                 await self._campaigns.schedule(campaign_id, record.scheduled_at)
             raise
         await self._campaigns.mark_active(campaign_id)
-        rate = self._settings.twilio_rate_limit_per_second
-        estimated_ms = math.ceil((size + ahead) / rate * 1000)
+        estimated_ms = time_to_send_ms(
+            size, weight(record.priority), others, self._settings.twilio_rate_limit_per_second
+        )
         log.info(
             "campaign started",
             extra={"campaign_id": campaign_id, "job_id": job_id, "contacts": size},
@@ -253,19 +255,22 @@ class CampaignService:
         )
         return await self.start(user, run_id)
 
-    async def unsent_in_running(self, exclude: str | None = None) -> int:
-        """Contacts still waiting in running campaigns; drops finished ones from the set."""
+    async def running_backlog(self, exclude: str | None = None) -> list[tuple[int, int]]:
+        """Contacts still waiting in each running campaign, with its priority weight;
+        drops finished campaigns from the active set."""
         ids = [i for i in await self._campaigns.active_ids() if i != exclude]
         records = await self._campaigns.get_many(ids)
         progresses = await asyncio.gather(*(self._progress.read(i) for i in ids))
-        waiting, finished = 0, []
+        waiting: list[tuple[int, int]] = []
+        finished = []
         for campaign_id, record, progress in zip(ids, records, progresses, strict=True):
             if record is None or (
                 record.status not in ("draft", "scheduled") and not is_running(record, progress)
             ):
                 finished.append(campaign_id)
-            elif is_running(record, progress):
-                waiting += unsent(record, progress)
+            elif is_running(record, progress) and record.status != "paused":
+                # A paused campaign takes no share of the rate while it is paused.
+                waiting.append((unsent(record, progress), weight(record.priority)))
         await self._campaigns.mark_inactive(*finished)
         return waiting
 

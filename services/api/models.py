@@ -178,7 +178,10 @@ class CampaignStartPublic(ApiModel):
     message: str
     job_id: str
     estimated_contacts: int
-    estimated_time: int = Field(description="Milliseconds until this campaign is sent.")
+    estimated_time: int = Field(
+        description="Milliseconds until this campaign is sent, at the configured rate shared "
+        "by priority weight with the campaigns already running."
+    )
     campaign: CampaignPublic
 
 

@@ -20,16 +20,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from services.sender.limiter import SlidingWindowLimiter
 from shared.events.models import Priority
+from shared.priority import weight
 
 log = logging.getLogger(__name__)
 
-PRIORITY_WEIGHTS: Mapping[Priority, int] = {"high": 4, "normal": 2, "low": 1}
 # Passes of lanes that ran dry are remembered until there are this many.
 _FORGET_PASSES_ABOVE = 10_000
 
@@ -83,7 +83,7 @@ class FairGate:
         Yields True holding a limiter grant and a request slot (released on exit), or
         False when the campaign stopped being sendable while waiting.
         """
-        granted = await self._wait(number, campaign_id, PRIORITY_WEIGHTS.get(priority, 2))
+        granted = await self._wait(number, campaign_id, weight(priority))
         if not granted:
             yield False
             return
