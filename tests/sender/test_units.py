@@ -23,22 +23,82 @@ from shared.events.models import MessageFailed, MessageSent, SendMessage, Templa
 from tests.sender.conftest import text_command
 
 EXPECTED_DISPOSITION = {
+    # Retryable, synchronous answers.
     20429: RETRYABLE,
-    63018: RETRYABLE,
-    21611: RETRYABLE,
     20500: RETRYABLE,
     20503: RETRYABLE,
+    21611: RETRYABLE,
+    21730: RETRYABLE,
+    # Retryable, delivery receipts (30xxx).
+    30001: RETRYABLE,
+    30003: RETRYABLE,
+    30008: RETRYABLE,
+    30021: RETRYABLE,
+    30036: RETRYABLE,
+    30500: RETRYABLE,
+    # Retryable, WhatsApp / channels (63xxx).
+    63010: RETRYABLE,
+    63012: RETRYABLE,
+    63017: RETRYABLE,
+    63018: RETRYABLE,
+    63019: RETRYABLE,
+    63023: RETRYABLE,
+    63038: RETRYABLE,
+    63049: RETRYABLE,
+    # Permanent, synchronous answers.
     20003: PERMANENT,
     21211: PERMANENT,
+    21265: PERMANENT,
+    21266: PERMANENT,
     21408: PERMANENT,
+    21602: PERMANENT,
+    21603: PERMANENT,
+    21604: PERMANENT,
+    21606: PERMANENT,
+    21608: PERMANENT,
     21610: PERMANENT,
+    21612: PERMANENT,
     21614: PERMANENT,
     21617: PERMANENT,
+    21619: PERMANENT,
+    21635: PERMANENT,
+    21654: PERMANENT,
+    21655: PERMANENT,
+    21656: PERMANENT,
     21658: PERMANENT,
-    63016: PERMANENT,
-    63024: PERMANENT,
-    63032: PERMANENT,
+    21659: PERMANENT,
+    21660: PERMANENT,
+    21661: PERMANENT,
+    # Permanent, delivery receipts (30xxx).
+    30002: PERMANENT,
+    30004: PERMANENT,
+    30005: PERMANENT,
+    30006: PERMANENT,
     30007: PERMANENT,
+    30019: PERMANENT,
+    # Permanent, WhatsApp / channels (63xxx).
+    63001: PERMANENT,
+    63002: PERMANENT,
+    63003: PERMANENT,
+    63005: PERMANENT,
+    63006: PERMANENT,
+    63007: PERMANENT,
+    63008: PERMANENT,
+    63013: PERMANENT,
+    63014: PERMANENT,
+    63015: PERMANENT,
+    63016: PERMANENT,
+    63020: PERMANENT,
+    63021: PERMANENT,
+    63022: PERMANENT,
+    63024: PERMANENT,
+    63027: PERMANENT,
+    63028: PERMANENT,
+    63029: PERMANENT,
+    63030: PERMANENT,
+    63031: PERMANENT,
+    63032: PERMANENT,
+    63034: PERMANENT,
 }
 
 
@@ -49,6 +109,8 @@ def test_the_table_holds_exactly_the_codes_this_file_checks() -> None:
 @pytest.mark.parametrize(("code", "disposition"), sorted(EXPECTED_DISPOSITION.items()))
 def test_each_code_has_its_disposition(code: int, disposition: str) -> None:
     # The HTTP status must not override a known code: 21211 comes with 400, 20429 with 429.
+    # Delivery receipts carry a code and no HTTP status at all.
+    assert classify(code, None) is disposition
     assert classify(code, 400) is disposition
     assert classify(code, 429) is disposition
     assert classify(code, 503) is disposition
