@@ -12,6 +12,7 @@ import pytest
 
 from devstack.processes import ProcessTable, await_ready, http_ok
 from devstack.stack import start_python
+from shared.settings import Settings
 from tests.conftest import settings_environment
 from tests.helpers import free_port
 
@@ -28,13 +29,15 @@ class System:
     sandbox_url: str
     api_port: int = field(default_factory=free_port)
     sender_replicas: int = 1
+    # Processes started beside the usual ones (a replacement replica, say).
+    extras: list[str] = field(default_factory=list)
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
 
-    def start(self, name: str) -> None:
-        extra = dict(self.env)
+    def start(self, name: str, env: dict[str, str] | None = None) -> None:
+        extra = {**self.env, **(env or {})}
         if name == "api":
             extra["API_PORT"] = str(self.api_port)
             health = f"{self.api_url}/health"
@@ -56,8 +59,12 @@ class System:
         for name in self.names():
             self.start(name)
 
+    def start_extra(self, name: str, env: dict[str, str] | None = None) -> None:
+        self.extras.append(name)
+        self.start(name, env)
+
     def stop_all(self) -> None:
-        for name in reversed(self.names()):
+        for name in [*reversed(self.names()), *self.extras]:
             self.table.stop(name)
 
     def client(self, token: str = TOKEN) -> httpx.Client:
@@ -74,8 +81,12 @@ def make_system(make_settings, tmp_path: Path) -> Iterator:
     systems: list[System] = []
 
     def build(sender_replicas: int = 1, **overrides: object) -> System:
-        settings = make_settings(**overrides)
+        shared = {k: v for k, v in overrides.items() if k in Settings.model_fields}
+        settings = make_settings(**shared)
         env = settings_environment(settings)
+        # Settings of one service only (SEND_MAX_ATTEMPTS, say) go straight to the
+        # environment: the shared model would drop them.
+        env.update({k.upper(): str(v) for k, v in overrides.items() if k not in shared})
         env["API_TOKENS"] = f"marketer:{TOKEN},other:other-token"
         env["DISPATCHER_DATA_DIR"] = str(tmp_path / "dispatcher")
         system = System(
