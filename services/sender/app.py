@@ -28,6 +28,7 @@ def handler_config(settings: SenderSettings) -> HandlerConfig:
         claim_stale_after_ms=int(
             (settings.twilio_timeout_s + settings.ledger_claim_margin_s) * 1000
         ),
+        crash_after_accepted=settings.sender_fault_crash_after_accepted,
     )
 
 
@@ -83,6 +84,7 @@ class SenderService(Service):
             settings.heartbeat_interval_s,
         )
         self.heartbeat.start()
+        gateway.on_breaker_change = self.heartbeat.wake
         log.info("sender consuming", extra={"replica": settings.sender_replica_id})
 
     async def stop_work(self) -> None:

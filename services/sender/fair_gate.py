@@ -77,13 +77,17 @@ class FairGate:
         )
 
     @asynccontextmanager
-    async def turn(self, number: str, campaign_id: str, priority: Priority) -> AsyncIterator[bool]:
+    async def turn(
+        self, number: str, campaign_id: str, priority: Priority, *, retry: bool = False
+    ) -> AsyncIterator[bool]:
         """Wait for this campaign's fair turn on ``number``.
 
         Yields True holding a limiter grant and a request slot (released on exit), or
-        False when the campaign stopped being sendable while waiting.
+        False when the campaign stopped being sendable while waiting. A retry goes to
+        the front of its campaign's lane: its backoff was its wait, and behind the
+        campaign's whole read-ahead it would wait minutes more.
         """
-        granted = await self._wait(number, campaign_id, weight(priority))
+        granted = await self._wait(number, campaign_id, weight(priority), retry)
         if not granted:
             yield False
             return
@@ -92,14 +96,17 @@ class FairGate:
         finally:
             self._request_slots.release()
 
-    async def _wait(self, number: str, campaign_id: str, weight: int) -> bool:
+    async def _wait(self, number: str, campaign_id: str, weight: int, retry: bool) -> bool:
         queue = self._queues.setdefault(number, _NumberQueue())
         lane = queue.lanes.get(campaign_id)
         if lane is None:
             start = max(queue.current_pass, queue.ran_dry.pop(campaign_id, 0.0))
             lane = queue.lanes[campaign_id] = _Lane(campaign_id, weight, start)
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        lane.waiters.append(future)
+        if retry:
+            lane.waiters.appendleft(future)
+        else:
+            lane.waiters.append(future)
         if queue.server is None or queue.server.done():
             queue.server = asyncio.create_task(self._serve(number, queue), name=f"gate-{number}")
         try:

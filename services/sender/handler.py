@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -46,6 +48,8 @@ class HandlerConfig:
     claim_stale_after_ms: int = 20_000
     # How often to look again at a contact another sender is busy with.
     busy_poll_s: float = 0.25
+    # Fault testing: die after this many accepted messages, before recording them (0: never).
+    crash_after_accepted: int = 0
 
 
 class _ClaimLost:
@@ -120,6 +124,7 @@ class SendHandler:
         # The consumer hands over thousands of commands at once: their first ledger
         # reads queue here rather than crowding the Redis pool.
         self._preparing = asyncio.Semaphore(max_preparing)
+        self._accepted = 0
 
     async def handle(self, command: SendMessage) -> MessageOutcome | None:
         ids = {"campaign_id": command.campaign_id, "contact_id": command.contact_id}
@@ -183,7 +188,7 @@ class SendHandler:
             if unresolved_since_ms is None:
                 await self._gateway.wait_until_closed()
                 async with self._gate.turn(
-                    command.from_number, command.campaign_id, command.priority
+                    command.from_number, command.campaign_id, command.priority, retry=attempt > 0
                 ) as granted:
                     # Checked again after the wait for a turn: a pause must hold back the
                     # sends already queued here, not only those that come after it.
@@ -256,6 +261,12 @@ class SendHandler:
         return deferred(command)
 
     async def _record_sent(self, command: SendMessage, sid: str) -> MessageSent:
+        if self._config.crash_after_accepted:
+            self._accepted += 1
+            if self._accepted >= self._config.crash_after_accepted:
+                # The worst moment to die: Twilio has the message, the ledger does not.
+                log.warning("fault hook: killing this sender before the ledger write")
+                os.kill(os.getpid(), signal.SIGKILL)
         await self._ledger.record(
             command.campaign_id, command.contact_id, LedgerState.SENT, sid, None
         )

@@ -36,7 +36,12 @@ class Heartbeat:
         self._breaker_state = breaker_state
         self._interval_s = interval_s
         self._stopped = asyncio.Event()
+        self._woken = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Beat now (the breaker changed state): the dashboard should not lag behind it."""
+        self._woken.set()
 
     async def beat(self) -> None:
         beat = {"atMs": int(time.time() * 1000), "breaker": self._breaker_state()}
@@ -49,13 +54,15 @@ class Heartbeat:
             except (RedisError, OSError) as error:
                 log.warning("heartbeat not written", extra={"reason": str(error)})
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), self._interval_s)
+                await asyncio.wait_for(self._woken.wait(), self._interval_s)
+            self._woken.clear()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="heartbeat")
 
     async def stop(self) -> None:
         self._stopped.set()
+        self._woken.set()
         if self._task is not None:
             await self._task
         # A replica that stops cleanly leaves at once rather than after the timeout.

@@ -18,9 +18,10 @@ def default_replica_id() -> str:
 class SenderSettings(Settings):
     health_port: int = Field(default=8102, ge=0, le=65535)
 
-    # Inline retries of a retryable Twilio failure before reporting it (a retry topic
-    # comes later), with exponential backoff and jitter between them.
-    send_max_attempts: PositiveInt = 3
+    # Attempts at a retryable Twilio failure before reporting it failed, with exponential
+    # backoff and jitter between them. A message waiting for its next attempt holds no
+    # partition: the consumer reads ahead past it (services/sender/consumer.py).
+    send_max_attempts: PositiveInt = 5
     send_retry_base_delay_ms: NonNegativeInt = 500
     send_retry_max_delay_ms: NonNegativeInt = 30_000
 
@@ -57,6 +58,10 @@ class SenderSettings(Settings):
     sender_max_poll_interval_ms: PositiveInt = 900_000
     # On shutdown, in-flight sends get this long to finish before they are cancelled.
     sender_drain_timeout_s: PositiveFloat = 20
+
+    # Fault testing only: after this many messages Twilio accepted, the process kills
+    # itself between the acceptance and the ledger write (0: never).
+    sender_fault_crash_after_accepted: NonNegativeInt = 0
 
     # How often each replica reports itself alive (workers:sender in Redis).
     heartbeat_interval_s: PositiveFloat = 5

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import math
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -175,6 +176,8 @@ class TwilioGateway:
         self._opened_at = 0.0
         self._trial_started_at = -math.inf
         self._client: Client | None = None
+        # Called after each change of the breaker's state (the heartbeat reports it).
+        self.on_breaker_change: Callable[[], None] = lambda: None
 
     async def open(self) -> None:
         """Build the client; needs the running loop (aiohttp)."""
@@ -206,6 +209,7 @@ class TwilioGateway:
             )
         elif state is CircuitBreakerState.CLOSED:
             log.info("circuit breaker closed: Twilio calls resume")
+        self.on_breaker_change()
 
     async def wait_until_closed(self) -> None:
         """Return when a call may go: the breaker is closed, or it is this caller's trial.

@@ -97,3 +97,15 @@ async def test_a_paused_campaign_spends_no_grants() -> None:
     assert Counter(results) == {("held", False): 30, ("open", True): 5}
     assert limiter.grants == 5
     assert gate.waiting() == 0
+
+
+async def test_a_retry_goes_first_in_its_campaigns_lane() -> None:
+    gate = FairGate(GrantingLimiter(), _always, max_concurrent=1)  # type: ignore[arg-type]
+    order: list[str] = []
+
+    async def one(name: str, retry: bool) -> None:
+        async with gate.turn("whatsapp:+1", "c", "normal", retry=retry):
+            order.append(name)
+
+    await asyncio.gather(*(one(f"new-{i}", False) for i in range(5)), one("retry", True))
+    assert order.index("retry") <= 1  # the first grant may already be on its way
