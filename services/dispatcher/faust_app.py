@@ -8,8 +8,10 @@ dispatcher continues each campaign where it stopped.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import faust
 from aiokafka.errors import KafkaError
@@ -32,6 +34,49 @@ log = logging.getLogger(__name__)
 # Control events from other services are mirrored into the campaign's status,
 # which the dispatcher and the senders check.
 CONTROL_STATUS = {CampaignPaused: "paused", CampaignResumed: "sending", CampaignStopped: "stopped"}
+
+
+async def _with_retries(
+    settings: DispatcherSettings, campaign_id: str, step: Callable[[], Awaitable[None]]
+) -> None:
+    """A step that fails on Kafka or Redis is tried BATCH_RETRY_ATTEMPTS more times,
+    BATCH_RETRY_DELAY ms apart. Every step is idempotent, so trying again is safe."""
+    for attempt in range(settings.batch_retry_attempts + 1):
+        try:
+            await step()
+            return
+        except (RedisError, KafkaError, OSError) as error:
+            log.warning(
+                "dispatcher step failed",
+                extra={"campaign_id": campaign_id, "attempt": attempt + 1, "reason": repr(error)},
+            )
+            if attempt < settings.batch_retry_attempts:
+                await asyncio.sleep(settings.batch_retry_delay / 1000)
+    # A start or control event is not lost either: the api's status is the truth the
+    # senders read, and a campaign left expanding is ticked again by the pacer.
+    log.error("dispatcher step failed after its retries", extra={"campaign_id": campaign_id})
+
+
+async def _dead_letter(
+    expander: Expander, topics: Topics, record: faust.EventT[bytes], reason: str
+) -> None:
+    message = record.message
+    await send_to_dlq(
+        expander.producer,
+        topics.message_dlq,
+        value=record.value,
+        key=record.key,
+        reason=reason,
+        source_topic=message.topic,
+        source_partition=message.partition,
+        source_offset=message.offset,
+        source="/services/dispatcher",
+    )
+
+
+async def _mirror_status(expander: Expander, campaign_id: str, status: str) -> None:
+    if await expander.campaigns.exists(campaign_id):
+        await expander.campaigns.set_fields(campaign_id, status=status)
 
 
 def create_faust_app(
@@ -68,42 +113,37 @@ def create_faust_app(
             try:
                 event = decode(record.value)
             except EventDecodeError as error:
-                message = record.message
-                await send_to_dlq(
-                    expander.producer,
-                    topics.message_dlq,
-                    value=record.value,
-                    key=record.key,
-                    reason=str(error),
-                    source_topic=message.topic,
-                    source_partition=message.partition,
-                    source_offset=message.offset,
-                    source="/services/dispatcher",
-                )
+                await _dead_letter(expander, topics, record, str(error))
                 continue
             if isinstance(event, CampaignStarted):
-                await expander.on_started(event)
+                await _with_retries(
+                    settings, event.campaign_id, functools.partial(expander.on_started, event)
+                )
             elif type(event) in CONTROL_STATUS:
-                status = CONTROL_STATUS[type(event)]
-                if await expander.campaigns.exists(event.campaign_id):
-                    await expander.campaigns.set_fields(event.campaign_id, status=status)
+                await _with_retries(
+                    settings,
+                    event.campaign_id,
+                    functools.partial(
+                        _mirror_status, expander, event.campaign_id, CONTROL_STATUS[type(event)]
+                    ),
+                )
 
     @app.agent(ticks)
     async def on_tick(stream: faust.StreamT[bytes]) -> None:
         expander: Expander = expander_factory()
-        async for value in stream:
-            campaign_id = value.decode()
+        async for record in stream.events():
+            try:
+                campaign_id = record.value.decode()
+            except (UnicodeDecodeError, AttributeError) as error:
+                await _dead_letter(expander, topics, record, f"not a campaign id: {error}")
+                continue
 
             def save_cursor(position: int, campaign_id: str = campaign_id) -> None:
                 cursors[campaign_id] = position
 
-            try:
+            async def advance(campaign_id: str = campaign_id) -> None:
                 await expander.advance(campaign_id, cursors[campaign_id], save_cursor)
-            except (RedisError, KafkaError, OSError) as error:
-                # The pacer ticks the campaign again while it has work: nothing is lost.
-                log.warning(
-                    "tick failed; the campaign is ticked again",
-                    extra={"campaign_id": campaign_id, "reason": repr(error)},
-                )
+
+            await _with_retries(settings, campaign_id, advance)
 
     return app
