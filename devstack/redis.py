@@ -59,7 +59,11 @@ def _existing(path: str) -> str | None:
     return path if Path(path).exists() else None
 
 
-def start_redis(table: ProcessTable, port: int, timeout_s: float = 20) -> Tracked:
+def start_redis(
+    table: ProcessTable, port: int, timeout_s: float = 20, *, durable: bool = False
+) -> Tracked:
+    """Start redis-server; ``durable`` keeps an append-only file, as production Redis
+    should, so that a restart loses nothing (the fault suite restarts it)."""
     if port_open("127.0.0.1", port):
         raise StartError(f"port {port} is taken; cannot start Redis there")
     data_dir = table.run_dir / "redis"
@@ -69,9 +73,10 @@ def start_redis(table: ProcessTable, port: int, timeout_s: float = 20) -> Tracke
         "--bind", "127.0.0.1",
         "--port", str(port),
         "--dir", str(data_dir),
-        # Redis holds views that Kafka can rebuild; the local stack needs no snapshots.
+        # The local stack needs no snapshots; a durable one logs every write.
         "--save", "",
-        "--appendonly", "no",
+        "--appendonly", "yes" if durable else "no",
+        "--appendfsync", "everysec",
         "--daemonize", "no",
     ]  # fmt: skip
     tracked = table.start("redis", argv, env={"PATH": "/usr/bin:/bin"})
