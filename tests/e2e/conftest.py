@@ -31,6 +31,7 @@ class System:
     sender_replicas: int = 1
     # Processes started beside the usual ones (a replacement replica, say).
     extras: list[str] = field(default_factory=list)
+    health_urls: dict[str, str] = field(default_factory=dict)
 
     @property
     def api_url(self) -> str:
@@ -48,6 +49,7 @@ class System:
             health = f"http://127.0.0.1:{port}/health"
         module = "sender" if name.startswith("sender") else name
         base = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "REDIS"))}
+        self.health_urls[name] = health
         tracked = start_python(self.table, name, ["-m", f"services.{module}"], base, extra)
         await_ready(tracked, lambda: http_ok(health), 60, f"service {name}")
 

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from devstack.kafka import KafkaPorts, start_kafka
-from devstack.processes import ProcessTable
+from devstack.processes import ProcessTable, http_json
 from devstack.redis import start_redis
 from devstack.stack import stop_all
+from tests.e2e.conftest import System
 from tests.faults.harness import PACED, VALID, FaultRun
-from tests.helpers import free_port
+from tests.helpers import eventually_sync, free_port
 
 
 @dataclass
@@ -30,13 +31,29 @@ class PrivateStack:
             "redis_url": f"redis://127.0.0.1:{self.redis_port}/0",
         }
 
-    def restart_kafka(self) -> None:
-        self.table.stop("kafka")
+    def stop(self, name: str) -> None:
+        self.table.stop(name)
+
+    def start_kafka(self) -> None:
         start_kafka(self.table, self.kafka)
 
-    def restart_redis(self) -> None:
-        self.table.stop("redis")
+    def start_redis(self) -> None:
         start_redis(self.table, self.redis_port, durable=True)
+
+
+def _wait_reported_down(system: System, dependency: str) -> dict[str, object]:
+    """Every service's /health, once each answers 503 naming the dependency down."""
+
+    def reports() -> dict[str, object] | None:
+        found = {}
+        for name, url in system.health_urls.items():
+            code, body = http_json(url)
+            if code != 503 or not isinstance(body, dict) or body.get(dependency) is not False:
+                return None
+            found[name] = body
+        return found
+
+    return eventually_sync(reports, timeout_s=60, what=f"every service reporting {dependency} down")
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +75,15 @@ def test_the_kafka_broker_restarted_mid_campaign(
     system = make_system(sender_replicas=2, **private_stack.settings, **PACED)
     run = FaultRun(system, sandbox_admin, "kafka restarted")
     run.wait_sent(VALID // 4)
-    private_stack.restart_kafka()
+    private_stack.stop("kafka")
+    reported = _wait_reported_down(system, "kafka")
+    private_stack.start_kafka()
     outcome = run.finish()
     fault_table.record(
         "the Kafka broker stopped and restarted mid-campaign",
-        "producers and consumers reconnected by themselves; sends whose results could not "
-        "be published were handled again and recognised by the ledger",
+        f"all {len(reported)} services' /health answered 503 with kafka false; producers "
+        "and consumers reconnected by themselves; sends whose results could not be "
+        "published were handled again and recognised by the ledger",
         outcome,
     )
     assert (outcome.lost, outcome.duplicates) == (0, 0)
@@ -74,12 +94,15 @@ def test_redis_restarted_mid_campaign(private_stack, make_system, sandbox_admin,
     system = make_system(sender_replicas=2, **private_stack.settings, **PACED)
     run = FaultRun(system, sandbox_admin, "redis restarted")
     run.wait_sent(VALID // 4)
-    private_stack.restart_redis()
+    private_stack.stop("redis")
+    reported = _wait_reported_down(system, "redis")
+    private_stack.start_redis()
     outcome = run.finish()
     fault_table.record(
         "Redis stopped and restarted mid-campaign (append-only file on, as in production)",
-        "sending paused while the ledger and limiter were unreachable (no claim, no send); "
-        "work was retried in place and went on when Redis answered",
+        f"all {len(reported)} services' /health answered 503 with redis false; sending "
+        "paused while the ledger and limiter were unreachable (no claim, no send); work was "
+        "retried in place and went on when Redis answered",
         outcome,
     )
     assert (outcome.lost, outcome.duplicates) == (0, 0)
