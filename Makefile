@@ -60,4 +60,4 @@ lock: ## re-pin every package from pyproject.toml (runtime, then dev tools)
 	rm -rf $(LOCK_VENV) build *.egg-info
 
 clean: down ## remove run state and caches (keeps the virtualenv)
-	rm -rf .run .cache .pytest_cache .ruff_cache
+	rm -rf .run .cache .pytest_cache .ruff_cache .hypothesis

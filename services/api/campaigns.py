@@ -75,7 +75,13 @@ class CampaignService:
 
     def _default_expiry(self, scheduled_at: datetime | None) -> datetime | None:
         expiry_s = self._settings.campaign_default_expiry_s
-        return (scheduled_at or _now()) + timedelta(seconds=expiry_s) if expiry_s else None
+        if not expiry_s:
+            return None
+        try:
+            return (scheduled_at or _now()) + timedelta(seconds=expiry_s)
+        except OverflowError:
+            # Later than datetime can count (a scheduledAt late in year 9999): never expires.
+            return None
 
     async def create(self, user: User, body: CampaignCreate) -> CampaignRecord:
         """Store the definition and its audience; a future ``scheduledAt`` schedules it."""

@@ -7,29 +7,69 @@ Shapes match the Bull-based system this API replaces.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
+    TypeAdapter,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from shared.events.models import Priority, TemplateContent, TextContent
 from shared.store.campaigns import CampaignRecord, CampaignStatus
 
 CONTENT_SID_PATTERN = r"^HX[0-9a-fA-F]{32}$"
+# Listings read pages by Redis offset, a 64-bit integer: a page past this is a 422 naming
+# `page` rather than an offset Redis rejects. No listing here is that long.
+MAX_PAGE = 1_000_000
+
+MessageText = Annotated[str, Field(min_length=1, max_length=1600)]
+ContactId = Annotated[str, Field(min_length=1, max_length=128)]
 
 
 class ApiModel(BaseModel):
     """camelCase on the wire, snake_case in Python."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+def string_or_object_with_one_of(
+    string: Any, *fields: str
+) -> classmethod[BaseModel, [CoreSchema, GetJsonSchemaHandler], JsonSchemaValue]:
+    """The JSON schema of a model whose validators take a string, or an object with
+    exactly one of ``fields`` set: generated from the fields alone, the schema would
+    call any object valid and leave the string out."""
+
+    def json_schema(
+        _cls: type[BaseModel], core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        reference = handler(core_schema)
+        generated = handler.resolve_ref_schema(reference)
+        documentation = {
+            key: generated.pop(key) for key in ("title", "description") if key in generated
+        }
+        object_schema = {
+            **generated,
+            "oneOf": [
+                {"required": [field], "properties": {field: {"not": {"type": "null"}}}}
+                for field in fields
+            ],
+        }
+        generated.clear()
+        generated.update(documentation)
+        generated["oneOf"] = [handler(TypeAdapter(string).core_schema), object_schema]
+        return reference
+
+    return classmethod(json_schema)
 
 
 class TemplateMessage(ApiModel):
@@ -44,9 +84,11 @@ class MessageIn(ApiModel):
     or any of the contact's vars.
     """
 
-    body: str | None = Field(default=None, min_length=1, max_length=1600)
+    body: MessageText | None = None
     content_sid: str | None = Field(default=None, pattern=CONTENT_SID_PATTERN)
     content_variables: dict[str, str] = Field(default_factory=dict, max_length=100)
+
+    __get_pydantic_json_schema__ = string_or_object_with_one_of(MessageText, "body", "contentSid")
 
     @model_validator(mode="before")
     @classmethod
@@ -71,10 +113,12 @@ class MessageIn(ApiModel):
 class AudienceItem(ApiModel):
     """One audience entry: a stored contact's id (a JSON string), or an inline recipient."""
 
-    contact_id: str | None = Field(default=None, min_length=1, max_length=128)
+    contact_id: ContactId | None = None
     phone: str | None = Field(default=None, min_length=1, max_length=64)
     name: str | None = Field(default=None, max_length=256)
     vars: dict[str, str] = Field(default_factory=dict, max_length=100)
+
+    __get_pydantic_json_schema__ = string_or_object_with_one_of(ContactId, "contactId", "phone")
 
     @model_validator(mode="before")
     @classmethod

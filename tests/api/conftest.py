@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -15,6 +16,7 @@ from services.api.settings import ApiSettings
 
 ALICE_TOKEN = "alice-secret-token"
 BOB_TOKEN = "bob-secret-token"
+API_TOKENS = f"alice:{ALICE_TOKEN},bob:{BOB_TOKEN}"
 
 
 @dataclass
@@ -34,9 +36,14 @@ def valid_phone(index: int) -> str:
 
 @pytest_asyncio.fixture
 async def api(make_settings, redis: Redis) -> AsyncIterator[Api]:
-    settings = make_settings(
-        ApiSettings, api_tokens=f"alice:{ALICE_TOKEN},bob:{BOB_TOKEN}", batch_size=2
-    )
+    settings = make_settings(ApiSettings, api_tokens=API_TOKENS, batch_size=2)
+    async with serving(settings, redis) as running:
+        yield running
+
+
+@asynccontextmanager
+async def serving(settings: ApiSettings, redis: Redis) -> AsyncIterator[Api]:
+    """The app built from ``settings`` (with API_TOKENS), running, and its clients."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app)

@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.api.models import MAX_PAGE
+from services.api.settings import ApiSettings
 from shared.events.models import Recipient
 from shared.redis import Keys
 from shared.store.campaigns import CampaignStore
-from tests.api.conftest import Api, create_campaign, valid_phone
+from tests.api.conftest import API_TOKENS, Api, create_campaign, serving, valid_phone
 
 CAMPAIGN_FIELDS = {
     "id",
@@ -114,6 +116,15 @@ async def test_get_by_id_and_paginated_list_show_only_own_campaigns(api: Api) ->
     assert (await api.alice.get("/api/campaigns/nope")).status_code == 404
 
 
+async def test_a_page_past_the_last_possible_one_is_422_naming_page(api: Api) -> None:
+    # Redis offsets are 64-bit: a larger page once reached Redis and answered 503.
+    for page in (MAX_PAGE + 1, 2**70):
+        for path in ("/api/campaigns", "/api/contacts"):
+            response = await api.alice.get(path, params={"page": page})
+            assert response.status_code == 422, (path, page, response.text)
+            assert response.json()["field"] == "page"
+
+
 @pytest.mark.parametrize("token", [None, "wrong-token"])
 async def test_missing_or_wrong_token_is_401(api: Api, token: str | None) -> None:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -138,6 +149,20 @@ async def test_scheduled_campaign_is_stored_scheduled(api: Api) -> None:
     later = due + timedelta(seconds=1)
     assert await store(api).due_schedules(later) == [body["id"]]
     assert await store(api).due_schedules(due - timedelta(seconds=1)) == []
+
+
+async def test_default_expiry_counts_from_the_schedule_and_never_overflows(
+    make_settings, redis
+) -> None:
+    settings = make_settings(ApiSettings, api_tokens=API_TOKENS, campaign_default_expiry_s=3600)
+    async with serving(settings, redis) as api:
+        due = datetime.now(UTC) + timedelta(days=1)
+        body = await create_campaign(api.alice, scheduledAt=due.isoformat())
+        assert datetime.fromisoformat(body["expiresAt"]) == due + timedelta(hours=1)
+        # An hour after the end of year 9999 is past what datetime counts: no expiry.
+        end_of_time = datetime.max.replace(tzinfo=UTC)
+        body = await create_campaign(api.alice, scheduledAt=end_of_time.isoformat())
+        assert (body["status"], body["expiresAt"]) == ("scheduled", None)
 
 
 def _contacts(n: int) -> list[dict]:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from services.api.deps import CampaignServiceDep, CurrentUser
 from services.api.models import (
+    MAX_PAGE,
     CampaignCreate,
     CampaignPublic,
     CampaignsPublic,
@@ -34,7 +35,7 @@ async def create_campaign(
 async def list_campaigns(
     user: CurrentUser,
     service: CampaignServiceDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> CampaignsPublic:
     """Your campaigns, newest first."""

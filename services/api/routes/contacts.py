@@ -10,6 +10,7 @@ from services.api.contacts_store import Contact
 from services.api.csv_import import import_contacts
 from services.api.deps import ContactStoreDep, CurrentUser, SettingsDep
 from services.api.models import (
+    MAX_PAGE,
     ContactCreate,
     ContactPublic,
     ContactsCreated,
@@ -96,7 +97,7 @@ async def import_contacts_csv(
 async def list_contacts(
     user: CurrentUser,
     store: ContactStoreDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
 ) -> ContactsPublic:
     """Your contacts, in the order they were first added."""
