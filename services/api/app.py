@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from services.api.errors import install_error_handlers
 from services.api.lag import ConsumerLagMonitor
 from services.api.publisher import CampaignEventPublisher
 from services.api.routes import campaigns, contacts, control, dashboard, health
+from services.api.senders import live_breakers
 from services.api.settings import ApiSettings
 from shared.redis import Keys
 from shared.runtime import Connections
@@ -47,7 +49,14 @@ def create_app(settings: ApiSettings) -> FastAPI:
         state.progress_store = progress_store
         state.contact_store = contact_store
         state.campaign_service = CampaignService(
-            settings, campaign_store, progress_store, contact_store, publisher
+            settings,
+            campaign_store,
+            progress_store,
+            contact_store,
+            publisher,
+            sender_breakers=functools.partial(
+                live_breakers, connections.redis, keys, settings.worker_heartbeat_timeout_s
+            ),
         )
         state.dashboard_service = DashboardService(
             settings, connections, campaign_store, progress_store, lag_monitor

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from services.api.auth import User
@@ -19,6 +19,7 @@ from services.api.models import AudienceItem, CampaignCreate
 from services.api.phones import require_phone
 from services.api.publisher import CampaignEventPublisher
 from services.api.queue_status import QueueStatus, is_running, queue_status, unsent
+from services.api.senders import breaker_verdict
 from services.api.settings import ApiSettings
 from shared.events.models import (
     CampaignPaused,
@@ -66,8 +67,10 @@ class CampaignService:
         progress: ProgressStore,
         contacts: ContactStore,
         publisher: CampaignEventPublisher,
+        sender_breakers: Callable[[], Awaitable[dict[str, str]]],
     ) -> None:
         self._settings = settings
+        self._sender_breakers = sender_breakers
         self._campaigns = campaigns
         self._progress = progress
         self._contacts = contacts
@@ -304,4 +307,8 @@ class CampaignService:
     async def queue_status(self, user: User, campaign_id: str) -> QueueStatus:
         record = await self.get(user, campaign_id)
         progress = await self._progress.read(campaign_id)
-        return queue_status(record, progress, _ms(_now()))
+        status = queue_status(record, progress, _ms(_now()))
+        if is_running(record, progress):
+            verdict = breaker_verdict((await self._sender_breakers()).values())
+            status = status.model_copy(update={"circuit_breaker": verdict})
+        return status

@@ -10,9 +10,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from datetime import UTC, datetime
 
-import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -20,6 +18,7 @@ from services.api.auth import User
 from services.api.lag import ConsumerLagMonitor, lag_by_topic
 from services.api.models import ApiModel
 from services.api.queue_status import is_running, unsent
+from services.api.senders import breaker_verdict, live_breakers
 from services.api.settings import ApiSettings
 from shared.kafka import kafka_reachable
 from shared.redis import Keys
@@ -57,6 +56,8 @@ class SystemMetrics(ApiModel):
     active_workers: int
     # Replica id -> its circuit breaker: closed, open or half_open.
     circuit_breakers: dict[str, str]
+    # All replicas as one: open if any is open, then half_open; unknown with none alive.
+    circuit_breaker: str
     uptime_s: float
     redis: dict[str, object]
     kafka: dict[str, object]
@@ -144,6 +145,7 @@ class DashboardService:
             system=SystemMetrics(
                 active_workers=len(workers),
                 circuit_breakers=workers,
+                circuit_breaker=breaker_verdict(workers.values()),
                 uptime_s=round(time.monotonic() - self._started_monotonic, 3),
                 redis=redis_info,
                 kafka={
@@ -173,20 +175,6 @@ class DashboardService:
         }
 
     async def _workers(self) -> dict[str, str]:
-        """Sender replicas with a recent heartbeat (services/sender/heartbeat.py), and
-        the state of each one's circuit breaker."""
-        try:
-            beats = await self._redis.hgetall(self._keys("workers", "sender"))
-        except (RedisError, OSError):
-            return {}
-        now_ms = datetime.now(UTC).timestamp() * 1000
-        timeout_ms = self._settings.worker_heartbeat_timeout_s * 1000
-        alive = {}
-        for replica, value in beats.items():
-            try:
-                beat = orjson.loads(value)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(beat, dict) and now_ms - beat.get("atMs", 0) <= timeout_ms:
-                alive[replica.decode()] = str(beat.get("breaker", "unknown"))
-        return alive
+        return await live_breakers(
+            self._redis, self._keys, self._settings.worker_heartbeat_timeout_s
+        )

@@ -44,6 +44,11 @@ class QueueStatus(ApiModel):
     failed_jobs: int
     progress: ProgressPublic
     metrics: QueueMetricsPublic
+    circuit_breaker: str | None = Field(
+        default=None,
+        description="While the campaign runs: the senders' circuit breakers as one, "
+        "`open` when Twilio calls wait (its messages are not failed for it).",
+    )
 
 
 class QueueStatusPublic(ApiModel):

@@ -8,6 +8,7 @@ from aiokafka import TopicPartition
 from services.api.errors import field_path
 from services.api.lag import compute_lag, lag_by_topic
 from services.api.queue_status import is_running, queue_status
+from services.api.senders import breaker_verdict
 from services.api.settings import ApiSettings, parse_token_pairs
 from shared.events.models import TextContent
 from shared.store.campaigns import CampaignRecord
@@ -110,3 +111,17 @@ def test_lag_counts_uncommitted_partitions_from_zero() -> None:
     )
     assert lag == {"sender": {"cmd": 6}, "other": {"cmd": 14}}
     assert lag_by_topic(lag) == {"cmd": 14}
+
+
+@pytest.mark.parametrize(
+    ("states", "verdict"),
+    [
+        ([], "unknown"),
+        (["closed", "closed"], "closed"),
+        (["closed", "half_open"], "half_open"),
+        (["half_open", "open", "closed"], "open"),
+        (["closed", "unknown"], "unknown"),
+    ],
+)
+def test_breakers_of_all_replicas_as_one_word(states: list[str], verdict: str) -> None:
+    assert breaker_verdict(states) == verdict

@@ -26,17 +26,19 @@ def test_a_twilio_outage_of_ninety_seconds(make_system, sandbox_admin, fault_tab
     sandbox_admin.post("/_sandbox/faults", json={"outage_s": OUTAGE_S}).raise_for_status()
     outage_began = time.monotonic()
 
-    def breakers() -> dict[str, str]:
+    def system_metrics() -> dict:
         with system.client() as client:
             metrics = client.get("/api/dashboard/campaign-queue-metrics").json()["metrics"]
-        return metrics["system"]["circuitBreakers"]
+        return metrics["system"]
 
     opened = eventually_sync(
-        lambda: (b := breakers()) and set(b.values()) == {"open"} and b,
+        lambda: (m := system_metrics()) and set(m["circuitBreakers"].values()) == {"open"} and m,
         timeout_s=30,
         what="both replicas' breakers open",
     )
     opened_after_s = time.monotonic() - outage_began
+    # The campaign shows why it stands still.
+    assert run.status()["circuitBreaker"] == "open"
     outcome = run.finish(timeout_s=OUTAGE_S + 240)
     refused = _answers(sandbox_admin, 503) - unavailable_before
     fault_table.record(
@@ -46,7 +48,8 @@ def test_a_twilio_outage_of_ninety_seconds(make_system, sandbox_admin, fault_tab
         "half-open trials); messages waited without spending attempts and went after it",
         outcome,
     )
-    assert len(opened) == 2
+    assert len(opened["circuitBreakers"]) == 2 and opened["circuitBreaker"] == "open"
+    assert outcome.status.get("circuitBreaker") is None  # finished: no longer running
     # Without the breaker every waiting message would keep calling: thousands of 503s.
     assert refused <= 2 * (BREAKER_FAIL_MAX + MAX_CONCURRENT + 3), refused
     assert (outcome.lost, outcome.duplicates) == (0, 0)
