@@ -16,7 +16,7 @@ from services.api.dashboard import DashboardService
 from services.api.errors import install_error_handlers
 from services.api.lag import ConsumerLagMonitor
 from services.api.publisher import CampaignEventPublisher
-from services.api.routes import campaigns, contacts, control, dashboard, health
+from services.api.routes import campaigns, contacts, control, dashboard, health, metrics
 from services.api.senders import live_breakers
 from services.api.settings import ApiSettings
 from shared.redis import Keys
@@ -46,6 +46,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         state.connections = connections
         state.tokens = TokenRegistry(connections.redis, keys, settings.static_tokens)
         state.campaign_store = campaign_store
+        state.lag_monitor = lag_monitor
         state.progress_store = progress_store
         state.contact_store = contact_store
         state.campaign_service = CampaignService(
@@ -81,4 +82,5 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(control.router)
     app.include_router(contacts.router)
     app.include_router(dashboard.router)
+    app.include_router(metrics.router)
     return app

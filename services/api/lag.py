@@ -72,6 +72,8 @@ class ConsumerLagMonitor:
         self._consumer: AIOKafkaConsumer | None = None
         self._cached: GroupLag | None = None
         self._cached_at = 0.0
+        # (group, topic, partition) -> lag, from the same reading as the cached totals.
+        self.by_partition: dict[tuple[str, str, int], int] = {}
 
     async def lag(self) -> GroupLag | None:
         """The current lag, or the last one known (None if never) when Kafka does not answer."""
@@ -100,6 +102,12 @@ class ConsumerLagMonitor:
         for group in self._wanted:
             offsets = await admin.list_consumer_group_offsets(group)
             committed[group] = {tp: meta.offset for tp, meta in offsets.items()}
+        self.by_partition = {
+            (group, tp.topic, tp.partition): max(0, end - max(0, committed[group].get(tp, 0)))
+            for group, topics in self._wanted.items()
+            for tp, end in end_offsets.items()
+            if tp.topic in topics
+        }
         return compute_lag(self._wanted, end_offsets, committed)
 
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:

@@ -39,6 +39,7 @@ from shared.events.models import (
     SendMessageBatch,
 )
 from shared.kafka import send_events
+from shared.metrics import BATCHES_EMITTED
 from shared.phones import normalise_phone, whatsapp_address
 from shared.redis import Keys
 from shared.store.campaigns import CampaignRecord, CampaignStore
@@ -138,6 +139,7 @@ class Expander:
             cursor += len(recipients)
             save_cursor(cursor)
             await self.progress.record_emitted(campaign_id, batch_index + 1, cursor)
+            BATCHES_EMITTED.inc()
             log.info(
                 "processing batch",
                 extra={

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from services.dispatcher.polling import Poller
 from services.dispatcher.ticks import TickSender
+from shared.metrics import BATCHES_IN_FLIGHT
 from shared.store.campaigns import CampaignStore
 from shared.store.expansion import ExpansionStore
 from shared.store.progress import ProgressStore
@@ -40,20 +41,25 @@ class ExpansionPacer(Poller):
         self._max_batches = max_concurrent_batches
 
     async def poll_once(self) -> None:
+        in_flight = 0
         for campaign_id in await self._expansions.expanding():
-            if await self._has_work(campaign_id):
+            has_work, batches = await self._has_work(campaign_id)
+            in_flight += batches
+            if has_work:
                 await self._ticks.request(campaign_id)
+        BATCHES_IN_FLIGHT.set(in_flight)
 
-    async def _has_work(self, campaign_id: str) -> bool:
+    async def _has_work(self, campaign_id: str) -> tuple[bool, int]:
+        """Whether to tick the campaign, and its batches in flight."""
         status = await self._campaigns.status(campaign_id)
-        if status == "paused":
-            return False
-        if status == "stopped":
-            return True  # its rest is to be cancelled
         progress = await self._progress.read(campaign_id)
         if progress is None:
-            return True  # let the tick's handler find out
+            return status != "paused", 0  # let the tick's handler find out
         credits = batch_credits(
             progress.emitted, progress.processed, progress.batch_size, self._max_batches
         )
-        return credits > 0
+        in_flight = self._max_batches - credits
+        if status == "paused":
+            return False, in_flight
+        # A stopped campaign's rest is to be cancelled.
+        return status == "stopped" or credits > 0, in_flight

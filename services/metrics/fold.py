@@ -14,6 +14,7 @@ from shared.events.models import (
     MessageSent,
     MessageSkipped,
 )
+from shared.metrics import RESULTS_FOLDED
 from shared.store.campaigns import FINISHED_STATUSES, CampaignStore
 from shared.store.progress import Outcome, ProgressStore
 
@@ -62,6 +63,8 @@ class ProgressFolder:
             at_ms,
             retryable=bool(failure and failure.retryable),
         )
+        if new:
+            RESULTS_FOLDED.labels(outcome=outcome).inc(new)
         if completes:
             await self._complete(campaign_id)
         return new > 0

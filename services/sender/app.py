@@ -13,6 +13,7 @@ from services.sender.ledger import Ledger
 from services.sender.limiter import SlidingWindowLimiter, default_windows
 from services.sender.settings import SenderSettings
 from services.sender.twilio_gateway import TwilioGateway
+from shared.metrics import BUFFERED_COMMANDS
 from shared.redis import Keys
 from shared.runtime import Service
 from shared.store.deferred import DeferredCommands
@@ -74,6 +75,8 @@ class SenderService(Service):
             config=handler_config(settings),
         )
         self.consumer = CommandConsumer(settings, self.connections.producer, handler.handle)
+        consumer = self.consumer
+        BUFFERED_COMMANDS.set_function(lambda: consumer.commands_in_flight)
         await self.consumer.start()
         gateway = self.gateway
         self.heartbeat = Heartbeat(

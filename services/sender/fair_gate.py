@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 
 from services.sender.limiter import SlidingWindowLimiter
 from shared.events.models import Priority
+from shared.metrics import LIMITER_WAIT_SECONDS
 from shared.priority import weight
 
 log = logging.getLogger(__name__)
@@ -87,7 +89,10 @@ class FairGate:
         the front of its campaign's lane: its backoff was its wait, and behind the
         campaign's whole read-ahead it would wait minutes more.
         """
+        started = time.perf_counter()
         granted = await self._wait(number, campaign_id, weight(priority), retry)
+        if granted:
+            LIMITER_WAIT_SECONDS.observe(time.perf_counter() - started)
         if not granted:
             yield False
             return

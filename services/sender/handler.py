@@ -31,6 +31,7 @@ from shared.events.models import (
     MessageSent,
     SendMessage,
 )
+from shared.metrics import MESSAGES_FAILED, MESSAGES_SENT
 from shared.store.deferred import DeferredCommands
 
 log = logging.getLogger(__name__)
@@ -261,6 +262,7 @@ class SendHandler:
         return deferred(command)
 
     async def _record_sent(self, command: SendMessage, sid: str) -> MessageSent:
+        MESSAGES_SENT.labels(priority=command.priority).inc()
         if self._config.crash_after_accepted:
             self._accepted += 1
             if self._accepted >= self._config.crash_after_accepted:
@@ -278,6 +280,10 @@ class SendHandler:
         await self._ledger.record(
             command.campaign_id, command.contact_id, LedgerState.FAILED, None, error.code
         )
+        MESSAGES_FAILED.labels(
+            code=str(error.code) if error.code is not None else "none",
+            retryable=str(retryable).lower(),
+        ).inc()
         log.info(
             "send failed",
             extra={

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import math
+import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from twilio.rest import Client
 from services.sender.error_codes import is_retryable
 from services.sender.settings import SenderSettings
 from shared.events.models import SendMessage, TemplateContent
+from shared.metrics import BREAKER_STATE_VALUES, CIRCUIT_BREAKER_STATE, TWILIO_REQUEST_SECONDS
 from shared.twilio_client import make_twilio_client
 
 log = logging.getLogger(__name__)
@@ -209,6 +211,7 @@ class TwilioGateway:
             )
         elif state is CircuitBreakerState.CLOSED:
             log.info("circuit breaker closed: Twilio calls resume")
+        CIRCUIT_BREAKER_STATE.set(BREAKER_STATE_VALUES.get(state.name.lower(), 0))
         self.on_breaker_change()
 
     async def wait_until_closed(self) -> None:
@@ -238,10 +241,14 @@ class TwilioGateway:
             raise RuntimeError("gateway not open")
         note = _ResponseNote()
         token = _RESPONSE_NOTE.set(note)
+        started = time.perf_counter()
+        outcome = "failed"
         try:
             message = await self._breaker.call_async(self._create_in_time, message_params(command))
+            outcome = "sent"
         except CircuitBreakerError as error:
             if error.__cause__ is None:
+                outcome = "not_called"
                 raise BreakerOpen(str(error.message)) from None
             cause = error.__cause__
             raise to_send_error(cause, note.retry_after_s, self._timeout_s) from cause  # type: ignore[arg-type]
@@ -249,6 +256,10 @@ class TwilioGateway:
             raise to_send_error(error, note.retry_after_s, self._timeout_s) from error
         finally:
             _RESPONSE_NOTE.reset(token)
+            if outcome != "not_called":
+                TWILIO_REQUEST_SECONDS.labels(outcome=outcome).observe(
+                    time.perf_counter() - started
+                )
         return str(message.sid)
 
     async def _create_in_time(self, params: dict[str, str]) -> Any:
