@@ -16,6 +16,7 @@ from shared.health import HealthServer, Probe
 from shared.kafka import ensure_topics, kafka_reachable, make_producer
 from shared.redis import make_redis, redis_reachable
 from shared.settings import Settings
+from shared.tracing import instrument_redis, setup_tracing, shutdown_tracing
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,11 @@ def run_service(build: Callable[[], Service]) -> None:
 
     async def serve() -> None:
         service = build()
-        await run_until_signalled(service.start, service.stop)
+        setup_tracing(service.name)
+        instrument_redis()
+        try:
+            await run_until_signalled(service.start, service.stop)
+        finally:
+            shutdown_tracing()
 
     asyncio.run(serve())

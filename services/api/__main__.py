@@ -6,12 +6,14 @@ import argparse
 import signal
 
 import uvicorn
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from services.api.app import create_app
 from services.api.settings import ApiSettings
 from services.api.tokens_cli import run_create_token
 from shared.logging import configure_logging
 from shared.settings import load_settings
+from shared.tracing import instrument_redis, setup_tracing, shutdown_tracing, tracing_enabled
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -29,13 +31,19 @@ def serve(settings: ApiSettings) -> None:
     # shutdown into exit status 0 instead of death by signal.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: None)
+    setup_tracing("api")
+    instrument_redis()
+    app = create_app(settings)
+    if tracing_enabled():
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="health,metrics")
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.api_host,
         port=settings.api_port,
         log_config=None,  # keep our JSON-line logging
         access_log=False,
     )
+    shutdown_tracing()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from aiokafka import AIOKafkaProducer
+from opentelemetry import propagate
+from opentelemetry.trace import SpanKind
 from redis.asyncio import Redis
 
 from services.dispatcher.pacing import batch_credits
@@ -46,8 +48,10 @@ from shared.store.campaigns import CampaignRecord, CampaignStore
 from shared.store.expansion import ExpansionStore
 from shared.store.progress import ProgressStore
 from shared.topics import Topics
+from shared.tracing import tracer
 
 log = logging.getLogger(__name__)
+_tracer = tracer(__name__)
 SOURCE = "/services/dispatcher"
 STARTABLE = frozenset({"draft", "scheduled", "queued"})
 # A stopped campaign's rest is cancelled this many batches per tick, so that a
@@ -91,7 +95,9 @@ class Expander:
         """
         total = await self._audience_size(event)
         await self._mark_sending(event, total)
-        await self.expansions.register(event)
+        trace_context: dict[str, str] = {}
+        propagate.inject(trace_context)  # the start's span: each batch continues it
+        await self.expansions.register(event, trace_context)
         self._started[event.campaign_id] = event
         log.info("processing campaign", extra={"campaign_id": event.campaign_id, "contacts": total})
         await self.ticks.request(event.campaign_id)
@@ -130,12 +136,26 @@ class Expander:
             cursor, progress.processed, batch_size, self._config.max_concurrent_batches
         )
         batches_total = -(-total // batch_size)
+        trace_context = await self.expansions.trace_context(campaign_id) if credits else {}
         for _ in range(credits):
             if cursor >= total:
                 break
             batch_index = cursor // batch_size
             recipients = await self._recipients(event, cursor, batch_size - cursor % batch_size)
-            await self._emit_batch(event, batch_index, cursor, recipients)
+            with _tracer.start_as_current_span(
+                "emit batch",
+                context=propagate.extract(trace_context),
+                kind=SpanKind.PRODUCER,
+                attributes={
+                    "campaign.id": campaign_id,
+                    "campaign.batch.index": batch_index,
+                    "messaging.system": "kafka",
+                    "messaging.operation.type": "send",
+                    "messaging.destination.name": self._topics.message_commands,
+                    "messaging.batch.message_count": len(recipients),
+                },
+            ):
+                await self._emit_batch(event, batch_index, cursor, recipients)
             cursor += len(recipients)
             save_cursor(cursor)
             await self.progress.record_emitted(campaign_id, batch_index + 1, cursor)

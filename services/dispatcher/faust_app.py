@@ -28,6 +28,7 @@ from shared.events.models import (
     CampaignStopped,
 )
 from shared.topics import Topics
+from shared.tracing import consuming
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +117,15 @@ def create_faust_app(
                 await _dead_letter(expander, topics, record, str(error))
                 continue
             if isinstance(event, CampaignStarted):
-                await _with_retries(
-                    settings, event.campaign_id, functools.partial(expander.on_started, event)
-                )
+                with consuming(
+                    "process CampaignStarted",
+                    record.headers,
+                    topic=record.message.topic,
+                    attributes={"campaign.id": event.campaign_id},
+                ):
+                    await _with_retries(
+                        settings, event.campaign_id, functools.partial(expander.on_started, event)
+                    )
             elif type(event) in CONTROL_STATUS:
                 await _with_retries(
                     settings,

@@ -18,6 +18,7 @@ from shared.runtime import Service
 from shared.store.campaigns import CampaignStore
 from shared.store.progress import ProgressStore
 from shared.topics import Topics
+from shared.tracing import consuming
 
 log = logging.getLogger(__name__)
 RETRY_DELAY_S = 1.0
@@ -89,4 +90,10 @@ class MetricsService(Service):
                 source="/services/metrics",
             )
             return
-        await self.folder.fold(event)
+        with consuming(
+            f"fold {event.type}",  # type: ignore[attr-defined]
+            record.headers,
+            topic=record.topic,
+            attributes={"campaign.id": getattr(event, "campaign_id", "") or ""},
+        ):
+            await self.folder.fold(event)

@@ -35,6 +35,7 @@ from shared.events import EventDecodeError, decode, encode
 from shared.events.models import MessageOutcome, SendMessage, SendMessageBatch
 from shared.kafka import make_consumer
 from shared.topics import Topics
+from shared.tracing import consuming
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,8 @@ class _Record:
     unpublished: dict[int, SendMessage] = field(default_factory=dict)
     # A record that is not a command, and why: for the DLQ.
     dead_letter: tuple[ConsumerRecord, str] | None = None
+    # Its trace context, continued by the sends and their outcomes.
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 class CommandConsumer:
@@ -212,7 +215,7 @@ class CommandConsumer:
     def _take(self, tp: TopicPartition, record: ConsumerRecord) -> None:
         partition = self._partitions.setdefault(tp, _Partition())
         partition.take(record.offset)
-        taken = _Record(tp, record.offset, partition)
+        taken = _Record(tp, record.offset, partition, headers=list(record.headers or ()))
         commands_or_reason = self._commands_of(record)
         if isinstance(commands_or_reason, str):
             taken.dead_letter = (record, commands_or_reason)
@@ -282,10 +285,20 @@ class CommandConsumer:
             taken.dead_letter = None
         if not taken.unpublished:
             return
-        results = await asyncio.gather(
-            *(self._handle_and_publish(taken, index) for index in list(taken.unpublished)),
-            return_exceptions=True,
-        )
+        with consuming(
+            "process SendMessageBatch",
+            taken.headers,
+            topic=taken.tp.topic,
+            attributes={
+                "messaging.kafka.offset": taken.offset,
+                "messaging.destination.partition.id": str(taken.tp.partition),
+                "messaging.batch.message_count": len(taken.unpublished),
+            },
+        ):
+            results = await asyncio.gather(
+                *(self._handle_and_publish(taken, index) for index in list(taken.unpublished)),
+                return_exceptions=True,
+            )
         if taken.unpublished:
             errors = [result for result in results if isinstance(result, Exception)]
             raise errors[0] if errors else RuntimeError("commands left unpublished")

@@ -33,8 +33,10 @@ from shared.events.models import (
 )
 from shared.metrics import MESSAGES_FAILED, MESSAGES_SENT
 from shared.store.deferred import DeferredCommands
+from shared.tracing import tracer
 
 log = logging.getLogger(__name__)
+_tracer = tracer(__name__)
 
 # Twilio's date_sent has one-second precision and clocks differ: look back this far.
 RECONCILE_LOOKBACK_MS = 60_000
@@ -128,6 +130,20 @@ class SendHandler:
         self._accepted = 0
 
     async def handle(self, command: SendMessage) -> MessageOutcome | None:
+        with _tracer.start_as_current_span(
+            "send message",
+            attributes={
+                "campaign.id": command.campaign_id,
+                "campaign.contact_id": command.contact_id,
+                "messaging.message.attempt": command.attempt,
+            },
+        ) as span:
+            outcome = await self._handle(command)
+            if outcome is not None:
+                span.set_attribute("campaign.outcome", outcome.type)  # type: ignore[attr-defined]
+            return outcome
+
+    async def _handle(self, command: SendMessage) -> MessageOutcome | None:
         ids = {"campaign_id": command.campaign_id, "contact_id": command.contact_id}
         while True:
             async with self._preparing:

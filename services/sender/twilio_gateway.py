@@ -24,6 +24,7 @@ from typing import Any
 import aiohttp
 from aiobreaker import CircuitBreaker, CircuitBreakerError, CircuitBreakerListener
 from aiobreaker.state import CircuitBreakerState
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
@@ -33,9 +34,11 @@ from services.sender.error_codes import is_retryable
 from services.sender.settings import SenderSettings
 from shared.events.models import SendMessage, TemplateContent
 from shared.metrics import BREAKER_STATE_VALUES, CIRCUIT_BREAKER_STATE, TWILIO_REQUEST_SECONDS
+from shared.tracing import tracer
 from shared.twilio_client import make_twilio_client
 
 log = logging.getLogger(__name__)
+_tracer = tracer(__name__)
 
 # A page of the reconciliation list; a recipient rarely has more messages in two minutes.
 RECONCILE_PAGE_SIZE = 100
@@ -239,6 +242,40 @@ class TwilioGateway:
         """Send one message; returns its sid. Raises SendError or BreakerOpen."""
         if self._client is None:
             raise RuntimeError("gateway not open")
+        with _tracer.start_as_current_span(
+            "POST /Messages", kind=SpanKind.CLIENT, attributes=self._span_attributes(command)
+        ) as span:
+            try:
+                sid = await self._create(command)
+            except SendError as error:
+                span.set_status(Status(StatusCode.ERROR, error.message))
+                span.set_attribute("error.type", str(error.code or error.http_status or "none"))
+                if error.http_status is not None:
+                    span.set_attribute("http.response.status_code", error.http_status)
+                if error.code is not None:
+                    span.set_attribute("twilio.error_code", error.code)
+                raise
+            except BreakerOpen:
+                span.set_attribute("twilio.breaker", "open")
+                raise
+            span.set_attribute("http.response.status_code", 201)
+            span.set_attribute("messaging.message.id", sid)
+            return sid
+
+    def _span_attributes(self, command: SendMessage) -> dict[str, str | int]:
+        base = self._settings.twilio_base_url or "https://api.twilio.com"
+        account, _ = self._settings.twilio_credentials
+        return {
+            "http.request.method": "POST",
+            "url.full": f"{base}/2010-04-01/Accounts/{account}/Messages.json",
+            "server.address": base.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0],
+            "messaging.system": "twilio",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": command.from_number,
+            "campaign.id": command.campaign_id,
+        }
+
+    async def _create(self, command: SendMessage) -> str:
         note = _ResponseNote()
         token = _RESPONSE_NOTE.set(note)
         started = time.perf_counter()
