@@ -22,6 +22,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.logging import register_secret
+
 # Public, documented development credentials of the Twilio sandbox. They only
 # ever open the local sandbox; real Twilio rejects them.
 SANDBOX_ACCOUNT_SID = "AC" + "5a" * 16
@@ -154,9 +156,14 @@ def load_settings(model: type[SettingsT] = Settings, **overrides: Any) -> Settin
     ``overrides`` (command-line flags, say) win over the environment.
     """
     try:
-        return model(**overrides)
+        settings = model(**overrides)
     except ValidationError as error:
         _exit_with(describe_error(error, model))
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            register_secret(value.get_secret_value())
+    return settings
 
 
 def _exit_with(line: str) -> NoReturn:

@@ -11,7 +11,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from services.api.app import create_app
 from services.api.settings import ApiSettings
 from services.api.tokens_cli import run_create_token
-from shared.logging import configure_logging
+from shared.logging import configure_logging, register_secret
 from shared.settings import load_settings
 from shared.tracing import instrument_redis, setup_tracing, shutdown_tracing, tracing_enabled
 
@@ -49,6 +49,8 @@ def serve(settings: ApiSettings) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     settings = load_settings(ApiSettings)
+    for token in settings.static_tokens:
+        register_secret(token)  # bearer tokens are as secret as the Twilio one
     configure_logging("api", settings.log_level)
     if args.command == "create-token":
         run_create_token(settings, args.user)
