@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 from shared.settings import Settings
 
+# How long each topic keeps records: per-message results are kept a week, as in Redis.
+WEEK_MS = 7 * 24 * 3600 * 1000
+MONTH_MS = 30 * 24 * 3600 * 1000
+
 
 @dataclass(frozen=True, slots=True)
 class TopicSpec:
@@ -51,13 +55,17 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     commands = settings.message_commands_partitions
     results = settings.message_results_partitions
     return [
-        TopicSpec(topics.campaign_events, settings.campaign_events_partitions),
-        TopicSpec(topics.message_commands, commands),
-        TopicSpec(topics.message_results, results),
-        TopicSpec(topics.message_status, results),
+        # Kept longest: a campaign's events are its history, and small.
+        TopicSpec(
+            topics.campaign_events, settings.campaign_events_partitions, retention_ms=MONTH_MS
+        ),
+        TopicSpec(topics.message_commands, commands, retention_ms=WEEK_MS),
+        TopicSpec(topics.message_results, results, retention_ms=WEEK_MS),
+        TopicSpec(topics.message_status, results, retention_ms=WEEK_MS),
         # Retries keep the key of their source, so they share its partitioning.
-        TopicSpec(topics.message_retry, commands),
-        TopicSpec(topics.message_dlq, 1),
+        TopicSpec(topics.message_retry, commands, retention_ms=WEEK_MS),
+        # Dead letters wait for a person: a month.
+        TopicSpec(topics.message_dlq, 1, retention_ms=MONTH_MS),
         # Keyed by campaign like campaign.events and with as many partitions, so one
         # dispatcher owns both a campaign's events and its ticks. A tick is only a
         # wake-up: an hour of them is plenty.

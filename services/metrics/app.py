@@ -8,7 +8,7 @@ import logging
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from redis.exceptions import RedisError
 
-from services.metrics.fold import ProgressFolder
+from services.metrics.fold import ProgressFolder, Retention
 from services.metrics.settings import MetricsSettings
 from shared.dlq import send_to_dlq
 from shared.events import EventDecodeError, decode
@@ -31,7 +31,15 @@ class MetricsService(Service):
         super().__init__(settings)
         keys = Keys(settings.redis_key_prefix)
         redis = self.connections.redis
-        self.folder = ProgressFolder(ProgressStore(redis, keys), CampaignStore(redis, keys))
+        retention = Retention(
+            progress_ttl_s=settings.progress_ttl_s,
+            results_ttl_s=settings.results_ttl_s,
+            completed_jobs_kept=settings.completed_jobs_kept,
+            failed_jobs_kept=settings.failed_jobs_kept,
+        )
+        self.folder = ProgressFolder(
+            ProgressStore(redis, keys), CampaignStore(redis, keys), retention
+        )
         self._topics = Topics.from_settings(settings)
         self.consumer: AIOKafkaConsumer = make_consumer(
             settings,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from shared.events.models import (
@@ -35,10 +36,21 @@ def outcome_of(event: Event) -> Outcome | None:
     return OUTCOMES.get(type(event))
 
 
+@dataclass(frozen=True, slots=True)
+class Retention:
+    progress_ttl_s: int = 24 * 3600
+    results_ttl_s: int = 7 * 24 * 3600
+    completed_jobs_kept: int = 100
+    failed_jobs_kept: int = 50
+
+
 class ProgressFolder:
-    def __init__(self, progress: ProgressStore, campaigns: CampaignStore) -> None:
+    def __init__(
+        self, progress: ProgressStore, campaigns: CampaignStore, retention: Retention
+    ) -> None:
         self._progress = progress
         self._campaigns = campaigns
+        self._retention = retention
 
     async def fold(self, event: Event) -> bool:
         """Count a terminal result once; True when it was new."""
@@ -73,7 +85,34 @@ class ProgressFolder:
         status = await self._campaigns.status(campaign_id)
         # A stopped campaign stays stopped once its last contact is cancelled.
         if status is not None and status not in FINISHED_STATUSES:
+            status = "completed"
             await self._campaigns.set_fields(
-                campaign_id, status="completed", finished_at=datetime.now(UTC).isoformat()
+                campaign_id, status=status, finished_at=datetime.now(UTC).isoformat()
             )
-        log.info("campaign completed", extra={"campaign_id": campaign_id})
+        await self._clean_up(campaign_id, status)
+        log.info("campaign completed", extra={"campaign_id": campaign_id, "status": status})
+
+    async def _clean_up(self, campaign_id: str, status: str | None) -> None:
+        retention = self._retention
+        await self._progress.expire_ended(
+            campaign_id,
+            self._campaigns.audience_key(campaign_id),
+            retention.progress_ttl_s,
+            retention.results_ttl_s,
+        )
+        progress = await self._progress.read(campaign_id)
+        record = await self._campaigns.get(campaign_id)
+        failed = status == "failed"
+        await self._progress.record_job(
+            "failed" if failed else "completed",
+            {
+                "campaignId": campaign_id,
+                "jobId": record.job_id if record else None,
+                "status": status,
+                "finishedAt": datetime.now(UTC).isoformat(),
+                "total": progress.total if progress else 0,
+                "sent": progress.sent if progress else 0,
+                "failed": progress.failed if progress else 0,
+            },
+            retention.failed_jobs_kept if failed else retention.completed_jobs_kept,
+        )

@@ -11,6 +11,11 @@ Layout (under the prefix):
 - ``progress:{id}:outcomes``  hash: contact id -> its terminal outcome
 - ``progress:{id}:batches``   hash: batch index -> contacts of that batch with an outcome
 - ``progress:{id}:errors``    hash: Twilio error code -> failed contacts
+- ``progress:{id}:retryable`` set: contacts whose failure may be retried
+- ``jobs:completed``, ``jobs:failed``  lists: the newest finished runs, as JSON records
+
+Once a run ends, its progress and errors expire after PROGRESS_TTL_S and its
+per-contact keys after RESULTS_TTL_S (services/metrics/settings.py).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from redis.asyncio import Redis
 
 from shared.redis import Keys
 
+JobKind = Literal["completed", "failed"]
 Outcome = Literal["sent", "failed", "skipped", "cancelled", "expired"]
 COUNTERS = ("processed", "sent", "failed", "skipped", "cancelled", "expired", "jobs_completed")
 
@@ -153,6 +159,29 @@ class ProgressStore:
             ],
         )
         return int(new), bool(int(completes))
+
+    async def expire_ended(
+        self, campaign_id: str, audience_key: str, progress_ttl_s: int, results_ttl_s: int
+    ) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in (self._key(campaign_id), self._key(campaign_id, "errors")):
+                pipe.expire(key, progress_ttl_s)
+            for part in ("outcomes", "batches", "retryable"):
+                pipe.expire(self._key(campaign_id, part), results_ttl_s)
+            pipe.expire(audience_key, results_ttl_s)
+            await pipe.execute()
+
+    async def record_job(self, kind: JobKind, record: dict, keep: int) -> None:
+        """Keep the newest ``keep`` job records of a kind, newest first."""
+        key = self._keys("jobs", kind)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(key, orjson.dumps(record))
+            pipe.ltrim(key, 0, keep - 1)
+            await pipe.execute()
+
+    async def jobs(self, kind: JobKind) -> list[dict]:
+        raw = await self._redis.lrange(self._keys("jobs", kind), 0, -1)
+        return [orjson.loads(record) for record in raw]
 
     async def take_retryable_failures(self, campaign_id: str) -> set[str]:
         """Contacts whose outcome was a failure worth trying again, taken atomically:

@@ -1,5 +1,6 @@
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from shared.kafka import TopicSetupError, ensure_topics
 from shared.topics import Topics, TopicSpec, topic_specs
@@ -35,3 +36,25 @@ async def test_a_topic_with_too_few_partitions_is_refused(make_settings) -> None
     await ensure_topics(settings, [TopicSpec(name, 2)])
     with pytest.raises(TopicSetupError, match="2 partitions, 8 configured"):
         await ensure_topics(settings, [TopicSpec(name, 8)])
+
+
+async def test_topics_are_created_with_their_retention(make_settings) -> None:
+    settings = make_settings()
+    await ensure_topics(settings)
+    specs = topic_specs(settings)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        responses = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, spec.name) for spec in specs]
+        )
+    finally:
+        await admin.close()
+    retention = {
+        resource[3]: int(value)
+        for response in responses
+        for resource in response.resources
+        for name, value, *_ in resource[4]
+        if name == "retention.ms"
+    }
+    assert retention == {spec.name: spec.retention_ms for spec in specs}

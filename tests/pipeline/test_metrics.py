@@ -67,3 +67,16 @@ async def test_results_are_folded_once_and_complete_the_campaign(make_settings, 
     assert folded.errors == {21211: 1}
     record = await campaigns.get("m1")
     assert record.finished_at is not None and record.finished_at <= datetime.now(UTC)
+
+
+async def test_job_records_keep_only_the_newest(redis, make_settings) -> None:
+    settings = make_settings()
+    store = ProgressStore(redis, Keys(settings.redis_key_prefix))
+    for number in range(105):
+        await store.record_job("completed", {"campaignId": f"c{number}"}, keep=100)
+    for number in range(3):
+        await store.record_job("failed", {"campaignId": f"f{number}"}, keep=2)
+    completed = await store.jobs("completed")
+    assert [job["campaignId"] for job in completed[:2]] == ["c104", "c103"]
+    assert len(completed) == 100 and completed[-1]["campaignId"] == "c5"
+    assert [job["campaignId"] for job in await store.jobs("failed")] == ["f2", "f1"]

@@ -1,0 +1,62 @@
+"""Clean-up as the original queue did it: a finished campaign's keys expire on schedule."""
+
+from __future__ import annotations
+
+import asyncio
+
+from redis.asyncio import Redis
+
+from tests.e2e.test_campaigns import (
+    FAST,
+    create_campaign,
+    invalid_phone,
+    start,
+    valid_phone,
+    wait_finished,
+)
+
+DAY_S = 24 * 3600
+WEEK_S = 7 * DAY_S
+
+
+async def _ttls(redis_url: str, prefix: str, campaign_id: str) -> dict[str, int]:
+    redis = Redis.from_url(redis_url)
+    try:
+        keys = {
+            "progress": f"{prefix}progress:{campaign_id}",
+            "errors": f"{prefix}progress:{campaign_id}:errors",
+            "outcomes": f"{prefix}progress:{campaign_id}:outcomes",
+            "batches": f"{prefix}progress:{campaign_id}:batches",
+            "audience": f"{prefix}campaign:{campaign_id}:audience",
+            "ledger": f"{prefix}ledger:{campaign_id}",
+            "definition": f"{prefix}campaign:{campaign_id}",
+        }
+        ttls = {name: await redis.ttl(key) for name, key in keys.items()}
+        newest_job = await redis.lindex(f"{prefix}jobs:completed", 0)
+        ttls["newest job is this run"] = int(
+            newest_job is not None and campaign_id.encode() in newest_job
+        )
+        return ttls
+    finally:
+        await redis.aclose()
+
+
+def test_a_finished_campaigns_keys_carry_the_documented_ttls(make_system, sandbox_admin):
+    sandbox_admin.post("/_sandbox/faults", json={"mps": 1_000_000}).raise_for_status()
+    system = make_system(**FAST)
+    with system.client() as client:
+        campaign = create_campaign(client, "kept a while", [valid_phone(1), invalid_phone(1)])
+        start(client, campaign["id"])
+        wait_finished(client, campaign["id"], timeout_s=60)
+    ttls = asyncio.run(
+        _ttls(system.env["REDIS_URL"], system.env["REDIS_KEY_PREFIX"], campaign["id"])
+    )
+
+    def about(seconds: int) -> range:
+        return range(seconds - 120, seconds + 1)
+
+    assert ttls["progress"] in about(DAY_S) and ttls["errors"] in about(DAY_S), ttls
+    for name in ("outcomes", "batches", "audience", "ledger"):
+        assert ttls[name] in about(WEEK_S), (name, ttls)
+    assert ttls["definition"] == -1  # the campaign itself is the user's: never expires
+    assert ttls["newest job is this run"] == 1  # its job record, among the kept ones
