@@ -29,6 +29,7 @@ class Topics:
     message_status: str
     message_retry: str
     message_dlq: str
+    alerts: str
     # Internal: the dispatcher's wake-ups to emit a campaign's next batches.
     dispatcher_ticks: str
 
@@ -41,6 +42,7 @@ class Topics:
             message_status=f"{prefix}message.status",
             message_retry=f"{prefix}message.retry",
             message_dlq=f"{prefix}message.dlq",
+            alerts=f"{prefix}alerts",
             dispatcher_ticks=f"{prefix}dispatcher.ticks",
         )
 
@@ -66,6 +68,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(topics.message_retry, commands, retention_ms=WEEK_MS),
         # Dead letters wait for a person: a month.
         TopicSpec(topics.message_dlq, 1, retention_ms=MONTH_MS),
+        TopicSpec(topics.alerts, 1, retention_ms=MONTH_MS),
         # Keyed by campaign like campaign.events and with as many partitions, so one
         # dispatcher owns both a campaign's events and its ticks. A tick is only a
         # wake-up: an hour of them is plenty.

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.api.alerts import AlertMonitor, AlertStore
 from services.api.auth import TokenRegistry
 from services.api.campaigns import CampaignService
 from services.api.contacts_store import ContactStore
@@ -23,6 +24,7 @@ from shared.redis import Keys
 from shared.runtime import Connections
 from shared.store.campaigns import CampaignStore
 from shared.store.progress import ProgressStore
+from shared.store.stats import StatsStore
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -49,23 +51,36 @@ def create_app(settings: ApiSettings) -> FastAPI:
         state.lag_monitor = lag_monitor
         state.progress_store = progress_store
         state.contact_store = contact_store
+        breakers = functools.partial(
+            live_breakers, connections.redis, keys, settings.worker_heartbeat_timeout_s
+        )
         state.campaign_service = CampaignService(
             settings,
             campaign_store,
             progress_store,
             contact_store,
             publisher,
-            sender_breakers=functools.partial(
-                live_breakers, connections.redis, keys, settings.worker_heartbeat_timeout_s
-            ),
+            sender_breakers=breakers,
         )
         state.dashboard_service = DashboardService(
             settings, connections, campaign_store, progress_store, lag_monitor
         )
+        state.alert_store = AlertStore(connections.redis, keys)
+        alert_monitor = AlertMonitor(
+            settings,
+            state.alert_store,
+            StatsStore(connections.redis, keys),
+            breakers,
+            lag_monitor,
+            connections.producer,
+            Topics.from_settings(settings).alerts,
+        )
+        alert_monitor.start()
         log.info("service initialised", extra={"service_name": "api"})
         try:
             yield
         finally:
+            await alert_monitor.stop()
             await lag_monitor.close()
             await connections.close()
             log.info("service stopped", extra={"service_name": "api"})

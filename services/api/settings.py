@@ -38,6 +38,18 @@ class ApiSettings(Settings):
     # A campaign without expiresAt expires this long after its start time (0: never).
     campaign_default_expiry_s: int = Field(default=0, ge=0)
 
+    # Alerts (services/api/alerts.py), checked every ALERT_INTERVAL_S over the last
+    # ALERT_WINDOW_S: the original system's four, with its thresholds.
+    alert_interval_s: float = Field(default=5.0, gt=0)
+    alert_window_s: float = Field(default=300.0, gt=0)
+    # Failed / (sent + failed), once at least ALERT_MIN_OUTCOMES outcomes are in the window.
+    alert_failure_rate: float = Field(default=0.10, gt=0, le=1)
+    alert_min_outcomes: int = Field(default=20, ge=1)
+    # Average time of a Twilio request.
+    alert_processing_time_ms: float = Field(default=5_000.0, gt=0)
+    # Records a consumer group has not read yet, on any of its topics.
+    alert_queue_lag: int = Field(default=50_000, ge=1)
+
     @field_validator("api_tokens")
     @classmethod
     def _tokens_well_formed(cls, value: str) -> str:

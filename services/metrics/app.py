@@ -17,6 +17,7 @@ from shared.redis import Keys
 from shared.runtime import Service
 from shared.store.campaigns import CampaignStore
 from shared.store.progress import ProgressStore
+from shared.store.stats import StatsStore
 from shared.topics import Topics
 from shared.tracing import consuming
 
@@ -38,7 +39,10 @@ class MetricsService(Service):
             failed_jobs_kept=settings.failed_jobs_kept,
         )
         self.folder = ProgressFolder(
-            ProgressStore(redis, keys), CampaignStore(redis, keys), retention
+            ProgressStore(redis, keys),
+            CampaignStore(redis, keys),
+            retention,
+            StatsStore(redis, keys),
         )
         self._topics = Topics.from_settings(settings)
         self.consumer: AIOKafkaConsumer = make_consumer(

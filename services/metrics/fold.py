@@ -18,6 +18,7 @@ from shared.events.models import (
 from shared.metrics import RESULTS_FOLDED
 from shared.store.campaigns import FINISHED_STATUSES, CampaignStore
 from shared.store.progress import Outcome, ProgressStore
+from shared.store.stats import StatsStore
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +47,15 @@ class Retention:
 
 class ProgressFolder:
     def __init__(
-        self, progress: ProgressStore, campaigns: CampaignStore, retention: Retention
+        self,
+        progress: ProgressStore,
+        campaigns: CampaignStore,
+        retention: Retention,
+        stats: StatsStore,
     ) -> None:
         self._progress = progress
         self._campaigns = campaigns
+        self._stats = stats
         self._retention = retention
 
     async def fold(self, event: Event) -> bool:
@@ -77,6 +83,12 @@ class ProgressFolder:
         )
         if new:
             RESULTS_FOLDED.labels(outcome=outcome).inc(new)
+            if outcome in ("sent", "failed"):
+                await self._stats.count_outcomes(
+                    at_ms,
+                    sent=new if outcome == "sent" else 0,
+                    failed=new if outcome == "failed" else 0,
+                )
         if completes:
             await self._complete(campaign_id)
         return new > 0

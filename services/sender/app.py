@@ -12,11 +12,13 @@ from services.sender.heartbeat import Heartbeat
 from services.sender.ledger import Ledger
 from services.sender.limiter import SlidingWindowLimiter, default_windows
 from services.sender.settings import SenderSettings
+from services.sender.timings import TwilioTimings
 from services.sender.twilio_gateway import TwilioGateway
 from shared.metrics import BUFFERED_COMMANDS
 from shared.redis import Keys
 from shared.runtime import Service
 from shared.store.deferred import DeferredCommands
+from shared.store.stats import StatsStore
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,7 @@ class SenderService(Service):
         self.consumer: CommandConsumer | None = None
         self.heartbeat: Heartbeat | None = None
         self.gate: FairGate | None = None
+        self.timings: TwilioTimings | None = None
 
     async def start_work(self) -> None:
         settings = self.settings
@@ -88,6 +91,9 @@ class SenderService(Service):
         )
         self.heartbeat.start()
         gateway.on_breaker_change = self.heartbeat.wake
+        self.timings = TwilioTimings(StatsStore(redis, keys))
+        self.timings.start()
+        gateway.on_request_timed = self.timings.record
         log.info("sender consuming", extra={"replica": settings.sender_replica_id})
 
     async def stop_work(self) -> None:
@@ -97,6 +103,9 @@ class SenderService(Service):
         if self.consumer is not None:
             await self.consumer.stop(self.settings.sender_drain_timeout_s)
             self.consumer = None
+        if self.timings is not None:  # after the consumer: its last sends are timed too
+            await self.timings.stop()
+            self.timings = None
         if self.gateway is not None:
             await self.gateway.close()
             self.gateway = None

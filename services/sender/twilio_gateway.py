@@ -183,6 +183,8 @@ class TwilioGateway:
         self._client: Client | None = None
         # Called after each change of the breaker's state (the heartbeat reports it).
         self.on_breaker_change: Callable[[], None] = lambda: None
+        # Called with each Twilio request's duration in ms (recent figures for alerts).
+        self.on_request_timed: Callable[[float], None] = lambda _ms: None
 
     async def open(self) -> None:
         """Build the client; needs the running loop (aiohttp)."""
@@ -294,9 +296,9 @@ class TwilioGateway:
         finally:
             _RESPONSE_NOTE.reset(token)
             if outcome != "not_called":
-                TWILIO_REQUEST_SECONDS.labels(outcome=outcome).observe(
-                    time.perf_counter() - started
-                )
+                elapsed_s = time.perf_counter() - started
+                TWILIO_REQUEST_SECONDS.labels(outcome=outcome).observe(elapsed_s)
+                self.on_request_timed(elapsed_s * 1000)
         return str(message.sid)
 
     async def _create_in_time(self, params: dict[str, str]) -> Any:

@@ -235,6 +235,28 @@ class MessageStatusReported(Event):
     error_code: int | None = None
 
 
+# alerts -------------------------------------------------------------------------
+
+AlertName = Literal[
+    "circuit_breaker_open", "failure_rate_high", "processing_time_high", "queue_saturated"
+]
+
+
+class AlertRaised(Event):
+    type: Literal["AlertRaised"] = "AlertRaised"
+    version: Literal[1] = 1
+    name: AlertName
+    message: str = Field(description="What is wrong, with the figures, for a person.")
+    details: dict[str, float | int | str] = Field(default_factory=dict)
+
+
+class AlertCleared(Event):
+    type: Literal["AlertCleared"] = "AlertCleared"
+    version: Literal[1] = 1
+    name: AlertName
+    raised_at: datetime
+
+
 # message.dlq --------------------------------------------------------------------
 
 
@@ -263,5 +285,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     MessagesCancelled,
     MessageDeferred,
     MessageStatusReported,
+    AlertRaised,
+    AlertCleared,
     DeadLetter,
 )
