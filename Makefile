@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup up down status logs test lint format schemas lock clean
+.PHONY: help setup up down status logs test bench lint format schemas lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ logs: ## the last lines of every service's log
 
 test: $(STAMP) ## run the tests against a fresh local Kafka, Redis and sandbox
 	$(PY) -m devstack test -- $(PYTEST_ARGS)
+
+bench: $(STAMP) ## measure precision, capacity, scale, control and API latency; rewrite BENCHMARKS.md
+	$(PY) -m bench
 
 lint: $(STAMP) ## ruff: lint and formatting
 	$(PY) -m ruff check .

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import System
+from devstack.system import System
 from tests.e2e.test_campaigns import create_campaign, invalid_phone, ledger, start, valid_phone
 from tests.helpers import eventually_sync
 

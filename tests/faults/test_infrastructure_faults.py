@@ -13,7 +13,7 @@ from devstack.kafka import KafkaPorts, start_kafka
 from devstack.processes import ProcessTable, http_json
 from devstack.redis import start_redis
 from devstack.stack import stop_all
-from tests.e2e.conftest import System
+from devstack.system import System
 from tests.faults.harness import PACED, VALID, FaultRun
 from tests.helpers import eventually_sync, free_port
 

@@ -6,7 +6,7 @@ import os
 import signal
 
 from devstack.processes import is_running
-from tests.e2e.conftest import System
+from devstack.system import System
 from tests.faults.harness import PACED, VALID, FaultRun
 from tests.helpers import eventually_sync
 

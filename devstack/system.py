@@ -1,0 +1,73 @@
+"""The four services (and N sender replicas) as separate processes, started and stopped
+by pid: what the end-to-end tests, the fault suite and the benchmarks run."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import httpx
+
+from devstack.processes import ProcessTable, await_ready, free_port, http_ok
+from devstack.stack import start_python
+
+TOKEN = "e2e-token"
+API_TOKENS = f"marketer:{TOKEN},other:other-token"
+
+
+@dataclass
+class System:
+    """api, dispatcher, metrics and N senders, started and stopped by pid."""
+
+    env: dict[str, str]
+    table: ProcessTable
+    sandbox_url: str
+    api_port: int = field(default_factory=free_port)
+    sender_replicas: int = 1
+    # Processes started beside the usual ones (a replacement replica, say).
+    extras: list[str] = field(default_factory=list)
+    health_urls: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def start(self, name: str, env: dict[str, str] | None = None) -> None:
+        extra = {**self.env, **(env or {})}
+        if name == "api":
+            extra["API_PORT"] = str(self.api_port)
+            health = f"{self.api_url}/health"
+        else:
+            port = free_port()
+            extra["HEALTH_PORT"] = str(port)
+            extra["SENDER_REPLICA_ID"] = name
+            health = f"http://127.0.0.1:{port}/health"
+        module = "sender" if name.startswith("sender") else name
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "REDIS"))}
+        self.health_urls[name] = health
+        tracked = start_python(self.table, name, ["-m", f"services.{module}"], base, extra)
+        await_ready(tracked, lambda: http_ok(health), 60, f"service {name}")
+
+    def names(self) -> list[str]:
+        senders = [f"sender-{n}" for n in range(self.sender_replicas)]
+        return ["metrics", "dispatcher", *senders, "api"]
+
+    def start_all(self) -> None:
+        for name in self.names():
+            self.start(name)
+
+    def start_extra(self, name: str, env: dict[str, str] | None = None) -> None:
+        self.extras.append(name)
+        self.start(name, env)
+
+    def stop_all(self) -> None:
+        for name in [*reversed(self.names()), *self.extras]:
+            self.table.stop(name)
+
+    def client(self, token: str = TOKEN) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+
+    def sandbox(self) -> httpx.Client:
+        return httpx.Client(base_url=self.sandbox_url, timeout=30)
