@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import signal
+import subprocess
+import sys
 import time
+from collections import Counter
+from pathlib import Path
 
 import httpx
 
@@ -210,10 +215,59 @@ def scale(bench: Bench, smoke: bool) -> dict:
     }
 
 
+def profile(bench: Bench, smoke: bool) -> dict:
+    """py-spy on one sender during a capacity run (0 ms, one replica): the hottest frames."""
+    messages = 300 if smoke else 20_000
+    output = bench.run_dir / "sender-profile.txt"
+    with bench.system(sender_replicas=1, **UNLIMITED, TWILIO_MAX_CONCURRENT="200") as system:
+        bench.faults(mps=1_000_000)
+        sender_pid = system.table.get("sender-0").pid
+        spy = subprocess.Popen(
+            [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(sender_pid),
+             "--format", "raw", "--rate", "200", "--output", str(output), "--nonblocking"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            with system.client() as client:
+                campaign_id = create_and_start(client, "profiled", messages)
+                wait_done(client, campaign_id, timeout_s=600)
+        finally:
+            spy.send_signal(signal.SIGINT)
+            _, errors = spy.communicate(timeout=60)
+    if not output.exists():
+        return {"error": f"py-spy wrote nothing: {errors.strip()[-300:]}", "samples": 0}
+    return hottest_frames(output.read_text())
+
+
+def hottest_frames(collapsed: str, top: int = 5) -> dict:
+    """From py-spy's collapsed stacks: frames by samples spent in them (self) and under
+    them (total), ours (services/, shared/) told apart from libraries'."""
+    own: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    samples = 0
+    for line in collapsed.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        samples += count
+        frames = stack.split(";")
+        own[frames[-1]] += count
+        for frame in set(frames):
+            total[frame] += count
+    ours = Counter({f: n for f, n in total.items() if "services/" in f or "shared/" in f})
+    return {
+        "samples": samples,
+        "hottest_self": [[frame, count] for frame, count in own.most_common(top)],
+        "hottest_own_code_total": [[frame, count] for frame, count in ours.most_common(top)],
+    }
+
+
 SCENARIOS = {
     "rate_precision": rate_precision,
     "pipeline_capacity": pipeline_capacity,
     "scale": scale,
     "control_latency": control_latency,
     "api_under_load": api_under_load,
+    "profile": profile,
 }
