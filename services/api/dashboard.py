@@ -27,6 +27,7 @@ from shared.store.campaigns import CampaignStore
 from shared.store.progress import ProgressStore
 
 log = logging.getLogger(__name__)
+SYSTEM_CACHE_S = 1.0
 
 
 class CampaignQueueCounts(ApiModel):
@@ -93,6 +94,9 @@ class DashboardService:
         self._progress = progress
         self._lag = lag
         self._started_monotonic = time.monotonic()
+        self._system_cache: tuple[float, tuple[dict[str, object], bool, dict[str, str]]] | None
+        self._system_cache = None
+        self._system_lock = asyncio.Lock()
 
     async def metrics(self, user: User) -> DashboardMetrics:
         own_ids = await self._campaigns.owner_ids(user.id)
@@ -122,9 +126,7 @@ class DashboardService:
                 if progress.finished_ms is not None and progress.started_ms is not None:
                     durations.append(progress.finished_ms - progress.started_ms)
         lag = await self._lag.lag()
-        redis_info, kafka_up, workers = await asyncio.gather(
-            self._redis_info(), kafka_reachable(self._connections.producer), self._workers()
-        )
+        redis_info, kafka_up, workers = await self._system_state()
         return DashboardMetrics(
             campaign_queue=CampaignQueueCounts(
                 waiting=counts["queued"],
@@ -160,6 +162,19 @@ class DashboardService:
                 totals=Totals(sent=sent, failed=failed),
             ),
         )
+
+    async def _system_state(self) -> tuple[dict[str, object], bool, dict[str, str]]:
+        """Redis info, Kafka reachability and live senders, shared by the requests of one
+        second: under load, each request asking Kafka for metadata was the slow part."""
+        async with self._system_lock:
+            now = time.monotonic()
+            if self._system_cache is not None and now - self._system_cache[0] < SYSTEM_CACHE_S:
+                return self._system_cache[1]
+            state = await asyncio.gather(
+                self._redis_info(), kafka_reachable(self._connections.producer), self._workers()
+            )
+            self._system_cache = (time.monotonic(), state)
+            return state
 
     async def _redis_info(self) -> dict[str, object]:
         try:

@@ -36,7 +36,11 @@ def valid_phone(index: int) -> str:
 
 @pytest_asyncio.fixture
 async def api(make_settings, redis: Redis) -> AsyncIterator[Api]:
-    settings = make_settings(ApiSettings, api_tokens=API_TOKENS, batch_size=2)
+    # Lag read fresh on every request: the alert monitor reads it too, and a cached
+    # reading from before a test's commit would hide the commit.
+    settings = make_settings(
+        ApiSettings, api_tokens=API_TOKENS, batch_size=2, consumer_lag_cache_s=0
+    )
     async with serving(settings, redis) as running:
         yield running
 
