@@ -149,6 +149,23 @@ def render(results: dict, machine: dict) -> str:
             f"- largest message.commands backlog: {scale['largest_backlog_records']} records",
             f"- peak RSS (MB): {rss}",
         ]
+    profile = results.get("profile")
+    if profile and profile.get("samples"):
+        lines += [
+            "",
+            "## Profile of one sender (py-spy, capacity run at 0 ms)",
+            "",
+            f"{profile['samples']} samples. Where the time went (the frame itself):",
+            "",
+        ]
+        lines += [f"1. `{frame}`: {count}" for frame, count in profile["hottest_self"][:3]]
+        lines += ["", "Our own code, by samples under each frame:", ""]
+        # The entry points hold every sample: what is under them says more.
+        entry = ("__main__", "shared/runtime.py")
+        own = [f for f in profile["hottest_own_code_total"] if not any(e in f[0] for e in entry)]
+        lines += [f"1. `{frame}`: {count}" for frame, count in own[:3]]
+    elif profile:
+        lines += ["", f"Profile: {profile.get('error', 'no samples')}"]
     if NOTES.exists():
         lines += ["", NOTES.read_text().strip()]
     return "\n".join(lines) + "\n"

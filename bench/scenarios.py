@@ -259,7 +259,7 @@ def hottest_frames(collapsed: str, top: int = 5) -> dict:
     return {
         "samples": samples,
         "hottest_self": [[frame, count] for frame, count in own.most_common(top)],
-        "hottest_own_code_total": [[frame, count] for frame, count in ours.most_common(top)],
+        "hottest_own_code_total": [[frame, count] for frame, count in ours.most_common(top + 4)],
     }
 
 
