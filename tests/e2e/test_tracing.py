@@ -85,7 +85,12 @@ def otlp_receiver() -> Iterator[tuple[OtlpReceiver, str]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        # Four services export at once: the default backlog of 5 refused some of them.
+        request_queue_size = 128
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -122,9 +127,14 @@ def test_one_message_is_one_trace_across_the_four_services(
         trace = [s for s in spans if s.trace_id == twilio[0].trace_id]
         services = {s.service for s in trace}
         folded = any(s.service == "metrics" and s.name.startswith("fold") for s in trace)
-        return trace if {"api", "dispatcher", "sender"} <= services and folded else None
+        # Services export in batches of their own: wait until every parent has arrived.
+        ids = {s.span_id for s in trace}
+        complete = all(not s.parent_id or s.parent_id in ids for s in trace)
+        return (
+            trace if {"api", "dispatcher", "sender"} <= services and folded and complete else None
+        )
 
-    trace = eventually_sync(whole_trace, timeout_s=30, what="a trace through all four services")
+    trace = eventually_sync(whole_trace, timeout_s=60, what="a whole trace through four services")
     by_id = {span.span_id: span for span in trace}
     roots = [span for span in trace if not span.parent_id]
     assert len(roots) == 1 and roots[0].service == "api" and roots[0].kind == SERVER
