@@ -7,6 +7,7 @@ once, in ``__main__``, with :func:`load_settings`, and passes them down.
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any, Literal, NoReturn, TypeVar
 
@@ -23,6 +24,12 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.logging import register_secret
+from shared.senders import (
+    MESSAGING_SERVICE_SID_PATTERN,
+    RateLimits,
+    SenderDirectory,
+    SenderNumber,
+)
 
 # Public, documented development credentials of the Twilio sandbox. They only
 # ever open the local sandbox; real Twilio rejects them.
@@ -60,6 +67,10 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = None
     twilio_whatsapp_number: str = "whatsapp:+14155238886"
     twilio_api_base_url: str | None = None
+    # Where Twilio reaches the api from outside (scheme, host, optional path prefix).
+    # When set, senders ask for status callbacks there, and the api checks webhook
+    # signatures against this URL rather than the one it saw (a proxy may rewrite it).
+    public_base_url: str | None = None
 
     # Batching, as in the original queue.
     batch_size: PositiveInt = 500
@@ -72,6 +83,15 @@ class Settings(BaseSettings):
     twilio_rate_limit_per_minute: PositiveInt = 600
     twilio_rate_limit_per_hour: PositiveInt = 36_000
     twilio_max_concurrent: PositiveInt = 50
+    # Several senders (shared/senders.py): numbers with their own rate and WhatsApp tier,
+    # as JSON: [{"number": "+14155550100", "mps": 80, "tier": "10K"}, ...], and
+    # Messaging Services with their pools: {"MG...": ["+14155550100", "+14155550101"]}.
+    whatsapp_senders: list[SenderNumber] = Field(default_factory=list)
+    messaging_services: dict[str, list[str]] = Field(default_factory=dict)
+
+    # Development and tests only: the dispatcher's clock for tiers and send windows
+    # adds an offset read from Redis (clock:offset_ms), so a test can move a day ahead.
+    clock_adjustable: bool = False
 
     # HTTP endpoints
     api_host: str = "127.0.0.1"
@@ -96,6 +116,28 @@ class Settings(BaseSettings):
             raise ValueError("expected a redis://, rediss:// or unix:// URL")
         return value
 
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
+            raise ValueError("expected an http:// or https:// URL without query or fragment")
+        return value
+
+    @field_validator("messaging_services")
+    @classmethod
+    def _pools_of_numbers(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for sid, pool in value.items():
+            if not re.fullmatch(MESSAGING_SERVICE_SID_PATTERN, sid):
+                raise ValueError(f"{sid!r} is not a Messaging Service SID (MG + 32 hex)")
+            if not pool:
+                raise ValueError(f"{sid}: a pool needs at least one number")
+            for number in pool:
+                SenderNumber(number=number)
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
@@ -110,6 +152,15 @@ class Settings(BaseSettings):
     @property
     def uses_twilio_sandbox(self) -> bool:
         return not self.twilio_account_sid
+
+    @property
+    def sender_directory(self) -> SenderDirectory:
+        defaults = RateLimits(
+            self.twilio_rate_limit_per_second,
+            self.twilio_rate_limit_per_minute,
+            self.twilio_rate_limit_per_hour,
+        )
+        return SenderDirectory(self.whatsapp_senders, self.messaging_services, defaults)
 
     @property
     def twilio_credentials(self) -> tuple[str, str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from pydantic_core import to_json
 from redis.asyncio import Redis
 
 from shared.settings import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, Settings
@@ -110,6 +111,9 @@ def settings_environment(settings: Settings) -> dict[str, str]:
             continue
         if hasattr(value, "get_secret_value"):
             value = value.get_secret_value()
+        if isinstance(value, list | dict):  # complex settings are JSON in the environment
+            env[name.upper()] = to_json(value).decode()
+            continue
         env[name.upper()] = str(value)
     return env
 

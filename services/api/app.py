@@ -17,12 +17,23 @@ from services.api.dashboard import DashboardService
 from services.api.errors import install_error_handlers
 from services.api.lag import ConsumerLagMonitor
 from services.api.publisher import CampaignEventPublisher
-from services.api.routes import campaigns, contacts, control, dashboard, health, metrics
+from services.api.routes import (
+    campaigns,
+    contacts,
+    control,
+    dashboard,
+    health,
+    metrics,
+    suppressions,
+    webhooks,
+)
 from services.api.senders import live_breakers
 from services.api.settings import ApiSettings
 from shared.redis import Keys
 from shared.runtime import Connections
 from shared.store.campaigns import CampaignStore
+from shared.store.funnel import FunnelStore
+from shared.store.held import HeldCommands
 from shared.store.progress import ProgressStore
 from shared.store.stats import StatsStore
 from shared.topics import Topics
@@ -61,6 +72,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
             contact_store,
             publisher,
             sender_breakers=breakers,
+            held=HeldCommands(connections.redis, keys),
+            funnels=FunnelStore(connections.redis, keys),
         )
         state.dashboard_service = DashboardService(
             settings, connections, campaign_store, progress_store, lag_monitor
@@ -98,4 +111,6 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(contacts.router)
     app.include_router(dashboard.router)
     app.include_router(metrics.router)
+    app.include_router(suppressions.router)
+    app.include_router(webhooks.router)
     return app

@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from services.api.auth import User
 from services.api.contacts_store import ContactStore
 from services.api.errors import CampaignNotFound, EventNotWritten, IllegalTransition, InvalidInput
-from services.api.estimate import time_to_send_ms
+from services.api.estimate import longest_window_wait_ms, time_to_send_ms
 from services.api.models import AudienceItem, CampaignCreate
 from services.api.phones import require_phone
 from services.api.publisher import CampaignEventPublisher
-from services.api.queue_status import QueueStatus, is_running, queue_status, unsent
+from services.api.queue_status import QueueStatus, is_running, queue_status, unsent, with_funnel
 from services.api.senders import breaker_verdict
 from services.api.settings import ApiSettings
 from shared.events.models import (
@@ -35,19 +35,27 @@ from shared.store.campaigns import (
     CampaignStore,
     started_event,
 )
+from shared.store.funnel import FunnelStore
+from shared.store.held import HeldCommands
 from shared.store.progress import ProgressStore
 
 log = logging.getLogger(__name__)
 
 STARTABLE = ("draft", "scheduled")
 CONTACT_LOOKUP_CHUNK = 1_000
+# Recipients whose time zones estimate the wait for a send window to open.
+WINDOW_SAMPLE = 1_000
 # action -> (event, status it leads to, statuses it may leave). Anything else is a 409:
 # pausing a paused or finished campaign, resuming one that is not paused, stopping
 # a finished one.
 CONTROL = {
-    "pause": (CampaignPaused, "paused", ("queued", "sending")),
+    "pause": (CampaignPaused, "paused", ("queued", "sending", "throttled")),
     "resume": (CampaignResumed, "sending", ("paused",)),
-    "stop": (CampaignStopped, "stopped", ("draft", "scheduled", "queued", "sending", "paused")),
+    "stop": (
+        CampaignStopped,
+        "stopped",
+        ("draft", "scheduled", "queued", "sending", "throttled", "paused"),
+    ),
 }
 
 
@@ -68,8 +76,12 @@ class CampaignService:
         contacts: ContactStore,
         publisher: CampaignEventPublisher,
         sender_breakers: Callable[[], Awaitable[dict[str, str]]],
+        held: HeldCommands,
+        funnels: FunnelStore | None = None,
     ) -> None:
         self._settings = settings
+        self._held = held
+        self._funnels = funnels
         self._sender_breakers = sender_breakers
         self._campaigns = campaigns
         self._progress = progress
@@ -94,6 +106,13 @@ class CampaignService:
             if body.from_number
             else None
         )
+        sid = body.messaging_service_sid
+        if sid is not None and self._settings.sender_directory.pool(sid) is None:
+            raise InvalidInput(
+                ("body", "messagingServiceSid"),
+                "not a configured Messaging Service (MESSAGING_SERVICES)",
+                sid,
+            )
         audience = await self._audience(user, body.contacts)
         record = CampaignRecord(
             id=str(uuid.uuid4()),
@@ -103,6 +122,8 @@ class CampaignService:
             priority=body.priority,
             content=body.message.to_content(),
             from_number=from_number,
+            messaging_service_sid=sid,
+            send_window=body.send_window,
             total=len(audience),
             created_at=_now(),
             scheduled_at=body.scheduled_at,
@@ -214,6 +235,9 @@ class CampaignService:
         estimated_ms = time_to_send_ms(
             size, weight(record.priority), others, self._settings.twilio_rate_limit_per_second
         )
+        if record.send_window is not None:
+            sample = await self._campaigns.audience_slice(campaign_id, 0, WINDOW_SAMPLE)
+            estimated_ms += longest_window_wait_ms(record.send_window, sample, _ms(_now()))
         log.info(
             "campaign started",
             extra={"campaign_id": campaign_id, "job_id": job_id, "contacts": size},
@@ -307,7 +331,10 @@ class CampaignService:
     async def queue_status(self, user: User, campaign_id: str) -> QueueStatus:
         record = await self.get(user, campaign_id)
         progress = await self._progress.read(campaign_id)
-        status = queue_status(record, progress, _ms(_now()))
+        held = await self._held.counts(campaign_id)
+        status = queue_status(record, progress, _ms(_now()), dict(held))
+        if self._funnels is not None:
+            status = with_funnel(status, progress, await self._funnels.read(campaign_id))
         if is_running(record, progress):
             verdict = breaker_verdict((await self._sender_breakers()).values())
             status = status.model_copy(update={"circuit_breaker": verdict})

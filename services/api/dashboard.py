@@ -11,19 +11,21 @@ import logging
 import time
 from collections import Counter
 
+from pydantic import Field
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.api.auth import User
 from services.api.lag import ConsumerLagMonitor, lag_by_topic
 from services.api.models import ApiModel
-from services.api.queue_status import is_running, unsent
+from services.api.queue_status import FunnelPublic, is_running, unsent
 from services.api.senders import breaker_verdict, live_breakers
 from services.api.settings import ApiSettings
 from shared.kafka import kafka_reachable
 from shared.redis import Keys
 from shared.runtime import Connections
 from shared.store.campaigns import CampaignStore
+from shared.store.funnel import FunnelStore
 from shared.store.progress import ProgressStore
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,10 @@ class SystemMetrics(ApiModel):
     kafka: dict[str, object]
     average_processing_time_ms: int | None
     totals: Totals
+    funnel: FunnelPublic = Field(
+        default_factory=lambda: FunnelPublic(),
+        description="Delivery funnel summed over your running and recently run campaigns.",
+    )
 
 
 class DashboardMetrics(ApiModel):
@@ -92,6 +98,7 @@ class DashboardService:
         self._keys = Keys(settings.redis_key_prefix)
         self._campaigns = campaigns
         self._progress = progress
+        self._funnels = FunnelStore(self._redis, self._keys)
         self._lag = lag
         self._started_monotonic = time.monotonic()
         self._system_cache: tuple[float, tuple[dict[str, object], bool, dict[str, str]]] | None
@@ -108,6 +115,8 @@ class DashboardService:
         sent = failed = pending = in_flight = 0
         durations: list[int] = []
         active = set(active_ids)
+        # Funnels of the recent campaigns the user sees: (id, accepted) for one read.
+        recent: list[tuple[str, int]] = []
         for campaign_id, record, progress in zip(ids, records, progresses, strict=True):
             if record is None:
                 continue
@@ -120,17 +129,20 @@ class DashboardService:
             if record.owner_id not in (None, user.id):
                 continue
             counts[record.status] += 1
+            if campaign_id in active:
+                recent.append((campaign_id, progress.sent if progress is not None else 0))
             if progress is not None:
                 sent += progress.sent
                 failed += progress.failed
                 if progress.finished_ms is not None and progress.started_ms is not None:
                     durations.append(progress.finished_ms - progress.started_ms)
+        funnel = await self._funnel_totals(recent)
         lag = await self._lag.lag()
         redis_info, kafka_up, workers = await self._system_state()
         return DashboardMetrics(
             campaign_queue=CampaignQueueCounts(
                 waiting=counts["queued"],
-                active=counts["sending"],
+                active=counts["sending"] + counts["throttled"],
                 completed=counts["completed"],
                 failed=counts["failed"],
                 paused=counts["paused"],
@@ -160,7 +172,19 @@ class DashboardService:
                     round(sum(durations) / len(durations)) if durations else None
                 ),
                 totals=Totals(sent=sent, failed=failed),
+                funnel=funnel,
             ),
+        )
+
+    async def _funnel_totals(self, campaigns: list[tuple[str, int]]) -> FunnelPublic:
+        funnels = await self._funnels.read_many([campaign_id for campaign_id, _ in campaigns])
+        return FunnelPublic(
+            accepted=sum(accepted for _, accepted in campaigns),
+            sent=sum(f.sent for f in funnels),
+            delivered=sum(f.delivered for f in funnels),
+            read=sum(f.read for f in funnels),
+            failed=sum(f.failed for f in funnels),
+            undelivered=sum(f.undelivered for f in funnels),
         )
 
     async def _system_state(self) -> tuple[dict[str, object], bool, dict[str, str]]:

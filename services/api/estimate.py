@@ -9,7 +9,10 @@ what they got meanwhile.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+
+from shared.events.models import Recipient, SendWindow
+from shared.send_window import window_opens_ms
 
 
 def time_to_send_ms(
@@ -33,3 +36,13 @@ def time_to_send_ms(
         for entry in active:
             entry[0] -= per_weight * entry[1]
         active.remove(first)
+
+
+def longest_window_wait_ms(window: SendWindow, recipients: Sequence[Recipient], now_ms: int) -> int:
+    """How long the last of these recipients waits for their send window to open.
+
+    Their messages go out at the shared rate once it opens; an estimate from a sample
+    of the audience, so that a million contacts are not read to answer a start.
+    """
+    waits = (window_opens_ms(window, r.phone, r.vars, now_ms) - now_ms for r in recipients)
+    return max(waits, default=0)

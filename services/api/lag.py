@@ -27,6 +27,7 @@ def group_topics(settings: Settings) -> dict[str, tuple[str, ...]]:
     return {
         f"{prefix}sender": (topics.message_commands,),
         f"{prefix}metrics": (topics.message_results,),
+        f"{prefix}metrics-status": (topics.message_status,),
         f"{prefix}dispatcher": (topics.campaign_events,),
     }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AwareDatetime,
@@ -24,7 +25,8 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from shared.events.models import Priority, TemplateContent, TextContent
+from shared.events.models import Priority, SendWindow, TemplateContent, TextContent
+from shared.senders import MESSAGING_SERVICE_SID_PATTERN
 from shared.store.campaigns import CampaignRecord, CampaignStatus
 
 CONTENT_SID_PATTERN = r"^HX[0-9a-fA-F]{32}$"
@@ -72,9 +74,16 @@ def string_or_object_with_one_of(
     return classmethod(json_schema)
 
 
+# Twilio's ContentVariables: at most 100 pairs, keys as the template names its
+# placeholders ("1", "first_name"), values at most 1,600 characters.
+VariableName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")]
+VariableValue = Annotated[str, Field(max_length=1600)]
+ContentVariables = Annotated[dict[VariableName, VariableValue], Field(max_length=100)]
+
+
 class TemplateMessage(ApiModel):
     content_sid: str = Field(pattern=CONTENT_SID_PATTERN, examples=["HX" + "0" * 32])
-    content_variables: dict[str, str] = Field(default_factory=dict, max_length=100)
+    content_variables: ContentVariables = Field(default_factory=dict)
 
 
 class MessageIn(ApiModel):
@@ -86,7 +95,7 @@ class MessageIn(ApiModel):
 
     body: MessageText | None = None
     content_sid: str | None = Field(default=None, pattern=CONTENT_SID_PATTERN)
-    content_variables: dict[str, str] = Field(default_factory=dict, max_length=100)
+    content_variables: ContentVariables = Field(default_factory=dict)
 
     __get_pydantic_json_schema__ = string_or_object_with_one_of(MessageText, "body", "contentSid")
 
@@ -98,7 +107,12 @@ class MessageIn(ApiModel):
     @model_validator(mode="after")
     def _one_kind(self) -> MessageIn:
         if (self.body is None) == (self.content_sid is None):
-            raise ValueError("give either a text body or a contentSid")
+            raise ValueError(
+                "give either a text body or a template (contentSid), not both: outside "
+                "the 24 h window WhatsApp takes only templates"
+            )
+        if self.body is not None and self.content_variables:
+            raise ValueError("contentVariables go with a contentSid, not with a body")
         return self
 
     def to_content(self) -> TextContent | TemplateContent:
@@ -145,6 +159,23 @@ class CampaignCreate(ApiModel):
     )
     priority: Priority = "normal"
     from_number: str | None = Field(default=None, max_length=64)
+    messaging_service_sid: str | None = Field(
+        default=None,
+        pattern=MESSAGING_SERVICE_SID_PATTERN,
+        description="Send from this Messaging Service's pool of numbers (configured in "
+        "MESSAGING_SERVICES); each recipient always gets the same number of the pool.",
+    )
+    send_window: SendWindowIn | None = Field(
+        default=None,
+        description="Local hours (each recipient's time zone) in which messages may go out.",
+    )
+
+    @field_validator("messaging_service_sid")
+    @classmethod
+    def _one_sender(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("from_number") is not None:
+            raise ValueError("give either fromNumber or messagingServiceSid, not both")
+        return value
 
     @field_validator("name")
     @classmethod
@@ -169,6 +200,20 @@ class CampaignCreate(ApiModel):
         return value
 
 
+class SendWindowIn(SendWindow):
+    """``start`` and ``end`` as HH:MM; an end before the start spans midnight."""
+
+    @model_validator(mode="after")
+    def _valid(self) -> SendWindowIn:
+        if self.start == self.end:
+            raise ValueError("start and end must differ")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone: unknown IANA time zone {self.timezone!r}") from None
+        return self
+
+
 class CampaignPublic(ApiModel):
     id: str
     name: str | None
@@ -183,6 +228,12 @@ class CampaignPublic(ApiModel):
     finished_at: datetime | None
     job_id: str | None
     from_number: str | None
+    messaging_service_sid: str | None = None
+    send_window: SendWindow | None = None
+    throttled_until: datetime | None = Field(
+        default=None,
+        description="While throttled by the sender's messaging tier: when it sends again.",
+    )
 
     @classmethod
     def from_record(cls, record: CampaignRecord) -> CampaignPublic:
@@ -208,6 +259,13 @@ class CampaignPublic(ApiModel):
             finished_at=record.finished_at,
             job_id=record.job_id,
             from_number=record.from_number,
+            messaging_service_sid=record.messaging_service_sid,
+            send_window=record.send_window,
+            throttled_until=(
+                datetime.fromtimestamp(record.throttled_until_ms / 1000, UTC)
+                if record.status == "throttled" and record.throttled_until_ms
+                else None
+            ),
         )
 
 

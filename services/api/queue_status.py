@@ -5,13 +5,16 @@ Jobs are the dispatcher's batches of BATCH_SIZE contacts. Plain functions: no I/
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 
 from pydantic import Field
 
 from services.api.models import ApiModel
 from shared.store.campaigns import CampaignRecord, CampaignStatus
+from shared.store.funnel import Funnel
 from shared.store.progress import Progress
+from shared.twilio_errors import failure_meaning
 
 
 class ProgressPublic(ApiModel):
@@ -20,6 +23,19 @@ class ProgressPublic(ApiModel):
     success: int = Field(description="Messages Twilio accepted.")
     failed: int
     percentage: float
+
+
+class FailureReasonPublic(ApiModel):
+    code: int
+    count: int
+    meaning: str = Field(description='For a person: 63016 reads "needs a template".')
+
+
+class WaitingPublic(ApiModel):
+    """Contacts the dispatcher holds until a time, not yet sent."""
+
+    send_window: int = Field(default=0, description="Until their local send window opens.")
+    tier: int = Field(default=0, description="Until the sender's messaging tier has room.")
 
 
 class QueueMetricsPublic(ApiModel):
@@ -32,6 +48,27 @@ class QueueMetricsPublic(ApiModel):
     cancelled: int
     expired: int
     errors_by_code: dict[str, int]
+    skipped_by_reason: dict[str, int] = Field(
+        default_factory=dict, description="Skipped contacts by reason: opted_out, invalid, ..."
+    )
+    failure_reasons: list[FailureReasonPublic] = Field(
+        default_factory=list,
+        description="Failures by Twilio error code, refused sends and failed or undelivered "
+        "receipts together, with what the code means.",
+    )
+    waiting: WaitingPublic = Field(default_factory=lambda: WaitingPublic())
+
+
+class FunnelPublic(ApiModel):
+    """Messages by how far they got, from Twilio's delivery receipts; cumulative: a read
+    message counts as delivered and sent too. Receipts may follow the outcome by hours."""
+
+    accepted: int = Field(default=0, description="Messages Twilio accepted (progress.success).")
+    sent: int = Field(default=0, description="Left Twilio: delivered, read or undelivered.")
+    delivered: int = Field(default=0, description="Reached the phone, read ones included.")
+    read: int = 0
+    failed: int = Field(default=0, description="Accepted, then failed (see funnelErrorsByCode).")
+    undelivered: int = 0
 
 
 class QueueStatus(ApiModel):
@@ -44,10 +81,20 @@ class QueueStatus(ApiModel):
     failed_jobs: int
     progress: ProgressPublic
     metrics: QueueMetricsPublic
+    throttled_until: datetime | None = Field(
+        default=None,
+        description="While `throttled` by the sender's messaging tier: when sending resumes.",
+    )
     circuit_breaker: str | None = Field(
         default=None,
         description="While the campaign runs: the senders' circuit breakers as one, "
         "`open` when Twilio calls wait (its messages are not failed for it).",
+    )
+    funnel: FunnelPublic = Field(default_factory=lambda: FunnelPublic())
+    funnel_errors_by_code: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description='failed / undelivered -> Twilio error code -> messages: {"failed": '
+        '{"63016": 2}}.',
     )
 
 
@@ -60,8 +107,22 @@ def _from_ms(ms: int | None) -> datetime | None:
     return datetime.fromtimestamp(ms / 1000, UTC) if ms is not None else None
 
 
-def queue_status(record: CampaignRecord, progress: Progress | None, now_ms: int) -> QueueStatus:
+def queue_status(
+    record: CampaignRecord,
+    progress: Progress | None,
+    now_ms: int,
+    held: dict[str, int] | None = None,
+) -> QueueStatus:
     """The queue-status body of one campaign; a campaign not yet expanded has no jobs."""
+    status = _queue_status(record, progress, now_ms)
+    held = held or {}
+    waiting = WaitingPublic(send_window=held.get("window", 0), tier=held.get("tier", 0))
+    metrics = status.metrics.model_copy(update={"waiting": waiting})
+    throttled_until = _from_ms(record.throttled_until_ms) if record.status == "throttled" else None
+    return status.model_copy(update={"metrics": metrics, "throttled_until": throttled_until})
+
+
+def _queue_status(record: CampaignRecord, progress: Progress | None, now_ms: int) -> QueueStatus:
     if progress is None:
         total = record.total
         return QueueStatus(
@@ -120,7 +181,38 @@ def queue_status(record: CampaignRecord, progress: Progress | None, now_ms: int)
             cancelled=progress.cancelled,
             expired=progress.expired,
             errors_by_code={str(code): n for code, n in sorted(progress.errors.items())},
+            skipped_by_reason=dict(sorted(progress.skipped_by_reason.items())),
+            failure_reasons=[
+                FailureReasonPublic(code=code, count=n, meaning=failure_meaning(code))
+                for code, n in sorted(progress.errors.items())
+            ],
         ),
+    )
+
+
+def with_funnel(status: QueueStatus, progress: Progress | None, funnel: Funnel) -> QueueStatus:
+    """The status with its delivery funnel; accepted is what progress counts as sent."""
+    public = FunnelPublic(
+        accepted=progress.sent if progress is not None else 0,
+        sent=funnel.sent,
+        delivered=funnel.delivered,
+        read=funnel.read,
+        failed=funnel.failed,
+        undelivered=funnel.undelivered,
+    )
+    errors = {state: dict(sorted(codes.items())) for state, codes in sorted(funnel.errors.items())}
+    # A report reads failures by cause, whether Twilio refused the send or a receipt
+    # reported it later (63016 "needs a template" only ever comes in a receipt).
+    by_code = Counter({reason.code: reason.count for reason in status.metrics.failure_reasons})
+    for codes in funnel.errors.values():
+        by_code.update({int(code): n for code, n in codes.items() if code.isdigit()})
+    reasons = [
+        FailureReasonPublic(code=code, count=n, meaning=failure_meaning(code))
+        for code, n in sorted(by_code.items())
+    ]
+    metrics = status.metrics.model_copy(update={"failure_reasons": reasons})
+    return status.model_copy(
+        update={"funnel": public, "funnel_errors_by_code": errors, "metrics": metrics}
     )
 
 
@@ -133,6 +225,6 @@ def unsent(record: CampaignRecord, progress: Progress | None) -> int:
 
 def is_running(record: CampaignRecord, progress: Progress | None) -> bool:
     """Started and not finished: its unsent contacts are ahead of a new campaign's."""
-    if record.status not in ("queued", "sending", "paused"):
+    if record.status not in ("queued", "sending", "throttled", "paused"):
         return False
     return not (progress is not None and progress.total and progress.processed >= progress.total)

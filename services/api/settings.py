@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import phonenumbers
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from shared.settings import Settings
 
@@ -49,6 +49,10 @@ class ApiSettings(Settings):
     alert_processing_time_ms: float = Field(default=5_000.0, gt=0)
     # Records a consumer group has not read yet, on any of its topics.
     alert_queue_lag: int = Field(default=50_000, ge=1)
+
+    # Twilio webhooks (services/api/routes/webhooks.py) are signed with the Auth Token,
+    # or with a Webhooks Rule's SharedKey secret (HMAC_SHA256) when one covers the URL.
+    twilio_webhook_shared_key_secret: SecretStr | None = None
 
     @field_validator("api_tokens")
     @classmethod

@@ -13,15 +13,14 @@ from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
 from services.dispatcher.polling import Poller
-from shared.events.models import Event, MessageCancelled, SendMessageBatch
-from shared.kafka import send_events
+from services.dispatcher.republish import cancelled, produce_commands, produce_results
+from shared.events.models import SendMessage
 from shared.redis import Keys
 from shared.store.campaigns import CampaignStore
 from shared.store.deferred import DeferredCommands
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
-SOURCE = "/services/dispatcher"
 SLICE = 500
 
 
@@ -62,30 +61,17 @@ class DeferredReleaser(Poller):
                     extra={"campaign_id": campaign_id, "commands": released, "status": status},
                 )
 
-    async def _resend(self, campaign_id: str, commands: list) -> None:
-        size = self._commands_per_record
-        records: list[tuple[bytes, Event]] = []
-        for start in range(0, len(commands), size):
-            chunk = commands[start : start + size]
-            batch = SendMessageBatch(
-                campaign_id=campaign_id, batch_index=chunk[0].batch_index, commands=chunk
-            )
-            records.append((f"{campaign_id}:resumed:{chunk[0].contact_id}".encode(), batch))
-        await send_events(self._producer, self._topics.message_commands, records, source=SOURCE)
-
-    async def _cancel(self, campaign_id: str, commands: list) -> None:
-        cancelled = [
-            MessageCancelled(
-                campaign_id=c.campaign_id,
-                contact_id=c.contact_id,
-                to=c.to,
-                batch_index=c.batch_index,
-            )
-            for c in commands
-        ]
-        await send_events(
+    async def _resend(self, campaign_id: str, commands: list[SendMessage]) -> None:
+        await produce_commands(
             self._producer,
-            self._topics.message_results,
-            [(campaign_id.encode(), event) for event in cancelled],
-            source=SOURCE,
+            self._topics.message_commands,
+            campaign_id,
+            commands,
+            self._commands_per_record,
+            "resumed",
+        )
+
+    async def _cancel(self, campaign_id: str, commands: list[SendMessage]) -> None:
+        await produce_results(
+            self._producer, self._topics.message_results, campaign_id, cancelled(commands)
         )

@@ -27,8 +27,10 @@ from opentelemetry import propagate
 from opentelemetry.trace import SpanKind
 from redis.asyncio import Redis
 
+from services.dispatcher.admission import Admission, skipped_opted_out
 from services.dispatcher.pacing import batch_credits
 from services.dispatcher.personalise import contact_fields, personalise
+from services.dispatcher.positions import claim_positions
 from services.dispatcher.ticks import TickSender
 from shared.events.models import (
     CampaignStarted,
@@ -42,10 +44,12 @@ from shared.events.models import (
 )
 from shared.kafka import send_events
 from shared.metrics import BATCHES_EMITTED
-from shared.phones import normalise_phone, whatsapp_address
+from shared.phones import whatsapp_address
 from shared.redis import Keys
+from shared.senders import SenderDirectory
 from shared.store.campaigns import CampaignRecord, CampaignStore
 from shared.store.expansion import ExpansionStore
+from shared.store.held import HeldCommands
 from shared.store.progress import ProgressStore
 from shared.topics import Topics
 from shared.tracing import tracer
@@ -65,6 +69,11 @@ class ExpansionConfig:
     commands_per_record: int
     default_from_number: str
     max_concurrent_batches: int
+    senders: SenderDirectory
+
+
+def held_total(counts: dict[str, int]) -> int:
+    return sum(counts.values())
 
 
 class Expander:
@@ -75,8 +84,11 @@ class Expander:
         redis: Redis,
         keys: Keys,
         topics: Topics,
+        admission: Admission,
     ) -> None:
         self._config = config
+        self._admission = admission
+        self.held = HeldCommands(redis, keys)
         self.producer = producer
         self._redis = redis
         self._keys = keys
@@ -130,10 +142,13 @@ class Expander:
                 log.info(f"campaign {reason} during expansion", extra={"campaign_id": campaign_id})
                 await self._finish(campaign_id, total)
             return
-        if status == "paused":
-            return
+        if status in ("paused", "throttled"):
+            return  # a throttled campaign goes on when the held releaser frees it
+        # Held commands wait for a time, not for a sender: they return no credits, yet
+        # they must not hold back the recipients whose window is open.
+        held = held_total(await self.held.counts(campaign_id))
         credits = batch_credits(
-            cursor, progress.processed, batch_size, self._config.max_concurrent_batches
+            cursor, progress.processed + held, batch_size, self._config.max_concurrent_batches
         )
         batches_total = -(-total // batch_size)
         trace_context = await self.expansions.trace_context(campaign_id) if credits else {}
@@ -223,10 +238,13 @@ class Expander:
         self, event: CampaignStarted, batch_index: int, start: int, recipients: Sequence[Recipient]
     ) -> None:
         inline = isinstance(event.audience, InlineAudience)
-        claims = await self._claim_positions(event.campaign_id, start, recipients, inline)
-        from_number = whatsapp_address(event.from_number or self._config.default_from_number)
+        claims = await claim_positions(
+            self._redis, self._keys, event.campaign_id, start, recipients, normalise=inline
+        )
+        choose_sender = self._sender_chooser(event)
         commands: list[SendMessage] = []
         results: list[Event] = []
+        fields_by_contact: dict[str, dict[str, str]] = {}
         for offset, recipient in enumerate(recipients):
             position = start + offset
             phone, duplicate_of_contact, duplicate_of_phone = claims[offset]
@@ -245,48 +263,50 @@ class Expander:
             elif duplicate_of_contact or duplicate_of_phone:
                 results.append(MessageSkipped(reason="duplicate", **common))
             else:
-                content = personalise(event.content, contact_fields(recipient, phone))
+                fields = contact_fields(recipient, phone)
+                fields_by_contact[contact_id] = fields
+                content = personalise(event.content, fields)
                 commands.append(
                     SendMessage(
-                        from_number=from_number,
+                        from_number=choose_sender(phone),
                         content=content,
                         expires_at=event.expires_at,
                         priority=event.priority,
                         **common,
                     )
                 )
-        await self._produce(event.campaign_id, batch_index, commands, results)
+        admitted = await self._admission.decide(commands, event.send_window, fields_by_contact)
+        results.extend(skipped_opted_out(admitted.opted_out))
+        await self.held.hold(event.campaign_id, "window", admitted.window_held)
+        await self.held.hold(event.campaign_id, "tier", admitted.tier_held)
+        await self._produce(event.campaign_id, batch_index, admitted.send, results)
+        if (until_ms := admitted.throttled_until_ms) is not None:
+            await self.throttle(event.campaign_id, until_ms)
 
-    async def _claim_positions(
-        self, campaign_id: str, start: int, recipients: Sequence[Recipient], normalise: bool
-    ) -> list[tuple[str | None, bool, bool]]:
-        """For each recipient: its E.164 phone (None if invalid), and whether an earlier
-        audience position already holds its contact id or its phone."""
-        phones = [
-            normalise_phone(r.phone) if normalise else r.phone for r in recipients
-        ]  # stored audiences were normalised by the api
-        contacts_key = self._keys("campaign", campaign_id, "positions", "contacts")
-        phones_key = self._keys("campaign", campaign_id, "positions", "phones")
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for offset, recipient in enumerate(recipients):
-                position = start + offset
-                pipe.hsetnx(contacts_key, recipient.contact_id, position)
-                pipe.hget(contacts_key, recipient.contact_id)
-                if phones[offset] is not None:
-                    pipe.hsetnx(phones_key, phones[offset], position)
-                    pipe.hget(phones_key, phones[offset])
-            replies = iter(await pipe.execute())
-        claims = []
-        for offset in range(len(recipients)):
-            position = start + offset
-            next(replies)
-            duplicate_contact = int(next(replies)) != position
-            duplicate_phone = False
-            if phones[offset] is not None:
-                next(replies)
-                duplicate_phone = int(next(replies)) != position
-            claims.append((phones[offset], duplicate_contact, duplicate_phone))
-        return claims
+    async def throttle(self, campaign_id: str, until_ms: int) -> None:
+        """The sender's tier is used up: hold the rest of the campaign until ``until_ms``."""
+        moved, _ = await self.campaigns.transition(
+            campaign_id, ("sending", "throttled"), "throttled", throttled_until_ms=str(until_ms)
+        )
+        if moved:
+            log.info(
+                "campaign throttled by its sender's messaging tier",
+                extra={"campaign_id": campaign_id, "until_ms": until_ms},
+            )
+
+    def _sender_chooser(self, event: CampaignStarted) -> Callable[[str], str]:
+        """The sender number of each recipient: the campaign's, or one of its pool's."""
+        senders = self._config.senders
+        pool = senders.pool(event.messaging_service_sid) if event.messaging_service_sid else None
+        if not pool:
+            if event.messaging_service_sid:
+                log.warning(
+                    "unknown Messaging Service: sending from the default number",
+                    extra={"campaign_id": event.campaign_id},
+                )
+            number = whatsapp_address(event.from_number or self._config.default_from_number)
+            return lambda _phone: number
+        return lambda phone: whatsapp_address(senders.choose(pool, phone))
 
     async def _produce(
         self,

@@ -8,11 +8,14 @@ handler counts again before emitting, so extra ticks emit nothing extra.
 
 from __future__ import annotations
 
+import asyncio
+
 from services.dispatcher.polling import Poller
 from services.dispatcher.ticks import TickSender
 from shared.metrics import BATCHES_IN_FLIGHT
 from shared.store.campaigns import CampaignStore
 from shared.store.expansion import ExpansionStore
+from shared.store.held import HeldCommands
 from shared.store.progress import ProgressStore
 
 
@@ -30,10 +33,12 @@ class ExpansionPacer(Poller):
         progress: ProgressStore,
         expansions: ExpansionStore,
         ticks: TickSender,
+        held: HeldCommands,
         max_concurrent_batches: int,
         poll_interval_s: float,
     ) -> None:
         super().__init__(poll_interval_s)
+        self._held = held
         self._campaigns = campaigns
         self._progress = progress
         self._expansions = expansions
@@ -51,15 +56,20 @@ class ExpansionPacer(Poller):
 
     async def _has_work(self, campaign_id: str) -> tuple[bool, int]:
         """Whether to tick the campaign, and its batches in flight."""
-        status = await self._campaigns.status(campaign_id)
-        progress = await self._progress.read(campaign_id)
+        # Three reads at once: this runs for every campaign ten times a second.
+        status, progress, held_counts = await asyncio.gather(
+            self._campaigns.status(campaign_id),
+            self._progress.read(campaign_id),
+            self._held.counts(campaign_id),
+        )
         if progress is None:
-            return status != "paused", 0  # let the tick's handler find out
+            return status not in ("paused", "throttled"), 0  # the tick's handler finds out
+        held = sum(held_counts.values())
         credits = batch_credits(
-            progress.emitted, progress.processed, progress.batch_size, self._max_batches
+            progress.emitted, progress.processed + held, progress.batch_size, self._max_batches
         )
         in_flight = self._max_batches - credits
-        if status == "paused":
+        if status in ("paused", "throttled"):
             return False, in_flight
         # A stopped campaign's rest is to be cancelled.
         return status == "stopped" or credits > 0, in_flight

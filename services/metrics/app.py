@@ -1,21 +1,28 @@
-"""The metrics service: a consumer of message.results folding into Redis progress."""
+"""The metrics service: message.results folded into progress, message.status into funnels.
+
+Two consumer groups, one loop each: a burst of delivery receipts (three or four per
+message) never delays the progress counts that pacing and completion depend on.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from redis.exceptions import RedisError
 
 from services.metrics.fold import ProgressFolder, Retention
+from services.metrics.receipts import ReceiptFolder
 from services.metrics.settings import MetricsSettings
 from shared.dlq import send_to_dlq
-from shared.events import EventDecodeError, decode
+from shared.events import Event, EventDecodeError, decode
 from shared.kafka import make_consumer
 from shared.redis import Keys
 from shared.runtime import Service
 from shared.store.campaigns import CampaignStore
+from shared.store.funnel import FunnelStore
 from shared.store.progress import ProgressStore
 from shared.store.stats import StatsStore
 from shared.topics import Topics
@@ -23,6 +30,7 @@ from shared.tracing import consuming
 
 log = logging.getLogger(__name__)
 RETRY_DELAY_S = 1.0
+Fold = Callable[[Event], Awaitable[bool]]
 
 
 class MetricsService(Service):
@@ -51,42 +59,55 @@ class MetricsService(Service):
             group_id=f"{settings.kafka_topic_prefix}metrics",
             max_poll_records=1_000,
         )
-        self._task: asyncio.Task[None] | None = None
+        self.receipts = ReceiptFolder(FunnelStore(redis, keys), retention.progress_ttl_s)
+        self.status_consumer: AIOKafkaConsumer = make_consumer(
+            settings,
+            self._topics.message_status,
+            group_id=f"{settings.kafka_topic_prefix}metrics-status",
+            max_poll_records=1_000,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
 
     async def start_work(self) -> None:
         await self.consumer.start()
-        self._task = asyncio.create_task(self._consume(), name="metrics-consume")
+        await self.status_consumer.start()
+        self._tasks = [
+            asyncio.create_task(
+                self._consume(self.consumer, self.folder.fold), name="metrics-consume"
+            ),
+            asyncio.create_task(
+                self._consume(self.status_consumer, self.receipts.fold), name="metrics-receipts"
+            ),
+        ]
 
     async def stop_work(self) -> None:
         self._stopping.set()
-        if self._task is not None:
-            await self._task
+        await asyncio.gather(*self._tasks)
         await self.consumer.stop()
+        await self.status_consumer.stop()
 
-    async def _consume(self) -> None:
+    async def _consume(self, consumer: AIOKafkaConsumer, fold: Fold) -> None:
         while not self._stopping.is_set():
-            batches = await self.consumer.getmany(timeout_ms=200)
+            batches = await consumer.getmany(timeout_ms=200)
             if not batches:
                 continue
             try:
                 for records in batches.values():
                     for record in records:
-                        await self._fold(record)
+                        await self._fold(record, fold)
             except (RedisError, OSError) as error:
                 # Nothing of this batch is committed: read it again once Redis answers.
                 # Results already folded are counted once anyway.
                 log.warning("cannot fold results, retrying", extra={"reason": str(error)})
                 for tp, records in batches.items():
-                    self.consumer.seek(tp, records[0].offset)
+                    consumer.seek(tp, records[0].offset)
                 await asyncio.sleep(RETRY_DELAY_S)
                 continue
             # Offsets move only after every result of the batch is in Redis.
-            await self.consumer.commit(
-                {tp: records[-1].offset + 1 for tp, records in batches.items()}
-            )
+            await consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
 
-    async def _fold(self, record: ConsumerRecord) -> None:
+    async def _fold(self, record: ConsumerRecord, fold: Fold) -> None:
         try:
             event = decode(record.value)
         except EventDecodeError as error:
@@ -108,4 +129,4 @@ class MetricsService(Service):
             topic=record.topic,
             attributes={"campaign.id": getattr(event, "campaign_id", "") or ""},
         ):
-            await self.folder.fold(event)
+            await fold(event)

@@ -80,6 +80,7 @@ class ProgressFolder:
             failure.error_code if failure else None,
             at_ms,
             retryable=bool(failure and failure.retryable),
+            skip_reason=event.reason if isinstance(event, MessageSkipped) else None,
         )
         if new:
             RESULTS_FOLDED.labels(outcome=outcome).inc(new)

@@ -10,7 +10,7 @@ from services.sender.fair_gate import FairGate
 from services.sender.handler import HandlerConfig, SendHandler
 from services.sender.heartbeat import Heartbeat
 from services.sender.ledger import Ledger
-from services.sender.limiter import SlidingWindowLimiter, default_windows
+from services.sender.limiter import SlidingWindowLimiter, default_windows, windows_by_number
 from services.sender.settings import SenderSettings
 from services.sender.timings import TwilioTimings
 from services.sender.twilio_gateway import TwilioGateway
@@ -19,6 +19,7 @@ from shared.redis import Keys
 from shared.runtime import Service
 from shared.store.deferred import DeferredCommands
 from shared.store.stats import StatsStore
+from shared.store.suppressions import SuppressionStore
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,11 @@ class SenderService(Service):
                 settings.twilio_rate_limit_per_hour,
                 settings.limiter_margin_ms,
             ),
+            windows_by_number(
+                settings.sender_directory,
+                [sender.number for sender in settings.whatsapp_senders],
+                settings.limiter_margin_ms,
+            ),
         )
         self.gate = FairGate(limiter, sendable, settings.twilio_max_concurrent)
         handler = SendHandler(
@@ -76,6 +82,7 @@ class SenderService(Service):
             gate=self.gate,
             gateway=self.gateway,
             config=handler_config(settings),
+            suppressions=SuppressionStore(redis, keys, settings.twilio_credentials[0]),
         )
         self.consumer = CommandConsumer(settings, self.connections.producer, handler.handle)
         consumer = self.consumer

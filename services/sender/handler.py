@@ -33,10 +33,14 @@ from shared.events.models import (
 )
 from shared.metrics import MESSAGES_FAILED, MESSAGES_SENT
 from shared.store.deferred import DeferredCommands
+from shared.store.suppressions import SuppressionStore
 from shared.tracing import tracer
 
 log = logging.getLogger(__name__)
 _tracer = tracer(__name__)
+
+# Twilio: "Attempt to send to unsubscribed recipient" (the number replied STOP).
+UNSUBSCRIBED_RECIPIENT = 21610
 
 # Twilio's date_sent has one-second precision and clocks differ: look back this far.
 RECONCILE_LOOKBACK_MS = 60_000
@@ -117,8 +121,10 @@ class SendHandler:
         gateway: TwilioGateway,
         config: HandlerConfig,
         max_preparing: int = 64,
+        suppressions: SuppressionStore | None = None,
     ) -> None:
         self._ledger = ledger
+        self._suppressions = suppressions
         self._deferred = deferred_commands
         self._control = control
         self._gate = gate
@@ -296,6 +302,10 @@ class SendHandler:
         await self._ledger.record(
             command.campaign_id, command.contact_id, LedgerState.FAILED, None, error.code
         )
+        if error.code == UNSUBSCRIBED_RECIPIENT and self._suppressions is not None:
+            # The person opted out at Twilio: no campaign should try them again.
+            # (The store keeps the number without the whatsapp: prefix.)
+            await self._suppressions.add(command.to, f"error_{error.code}")
         MESSAGES_FAILED.labels(
             code=str(error.code) if error.code is not None else "none",
             retryable=str(retryable).lower(),

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
 from shared.redis import Keys
+from shared.senders import SenderDirectory, bare_number
 
 # KEYS[1]: the sender number's log. ARGV: member, spacing_ms, then (window_ms, limit) pairs.
 # Returns {1, 0} when the send is granted, or {0, wait_ms} until one may be.
@@ -71,6 +73,19 @@ class Window:
     limit: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Bucket:
+    spacing_ms: float
+    window_args: tuple[int, ...]
+
+    @classmethod
+    def of(cls, windows: tuple[Window, ...]) -> _Bucket:
+        return cls(
+            spacing_ms=min(w.length_ms / w.limit for w in windows),
+            window_args=tuple(v for w in windows for v in (w.length_ms, w.limit)),
+        )
+
+
 def default_windows(
     per_second: int, per_minute: int, per_hour: int, margin_ms: int = 50
 ) -> tuple[Window, ...]:
@@ -82,21 +97,41 @@ def default_windows(
 
 
 class SlidingWindowLimiter:
-    """Grants sends per sender number so that no window ever holds more than its limit."""
+    """Grants sends per sender number so that no window ever holds more than its limit.
 
-    def __init__(self, redis: Redis, keys: Keys, windows: tuple[Window, ...]) -> None:
+    Every number has its own log and its own windows: ``windows`` by default, or those
+    of ``windows_by_number`` (keyed by the bare E.164 number) for configured senders.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        windows: tuple[Window, ...],
+        windows_by_number: Mapping[str, tuple[Window, ...]] | None = None,
+    ) -> None:
         self._redis = redis
         self._keys = keys
-        self._windows = windows
         self._script = redis.register_script(_ACQUIRE)
-        self.spacing_ms = min(w.length_ms / w.limit for w in windows)
-        self._window_args = [v for w in windows for v in (w.length_ms, w.limit)]
+        self._default = _Bucket.of(windows)
+        self._buckets = {
+            number: _Bucket.of(number_windows)
+            for number, number_windows in (windows_by_number or {}).items()
+        }
+        self.spacing_ms = self._default.spacing_ms
+
+    def spacing_ms_of(self, sender_number: str) -> float:
+        return self._bucket(sender_number).spacing_ms
+
+    def _bucket(self, sender_number: str) -> _Bucket:
+        return self._buckets.get(bare_number(sender_number), self._default)
 
     async def try_acquire(self, sender_number: str) -> float:
         """Take a place now if one is free: 0.0, else the milliseconds to wait first."""
+        bucket = self._bucket(sender_number)
         granted, wait_ms = await self._script(
             keys=[self._keys("limiter", sender_number)],
-            args=[uuid.uuid4().hex, self.spacing_ms, *self._window_args],
+            args=[uuid.uuid4().hex, bucket.spacing_ms, *bucket.window_args],
         )
         return 0.0 if int(granted) else max(float(wait_ms), 1.0)
 
@@ -115,3 +150,16 @@ class SlidingWindowLimiter:
             if max_wait_s is not None and waited_s + wait_ms / 1000 > max_wait_s:
                 raise TimeoutError(f"no send slot for {sender_number} within {max_wait_s} s")
             await asyncio.sleep(wait_ms / 1000)
+
+
+def windows_by_number(
+    directory: SenderDirectory, numbers: list[str], margin_ms: int
+) -> dict[str, tuple[Window, ...]]:
+    """The windows of every configured sender number, from its own limits."""
+    result: dict[str, tuple[Window, ...]] = {}
+    for number in numbers:
+        limits = directory.limits(number)
+        result[bare_number(number)] = default_windows(
+            limits.per_second, limits.per_minute, limits.per_hour, margin_ms
+        )
+    return result

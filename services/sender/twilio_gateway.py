@@ -34,6 +34,7 @@ from services.sender.error_codes import is_retryable
 from services.sender.settings import SenderSettings
 from shared.events.models import SendMessage, TemplateContent
 from shared.metrics import BREAKER_STATE_VALUES, CIRCUIT_BREAKER_STATE, TWILIO_REQUEST_SECONDS
+from shared.status_callback import status_callback_url
 from shared.tracing import tracer
 from shared.twilio_client import make_twilio_client
 
@@ -108,8 +109,13 @@ class BreakerOpen(Exception):
     """The breaker refused the call before any request was made."""
 
 
-def message_params(command: SendMessage) -> dict[str, str]:
+def message_params(command: SendMessage, public_base_url: str | None = None) -> dict[str, str]:
     params = {"to": command.to, "from_": command.from_number}
+    if public_base_url:
+        # Delivery receipts come back to the api, naming the campaign and contact.
+        params["status_callback"] = status_callback_url(
+            public_base_url, command.campaign_id, command.contact_id
+        )
     content = command.content
     if isinstance(content, TemplateContent):
         params["content_sid"] = content.content_sid
@@ -283,7 +289,9 @@ class TwilioGateway:
         started = time.perf_counter()
         outcome = "failed"
         try:
-            message = await self._breaker.call_async(self._create_in_time, message_params(command))
+            message = await self._breaker.call_async(
+                self._create_in_time, message_params(command, self._settings.public_base_url)
+            )
             outcome = "sent"
         except CircuitBreakerError as error:
             if error.__cause__ is None:

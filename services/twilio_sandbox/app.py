@@ -28,9 +28,9 @@ from .faults import (
 )
 from .messages import (
     API_VERSION,
-    DELIVERED_PATH,
     PATH_BY_FINAL_STATUS,
     MessageStore,
+    delivered_path,
     ledger_entry,
     message_resource,
 )
@@ -144,7 +144,9 @@ class SandboxState:
             accepted_at_ns=now_ns,
             step_delay_ns=self.step_delay_ns,
             status_path=(
-                DELIVERED_PATH if rule is None else PATH_BY_FINAL_STATUS[rule.async_final_status()]
+                delivered_path(to)
+                if rule is None
+                else PATH_BY_FINAL_STATUS[rule.async_final_status()]
             ),
             final_error_code=None if rule is None else rule.code,
         )

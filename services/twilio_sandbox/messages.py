@@ -8,6 +8,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from .errors import error_message
+from .faults import WHATSAPP_PREFIX
 
 API_VERSION = "2010-04-01"
 NS_PER_MS = 1_000_000
@@ -15,6 +16,8 @@ NS_PER_S = 1_000_000_000
 
 # Status paths a message walks after acceptance, one step per callback delay.
 DELIVERED_PATH = ("queued", "sent", "delivered")
+# WhatsApp also reports when the recipient read the message; SMS stops at delivered.
+WHATSAPP_DELIVERED_PATH = (*DELIVERED_PATH, "read")
 UNDELIVERED_PATH = ("queued", "sent", "undelivered")
 FAILED_PATH = ("queued", "failed")
 PATH_BY_FINAL_STATUS = {
@@ -25,6 +28,11 @@ PATH_BY_FINAL_STATUS = {
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def delivered_path(to: str) -> tuple[str, ...]:
+    """The statuses of a message that reaches its recipient, by channel."""
+    return WHATSAPP_DELIVERED_PATH if to.startswith(WHATSAPP_PREFIX) else DELIVERED_PATH
 
 
 def new_message_sid() -> str:

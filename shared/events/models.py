@@ -87,6 +87,17 @@ class StoredAudience(Wire):
 Audience = Annotated[InlineAudience | StoredAudience, Field(discriminator="kind")]
 
 
+class SendWindow(Wire):
+    """Local hours in which recipients may be messaged, in each recipient's time zone."""
+
+    start: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["09:00"])
+    end: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["20:00"])
+    timezone: str = Field(
+        default="UTC",
+        description="IANA zone for recipients whose zone neither the contact nor the number tells.",
+    )
+
+
 # campaign.events ------------------------------------------------------------
 
 
@@ -105,6 +116,13 @@ class CampaignStarted(Event):
     )
     expires_at: datetime | None = Field(
         default=None, description="After this, nothing more is sent: the rest end expired."
+    )
+    messaging_service_sid: str | None = Field(
+        default=None,
+        description="Send from this Messaging Service's pool of numbers instead of fromNumber.",
+    )
+    send_window: SendWindow | None = Field(
+        default=None, description="Recipients outside these local hours wait until they open."
     )
 
 
@@ -233,6 +251,12 @@ class MessageStatusReported(Event):
     status: str
     campaign_id: str | None = None
     error_code: int | None = None
+    contact_id: str | None = Field(
+        default=None, description="The contact, from the signed callback URL the sender gave."
+    )
+    to: str | None = Field(default=None, description="The recipient, as Twilio reports it.")
+    error_message: str | None = Field(default=None, description="Twilio's text for error_code.")
+    account_sid: str | None = Field(default=None, description="The Twilio account of the message.")
 
 
 # alerts -------------------------------------------------------------------------

@@ -23,12 +23,21 @@ from shared.events.models import (
     MessageContent,
     Priority,
     Recipient,
+    SendWindow,
     StoredAudience,
 )
 from shared.redis import Keys
 
 CampaignStatus = Literal[
-    "draft", "scheduled", "queued", "sending", "paused", "stopped", "completed", "failed"
+    "draft",
+    "scheduled",
+    "queued",
+    "sending",
+    "throttled",
+    "paused",
+    "stopped",
+    "completed",
+    "failed",
 ]
 FINISHED_STATUSES = frozenset({"stopped", "completed", "failed"})
 AUDIENCE_WRITE_CHUNK = 1_000
@@ -72,6 +81,8 @@ class CampaignRecord(BaseModel):
     priority: Priority = "normal"
     content: MessageContent
     from_number: str | None = None
+    messaging_service_sid: str | None = None
+    send_window: SendWindow | None = None
     total: int = 0
     job_id: str | None = None
     created_at: datetime | None = None
@@ -79,19 +90,27 @@ class CampaignRecord(BaseModel):
     expires_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # While the sender's messaging tier is used up: when it has room again (epoch ms).
+    throttled_until_ms: int | None = None
 
     def to_hash(self) -> dict[str, str]:
-        fields = self.model_dump(mode="json", exclude={"content"})
+        fields = self.model_dump(mode="json", exclude={"content", "send_window"})
         flat = {name: "" if value is None else str(value) for name, value in fields.items()}
         flat["content"] = _CONTENT.dump_json(self.content).decode()
+        flat["send_window"] = self.send_window.model_dump_json() if self.send_window else ""
         return flat
 
     @classmethod
     def from_hash(cls, raw: dict[bytes, bytes]) -> CampaignRecord:
         fields = {key.decode(): value.decode() for key, value in raw.items()}
         content = _CONTENT.validate_json(fields.pop("content"))
-        cleaned = {name: value for name, value in fields.items() if value != ""}
-        return cls(content=content, **cleaned)
+        window = fields.pop("send_window", "")
+        cleaned = {name: value for name, value in fields.items() if value != "" and name in _FIELDS}
+        send_window = SendWindow.model_validate_json(window) if window else None
+        return cls(content=content, send_window=send_window, **cleaned)
+
+
+_FIELDS = frozenset(CampaignRecord.model_fields)
 
 
 class CampaignStore:
@@ -238,4 +257,6 @@ def started_event(record: CampaignRecord, audience_key: str, audience_size: int)
         priority=record.priority,
         from_number=record.from_number,
         expires_at=record.expires_at,
+        messaging_service_sid=record.messaging_service_sid,
+        send_window=record.send_window,
     )

@@ -21,7 +21,7 @@ per-contact keys after RESULTS_TTL_S (services/metrics/settings.py).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import orjson
@@ -31,17 +31,20 @@ from shared.redis import Keys
 
 JobKind = Literal["completed", "failed"]
 Outcome = Literal["sent", "failed", "skipped", "cancelled", "expired"]
+# Skipped contacts are also counted by reason, as skipped_{reason} in progress:{id}.
+SKIPPED_PREFIX = "skipped_"
 COUNTERS = ("processed", "sent", "failed", "skipped", "cancelled", "expired", "jobs_completed")
 
 # KEYS: progress, outcomes, batches, errors, retryable. ARGV: outcome, batch index,
-# error code ('' for none), time of the results in ms, '1' for retryable failures, then
-# the contacts (all of one batch, with one outcome). Returns {contacts newly counted,
-# 1 if they complete the campaign else 0}.
+# error code ('' for none), time of the results in ms, '1' for retryable failures, a
+# further counter of the progress hash to add them to ('' for none), then the contacts
+# (all of one batch, with one outcome). Returns {contacts newly counted, 1 if they
+# complete the campaign else 0}.
 _FOLD = """
 local progress, outcomes, batches, errors = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local outcome, batch, code, at_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local new = 0
-for i = 6, #ARGV do
+for i = 7, #ARGV do
   if redis.call('HSETNX', outcomes, ARGV[i], outcome) == 1 then
     new = new + 1
     if ARGV[5] == '1' then
@@ -54,6 +57,9 @@ if new == 0 then
 end
 local processed = redis.call('HINCRBY', progress, 'processed', new)
 redis.call('HINCRBY', progress, outcome, new)
+if ARGV[6] ~= '' then
+  redis.call('HINCRBY', progress, ARGV[6], new)
+end
 if code ~= '' then
   redis.call('HINCRBY', errors, code, new)
 end
@@ -98,6 +104,7 @@ class Progress:
     last_result_ms: int | None
     finished_ms: int | None
     errors: dict[int, int]
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
 
 
 class ProgressStore:
@@ -135,6 +142,7 @@ class ProgressStore:
         error_code: int | None,
         at_ms: int,
         retryable: bool = False,
+        skip_reason: str | None = None,
     ) -> tuple[int, bool]:
         """Count the outcome of these contacts of one batch, each once.
 
@@ -155,6 +163,7 @@ class ProgressStore:
                 "" if error_code is None else error_code,
                 at_ms,
                 "1" if retryable else "0",
+                f"{SKIPPED_PREFIX}{skip_reason}" if skip_reason else "",
                 *contact_ids,
             ],
         )
@@ -239,4 +248,9 @@ class ProgressStore:
             last_result_ms=fields.get("last_result_ms"),
             finished_ms=fields.get("finished_ms"),
             errors={int(code): int(n) for code, n in raw_errors.items()},
+            skipped_by_reason={
+                name.removeprefix(SKIPPED_PREFIX): n
+                for name, n in fields.items()
+                if name.startswith(SKIPPED_PREFIX)
+            },
         )

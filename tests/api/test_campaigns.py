@@ -27,6 +27,9 @@ CAMPAIGN_FIELDS = {
     "finishedAt",
     "jobId",
     "fromNumber",
+    "messagingServiceSid",
+    "sendWindow",
+    "throttledUntil",
 }
 SID = "HX" + "ab" * 16
 
@@ -205,6 +208,66 @@ def _contacts(n: int) -> list[dict]:
         (
             {"name": "x", "message": "hi", "contacts": _contacts(1), "priority": "urgent"},
             "priority",
+        ),
+        (
+            {
+                "name": "x",
+                "message": {"contentSid": SID, "contentVariables": {"1": "v" * 1601}},
+                "contacts": _contacts(1),
+            },
+            "message.contentVariables.1",
+        ),
+        (
+            {
+                "name": "x",
+                "message": {
+                    "contentSid": SID,
+                    "contentVariables": {str(i): "v" for i in range(101)},
+                },
+                "contacts": _contacts(1),
+            },
+            "message.contentVariables",
+        ),
+        (
+            {"name": "x", "message": {"body": "hi", "contentSid": SID}, "contacts": _contacts(1)},
+            "message",
+        ),
+        (
+            {
+                "name": "x",
+                "message": "hi",
+                "contacts": _contacts(1),
+                "fromNumber": "+14155238886",
+                "messagingServiceSid": "MG" + "a" * 32,
+            },
+            "messagingServiceSid",
+        ),
+        (
+            {
+                "name": "x",
+                "message": "hi",
+                "contacts": _contacts(1),
+                "messagingServiceSid": "MG" + "b" * 32,
+            },
+            "messagingServiceSid",
+        ),
+        (
+            {
+                "name": "x",
+                "message": "hi",
+                "contacts": _contacts(1),
+                "sendWindow": {"start": "9:00", "end": "20:00"},
+            },
+            "sendWindow.start",
+        ),
+        (
+            {
+                "name": "x",
+                "message": "hi",
+                "contacts": _contacts(1),
+                "sendWindow": {"start": "09:00", "end": "20:00", "timezone": "Mars/Base"},
+            },
+            "sendWindow",
         ),
     ],
 )

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devstack.processes import ProcessTable
+from devstack.processes import ProcessTable, free_port
 from devstack.system import API_TOKENS, TOKEN, System
 from shared.settings import Settings
 from tests.conftest import settings_environment
@@ -20,7 +20,12 @@ __all__ = ["TOKEN", "System", "make_system", "sandbox_admin"]
 def make_system(make_settings, tmp_path: Path) -> Iterator:
     systems: list[System] = []
 
-    def build(sender_replicas: int = 1, **overrides: object) -> System:
+    def build(sender_replicas: int = 1, public_api: bool = False, **overrides: object) -> System:
+        # public_api: PUBLIC_BASE_URL is the api's own URL, so the sandbox's status
+        # callbacks reach it.
+        api_port = free_port()
+        if public_api:
+            overrides["public_base_url"] = f"http://127.0.0.1:{api_port}"
         shared = {k: v for k, v in overrides.items() if k in Settings.model_fields}
         settings = make_settings(**shared)
         env = settings_environment(settings)
@@ -34,6 +39,7 @@ def make_system(make_settings, tmp_path: Path) -> Iterator:
             table=ProcessTable(tmp_path / f"run{len(systems)}"),
             sandbox_url=settings.twilio_base_url or "",
             sender_replicas=sender_replicas,
+            api_port=api_port,
         )
         systems.append(system)
         system.start_all()

@@ -33,13 +33,14 @@ async def test_callbacks_are_signed_and_follow_the_status_path(
     )
 
     await async_wait_until(
-        lambda: callback_receiver.statuses_for(message.sid)[-1:] == ["delivered"],
+        lambda: callback_receiver.statuses_for(message.sid)[-1:] == ["read"],
         timeout_s=5.0,
-        message="delivered callback",
+        message="read callback",
     )
 
     callbacks = callback_receiver.for_sid(message.sid)
-    assert [c.params["MessageStatus"] for c in callbacks] == ["queued", "sent", "delivered"]
+    # WhatsApp reports the read receipt after delivery.
+    assert [c.params["MessageStatus"] for c in callbacks] == ["queued", "sent", "delivered", "read"]
     validator = RequestValidator(sandbox.auth_token)
     for callback in callbacks:
         assert callback.path_qs == "/twilio/status?campaign=c-1"
@@ -100,3 +101,22 @@ async def test_failed_message_callback_carries_error_code(
     assert RequestValidator(sandbox.auth_token).validate(
         callback_url, failed.params, failed.signature
     )
+
+
+async def test_sms_callbacks_stop_at_delivered(
+    sandbox, callback_receiver, async_wait_until
+) -> None:
+    callback_url = callback_receiver.url()
+    message = await create(
+        sandbox, to="+15550607778", from_="+15550600009", body="hi", status_callback=callback_url
+    )
+
+    await async_wait_until(
+        lambda: callback_receiver.statuses_for(message.sid)[-1:] == ["delivered"],
+        timeout_s=5.0,
+        message="delivered callback",
+    )
+
+    statuses = [c.params["MessageStatus"] for c in callback_receiver.for_sid(message.sid)]
+    assert statuses == ["queued", "sent", "delivered"]
+    assert "ChannelPrefix" not in callback_receiver.for_sid(message.sid)[-1].params

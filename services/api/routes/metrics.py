@@ -17,7 +17,8 @@ from shared.store.campaigns import CampaignStatus
 
 router = APIRouter(tags=["health"])
 STATUSES: tuple[CampaignStatus, ...] = (
-    "draft", "scheduled", "queued", "sending", "paused", "stopped", "completed", "failed"
+    "draft", "scheduled", "queued", "sending", "throttled", "paused", "stopped", "completed",
+    "failed",
 )  # fmt: skip
 
 

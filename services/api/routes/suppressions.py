@@ -1,0 +1,109 @@
+"""The opt-out list of the Twilio account: numbers no campaign sends to.
+
+Numbers get on it by replying STOP (the inbound webhook), by Twilio error 21610, or
+here; the dispatcher skips them as `opted_out`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from pydantic import Field
+
+from services.api.deps import CurrentUser, SettingsDep
+from services.api.models import MAX_PAGE, ApiModel
+from services.api.phones import require_phone
+from services.api.settings import ApiSettings
+from shared.redis import Keys
+from shared.store.suppressions import Suppression, SuppressionStore
+
+router = APIRouter(prefix="/api/suppressions", tags=["suppressions"])
+
+
+def get_suppression_store(request: Request) -> SuppressionStore:
+    settings: ApiSettings = request.app.state.settings
+    account_sid, _ = settings.twilio_credentials
+    return SuppressionStore(
+        request.app.state.connections.redis, Keys(settings.redis_key_prefix), account_sid
+    )
+
+
+SuppressionStoreDep = Annotated[SuppressionStore, Depends(get_suppression_store)]
+
+
+class SuppressionCreate(ApiModel):
+    phone: str = Field(min_length=1, max_length=64, examples=["+34611001000"])
+
+
+class SuppressionPublic(ApiModel):
+    phone: str = Field(description="E.164.")
+    reason: str = Field(description="inbound_stop, error_21610 or api.")
+    added_at: datetime
+
+    @classmethod
+    def from_entry(cls, entry: Suppression) -> SuppressionPublic:
+        return cls(phone=entry.phone, reason=entry.reason, added_at=entry.added_at)
+
+
+class SuppressionsPublic(ApiModel):
+    suppressions: list[SuppressionPublic]
+    total: int
+    page: int
+    limit: int
+
+
+@router.get("", response_model=SuppressionsPublic)
+async def list_suppressions(
+    user: CurrentUser,
+    store: SuppressionStoreDep,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+) -> SuppressionsPublic:
+    """Suppressed numbers, the most recently added first."""
+    entries, total = await store.page((page - 1) * limit, limit)
+    return SuppressionsPublic(
+        suppressions=[SuppressionPublic.from_entry(e) for e in entries],
+        total=total,
+        page=page,
+        limit=limit,
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SuppressionPublic,
+    responses={200: {"model": SuppressionPublic, "description": "Already suppressed."}},
+)
+async def add_suppression(
+    body: SuppressionCreate,
+    user: CurrentUser,
+    store: SuppressionStoreDep,
+    settings: SettingsDep,
+    response: Response,
+) -> SuppressionPublic:
+    """Suppress a number (201); one already on the list keeps its entry (200)."""
+    phone = require_phone(body.phone, settings.default_phone_region, ("body", "phone"))
+    if not await store.add(phone, "api"):
+        response.status_code = status.HTTP_200_OK
+    entry = await store.get(phone)
+    if entry is None:  # removed again in between: report what this request did
+        entry = Suppression(phone, "api", datetime.now(UTC))
+    return SuppressionPublic.from_entry(entry)
+
+
+@router.delete(
+    "/{phone}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: {"description": "The number is not suppressed."}},
+)
+async def remove_suppression(
+    phone: str, user: CurrentUser, store: SuppressionStoreDep, settings: SettingsDep
+) -> Response:
+    """Let campaigns reach the number again."""
+    e164 = require_phone(phone, settings.default_phone_region, ("path", "phone"))
+    if not await store.remove(e164):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{e164} is not suppressed")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
