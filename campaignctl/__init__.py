@@ -1,0 +1,1 @@
+"""campaignctl: the campaign queue's REST API from the command line."""

@@ -1,0 +1,181 @@
+"""``campaignctl campaigns ...``: create, start (and follow), control, status, list."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from campaignctl import output
+from campaignctl.audience import campaign_body, message_body, parse_variables, read_recipients
+from campaignctl.client import ApiClient
+from campaignctl.context import JsonOption, client, wants_json
+from campaignctl.errors import CliError
+from campaignctl.follow import follow
+from campaignctl.progress import Snapshot
+
+app = typer.Typer(help="Create, start, watch and control campaigns.", no_args_is_help=True)
+
+CampaignId = Annotated[str, typer.Argument(help="The campaign's id.", show_default=False)]
+FollowOption = Annotated[
+    bool, typer.Option("--follow", "-f", help="Show live progress until the campaign is over.")
+]
+
+
+class Priority(StrEnum):
+    low = "low"
+    normal = "normal"
+    high = "high"
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option(help="The campaign's name.", show_default=False)],
+    message: Annotated[
+        str | None, typer.Option(help="Text to send; may use {{name}} and contact vars.")
+    ] = None,
+    content_sid: Annotated[
+        str | None, typer.Option(help="An approved template (HX...) instead of a text.")
+    ] = None,
+    var: Annotated[
+        list[str] | None, typer.Option(help="A template variable key=value (repeatable).")
+    ] = None,
+    contacts_csv: Annotated[
+        Path | None,
+        typer.Option(help="A CSV with a 'phone' column: imported, then every row is sent to."),
+    ] = None,
+    contact: Annotated[
+        list[str] | None, typer.Option(help="A stored contact's id (repeatable).")
+    ] = None,
+    schedule: Annotated[
+        str | None, typer.Option(help="Start at this ISO 8601 time, with its offset.")
+    ] = None,
+    priority: Annotated[Priority, typer.Option(help="Share of the rate.")] = Priority.normal,
+    json_output: JsonOption = False,
+) -> None:
+    """Create a campaign: a draft to start later, or scheduled with --schedule."""
+    try:
+        text = message_body(message, content_sid, parse_variables(var or []))
+    except ValueError as error:
+        hint = "--message / --content-sid / --var"
+        raise typer.BadParameter(str(error), param_hint=hint) from None
+    if not contacts_csv and not contact:
+        raise typer.BadParameter("give --contacts-csv or --contact", param_hint="contacts")
+    # Read the file before anything is written: a file the CLI cannot parse imports nothing.
+    recipients = read_recipients(contacts_csv) if contacts_csv else []
+    with client(ctx) as api:
+        if contacts_csv:
+            report = api.import_contacts(contacts_csv)
+            output.stderr.print(
+                f"Imported {report['imported']} contacts from {contacts_csv} "
+                f"({report['skipped']} rows skipped)."
+            )
+        body = campaign_body(name, text, contact or [], recipients, schedule, priority.value)
+        campaign = api.create_campaign(body)
+    if wants_json(ctx, json_output):
+        output.print_json(campaign)
+    else:
+        output.stdout.print(output.campaign_table(campaign, "Campaign created"))
+
+
+@app.command()
+def start(
+    ctx: typer.Context,
+    campaign_id: CampaignId,
+    follow_progress: FollowOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Queue a draft or scheduled campaign for sending now."""
+    as_json = wants_json(ctx, json_output)
+    with client(ctx) as api:
+        started = api.start(campaign_id)
+        if follow_progress:
+            _follow(api, campaign_id, as_json)
+            return
+    if as_json:
+        output.print_json(started)
+        return
+    output.stdout.print(
+        f"{started['message']}: {started['estimatedContacts']} contacts, "
+        f"about {started['estimatedTime'] / 1000:.1f} s. "
+        f"Follow it with: campaignctl campaigns status {campaign_id} --follow"
+    )
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    campaign_id: CampaignId,
+    follow_progress: FollowOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """A campaign's progress: counts, rate, failures by Twilio error code."""
+    as_json = wants_json(ctx, json_output)
+    with client(ctx) as api:
+        if follow_progress:
+            _follow(api, campaign_id, as_json)
+            return
+        queue_status = api.queue_status(campaign_id)
+    if as_json:
+        output.print_json(queue_status)
+    else:
+        output.stdout.print(
+            output.summary_table(Snapshot.from_queue_status(queue_status), "Status")
+        )
+
+
+def _control(ctx: typer.Context, campaign_id: str, action: str, as_json: bool) -> None:
+    with client(ctx) as api:
+        answer = api.control(campaign_id, action)
+    if as_json:
+        output.print_json(answer)
+    else:
+        output.stdout.print(f"{answer['message']} (status: {answer['status']}).")
+
+
+@app.command()
+def pause(ctx: typer.Context, campaign_id: CampaignId, json_output: JsonOption = False) -> None:
+    """Pause sending; nothing new goes out until it is resumed."""
+    _control(ctx, campaign_id, "pause", wants_json(ctx, json_output))
+
+
+@app.command()
+def resume(ctx: typer.Context, campaign_id: CampaignId, json_output: JsonOption = False) -> None:
+    """Resume a paused campaign with its next unsent contact."""
+    _control(ctx, campaign_id, "resume", wants_json(ctx, json_output))
+
+
+@app.command()
+def stop(ctx: typer.Context, campaign_id: CampaignId, json_output: JsonOption = False) -> None:
+    """Stop a campaign for good; its unsent contacts are cancelled."""
+    _control(ctx, campaign_id, "stop", wants_json(ctx, json_output))
+
+
+@app.command("list")
+def list_campaigns(
+    ctx: typer.Context,
+    page: Annotated[int, typer.Option(min=1, help="Page number.")] = 1,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="Campaigns per page.")] = 20,
+    json_output: JsonOption = False,
+) -> None:
+    """Your campaigns, newest first."""
+    with client(ctx) as api:
+        listing = api.campaigns(page, limit)
+    if wants_json(ctx, json_output):
+        output.print_json(listing)
+    else:
+        output.stdout.print(output.campaigns_table(listing))
+
+
+def _follow(api: ApiClient, campaign_id: str, as_json: bool) -> None:
+    """Progress on stderr until the campaign is over, then its summary on stdout."""
+    last = follow(api, campaign_id, output.stderr, show=not as_json)
+    if as_json:
+        output.print_json(last.source)
+    else:
+        output.stdout.print(output.summary_table(last))
+    if last.status == "failed":
+        raise CliError(f"campaign '{campaign_id}' ended failed")

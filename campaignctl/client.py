@@ -1,0 +1,143 @@
+"""The REST API over HTTP: one method per endpoint the CLI uses, errors as CliError."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from campaignctl.config import Credentials
+from campaignctl.errors import CliError, api_error
+
+TIMEOUT_S = 30.0
+# An event stream may be quiet for a while; the API sends a heartbeat every 15 s.
+STREAM_READ_TIMEOUT_S = 60.0
+CONTROL_ACTIONS = ("pause", "resume", "stop")
+
+
+class StreamUnavailable(Exception):
+    """This API has no event stream for the campaign (an older API), or it broke off."""
+
+
+class ApiClient:
+    def __init__(
+        self,
+        credentials: Credentials,
+        timeout_s: float = TIMEOUT_S,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"Accept": "application/json", "User-Agent": "campaignctl"}
+        if credentials.token:
+            headers["Authorization"] = f"Bearer {credentials.token}"
+        self.api_url = credentials.api_url
+        self._http = httpx.Client(
+            base_url=credentials.api_url, headers=headers, timeout=timeout_s, transport=transport
+        )
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(self, method: str, path: str, **options: Any) -> Any:
+        """The decoded JSON answer; an error status or no answer at all raises CliError."""
+        try:
+            response = self._http.request(method, path, **options)
+        except httpx.TransportError as error:
+            reason = str(error) or type(error).__name__
+            raise CliError(f"cannot reach the API at {self.api_url}: {reason}") from error
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.is_error:
+            raise api_error(response.status_code, body, method, path)
+        if body is None:
+            raise CliError(f"{method} {path}: the API answered {response.status_code} without JSON")
+        return body
+
+    # Campaigns
+
+    def create_campaign(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.request("POST", "/api/campaigns", json=body)
+
+    def campaigns(self, page: int, limit: int) -> dict[str, Any]:
+        return self.request("GET", "/api/campaigns", params={"page": page, "limit": limit})
+
+    def campaign(self, campaign_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/api/campaigns/{_segment(campaign_id)}")
+
+    def start(self, campaign_id: str) -> dict[str, Any]:
+        return self.request("POST", f"/api/campaigns/{_segment(campaign_id)}/start")
+
+    def control(self, campaign_id: str, action: str) -> dict[str, Any]:
+        if action not in CONTROL_ACTIONS:
+            raise ValueError(f"unknown control action {action!r}")
+        return self.request("POST", f"/api/campaigns/{_segment(campaign_id)}/queue-{action}")
+
+    def queue_status(self, campaign_id: str) -> dict[str, Any]:
+        answer = self.request("GET", f"/api/campaigns/{_segment(campaign_id)}/queue-status")
+        return answer["status"]
+
+    def event_lines(self, campaign_id: str) -> Iterator[str]:
+        """The lines of the campaign's server-sent event stream, as they arrive."""
+        path = f"/api/campaigns/{_segment(campaign_id)}/events"
+        timeout = httpx.Timeout(TIMEOUT_S, read=STREAM_READ_TIMEOUT_S)
+        headers = {"Accept": "text/event-stream"}
+        try:
+            with self._http.stream("GET", path, headers=headers, timeout=timeout) as response:
+                if response.is_error:
+                    response.read()
+                    _refuse_stream(response, "GET", path)
+                if not response.headers.get("content-type", "").startswith("text/event-stream"):
+                    raise StreamUnavailable(f"{path} is not an event stream")
+                yield from response.iter_lines()
+        except httpx.TransportError as error:
+            # Polling takes over, and reports the API unreachable if it really is.
+            raise StreamUnavailable(str(error)) from error
+
+    # Contacts and the dashboard
+
+    def import_contacts(self, csv_file: Path) -> dict[str, Any]:
+        try:
+            with csv_file.open("rb") as file:
+                files = {"file": (csv_file.name, file, "text/csv")}
+                return self.request("POST", "/api/contacts/import", files=files)
+        except OSError as error:
+            raise CliError(f"cannot read {csv_file}: {error.strerror or error}") from error
+
+    def dashboard(self) -> dict[str, Any]:
+        return self.request("GET", "/api/dashboard/campaign-queue-metrics")["metrics"]
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return self.request("GET", "/api/dashboard/alerts")["alerts"]
+
+
+def _refuse_stream(response: httpx.Response, method: str, path: str) -> None:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    # A 404 naming the campaign is about the campaign; any other means no such route.
+    about_campaign = isinstance(body, dict) and "campaignId" in body
+    if response.status_code in (404, 405) and not about_campaign:
+        raise StreamUnavailable(f"{path}: {response.status_code}")
+    raise api_error(response.status_code, body, method, path)
+
+
+def _segment(value: str) -> str:
+    """A campaign id as one path segment: an id with a slash must not reach another route."""
+    return quote(value, safe="")

@@ -1,0 +1,68 @@
+"""What goes wrong, as one line for stderr: the CLI's only way to report a failure.
+
+A script reading stderr gets ``error: <what> (<HTTP status>)`` and exit code 1, never a
+traceback; the API's JSON error bodies (see services/api/errors.py) supply the what.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+
+class CliError(Exception):
+    """A failure the user can act on; shown as one line, exit code 1."""
+
+    def line(self) -> str:
+        return one_line(f"error: {self}")
+
+
+class ApiError(CliError):
+    """The API answered with an error status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+    def line(self) -> str:
+        return one_line(f"error: {self} ({self.status})")
+
+
+def one_line(text: str) -> str:
+    """Messages may quote user input with newlines in it; stderr gets one line whatever."""
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def api_error(status: int, body: Any, method: str, path: str) -> ApiError:
+    """The error an API answer stands for, worded from its JSON body where there is one."""
+    fields = body if isinstance(body, dict) else {}
+    message = fields.get("message") or fields.get("detail")
+    if not isinstance(message, str):
+        message = None
+    campaign_id = fields.get("campaignId")
+    if status == 401:
+        reason = message or "not authenticated"
+        return ApiError(status, f"{reason}: run 'campaignctl login' or set CAMPAIGNCTL_TOKEN")
+    if status == 422:
+        return ApiError(status, _invalid(fields, message))
+    if isinstance(campaign_id, str) and message:
+        # "campaign x not found" -> "campaign 'x' not found": an id can be anything.
+        return ApiError(
+            status, message.replace(f"campaign {campaign_id}", f"campaign '{campaign_id}'", 1)
+        )
+    if status == 404:
+        # No campaign id in the body: the route itself is unknown to this API.
+        return ApiError(status, f"not found: {method} {path}")
+    return ApiError(status, message or f"{method} {path} failed")
+
+
+def _invalid(fields: dict[str, Any], message: str | None) -> str:
+    """422: name the field. The API puts it in ``field`` and the reason in ``detail``."""
+    field = fields.get("field")
+    detail = fields.get("detail")
+    reason = None
+    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+        reason = detail[0].get("msg")
+    if isinstance(field, str) and isinstance(reason, str):
+        return f"invalid {field}: {reason}"
+    return f"invalid request: {message or 'the API refused the values'}"

@@ -1,0 +1,149 @@
+"""What the commands print: tables for people, one JSON document for scripts.
+
+Tables and progress never carry meaning in colour alone: every number has a label.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from campaignctl.progress import Snapshot
+
+# No markup: names, messages and paths are the user's text, and "[b]" in one is not a style.
+stdout = Console(highlight=False, markup=False)
+# Progress and notes go to stderr, so stdout stays clean for a pipe or a file.
+stderr = Console(stderr=True, highlight=False, markup=False)
+
+
+def print_json(document: Any) -> None:
+    """One JSON document on stdout, written as is (no wrapping, no markup)."""
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def print_error(line: str) -> None:
+    # Plain write: a rich console would wrap a long message onto several lines.
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def _pairs(title: str, rows: Iterable[tuple[str, Any]]) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for label, value in rows:
+        table.add_row(label, "-" if value is None else str(value))
+    return table
+
+
+def _message(message: Any) -> str:
+    if isinstance(message, Mapping):
+        return f"template {message.get('contentSid')}"
+    return str(message)
+
+
+def campaign_table(campaign: Mapping[str, Any], title: str = "Campaign") -> Table:
+    return _pairs(
+        title,
+        [
+            ("ID", campaign["id"]),
+            ("Name", campaign.get("name")),
+            ("Status", campaign["status"]),
+            ("Priority", campaign["priority"]),
+            ("Contacts", campaign["totalContacts"]),
+            ("Message", _message(campaign["message"])),
+            ("Created", campaign.get("createdAt")),
+            ("Scheduled", campaign.get("scheduledAt")),
+            ("Started", campaign.get("startedAt")),
+            ("Finished", campaign.get("finishedAt")),
+        ],
+    )
+
+
+def campaigns_table(listing: Mapping[str, Any]) -> Table:
+    shown = len(listing["campaigns"])
+    table = Table(title=f"Campaigns ({shown} of {listing['total']}, page {listing['page']})")
+    for column in ("ID", "Name", "Status", "Priority", "Contacts", "Created"):
+        table.add_column(column, overflow="fold")
+    for campaign in listing["campaigns"]:
+        table.add_row(
+            campaign["id"],
+            campaign.get("name") or "-",
+            campaign["status"],
+            campaign["priority"],
+            str(campaign["totalContacts"]),
+            campaign.get("createdAt") or "-",
+        )
+    return table
+
+
+def summary_table(snapshot: Snapshot, title: str = "Summary") -> Table:
+    """How a campaign stands: the table `start --follow` ends with and `status` shows."""
+    rows: list[tuple[str, Any]] = [
+        ("Campaign", snapshot.campaign_id),
+        ("Status", snapshot.status),
+        ("Total", snapshot.total),
+        ("Processed", snapshot.processed),
+        ("Sent", snapshot.sent),
+        ("Failed", snapshot.failed),
+        ("Skipped", snapshot.skipped),
+        ("Cancelled", snapshot.cancelled),
+        ("Expired", snapshot.expired),
+        ("Elapsed", f"{snapshot.elapsed_ms / 1000:.1f} s"),
+        ("Rate", f"{snapshot.rate:.1f} msg/s"),
+    ]
+    rows += [(f"Error {code}", count) for code, count in snapshot.errors_by_code.items()]
+    return _pairs(title, rows)
+
+
+def import_table(report: Mapping[str, Any]) -> Table:
+    rows: list[tuple[str, Any]] = [
+        ("Imported", report["imported"]),
+        ("Created", report["created"]),
+        ("Updated", report["updated"]),
+        ("Skipped", report["skipped"]),
+    ]
+    rows += [(f"Row {error['row']}", error["message"]) for error in report["errors"]]
+    return _pairs("Contacts import", rows)
+
+
+def metrics_tables(metrics: Mapping[str, Any], alerts: list[Mapping[str, Any]]) -> list[Table]:
+    """The dashboard: campaigns by status, the processing queue, the system, alerts."""
+    queue = metrics["campaignQueue"]
+    processing = metrics["processingQueue"]
+    system = metrics["system"]
+    campaigns = _pairs("Campaigns", [(key.capitalize(), value) for key, value in queue.items()])
+    backlog = _pairs(
+        "Processing queue",
+        [
+            ("In-flight batches", processing["inFlightBatches"]),
+            ("Pending messages", processing["pendingMessages"]),
+            *((f"Lag {topic}", lag) for topic, lag in processing["consumerLag"].items()),
+        ],
+    )
+    state = _pairs(
+        "System",
+        [
+            ("Active senders", system["activeWorkers"]),
+            ("Circuit breaker", system["circuitBreaker"]),
+            ("Kafka connected", system["kafka"].get("connected")),
+            ("Redis connected", system["redis"].get("connected")),
+            ("Sent (total)", system["totals"]["sent"]),
+            ("Failed (total)", system["totals"]["failed"]),
+            ("Avg processing", _ms(system.get("averageProcessingTimeMs"))),
+            ("Uptime", f"{system['uptimeS']:.0f} s"),
+        ],
+    )
+    alert_rows = [(alert["name"], alert["message"]) for alert in alerts]
+    alert_rows = alert_rows or [("none", "no alert holds now")]
+    return [campaigns, backlog, state, _pairs("Active alerts", alert_rows)]
+
+
+def _ms(value: int | None) -> str | None:
+    return None if value is None else f"{value / 1000:.1f} s"
