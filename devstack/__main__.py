@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from devstack.browser import ensure_chromium
 from devstack.paths import RUN_ROOT
 from devstack.processes import ProcessTable, StartError, http_json, is_running, tail_lines
 from devstack.stack import (
@@ -106,6 +107,8 @@ def run_tests(pytest_args: list[str]) -> int:
                 "CQ_TEST_RUN_DIR": str(run_dir),
             },
         )
+        # Before pytest: a first install takes minutes, which no test's timeout should count.
+        ensure_chromium()
         print(f"test stack: {stack.values}", flush=True)
         result = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], env=test_env)
         return result.returncode

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
-from pathlib import Path
 from urllib.parse import urlparse
 
+from devstack.debian import ensure_package
 from devstack.processes import ProcessTable, StartError, Tracked, await_ready, port_open
 
 
@@ -36,27 +34,7 @@ def _command(*parts: str) -> bytes:
 
 def redis_server_binary() -> str:
     """The redis-server binary, installing Debian's package when it is missing."""
-    found = shutil.which("redis-server") or _existing("/usr/bin/redis-server")
-    if found:
-        return found
-    apt = shutil.which("apt-get")
-    if apt is None:
-        raise StartError("redis-server is not installed and apt-get is not available")
-    install = [apt, "install", "-y", "--no-install-recommends", "redis-server"]
-    env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-    if subprocess.run(install, env=env, capture_output=True).returncode != 0:
-        subprocess.run([apt, "update"], env=env, capture_output=True)
-        result = subprocess.run(install, env=env, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise StartError(f"cannot install redis-server:\n{result.stderr}")
-    found = shutil.which("redis-server") or _existing("/usr/bin/redis-server")
-    if not found:
-        raise StartError("redis-server was installed but cannot be found")
-    return found
-
-
-def _existing(path: str) -> str | None:
-    return path if Path(path).exists() else None
+    return ensure_package("redis-server", "redis-server")
 
 
 def start_redis(

@@ -23,8 +23,10 @@ from services.api.routes import (
     control,
     dashboard,
     health,
+    live,
     metrics,
     suppressions,
+    web,
     webhooks,
 )
 from services.api.senders import live_breakers
@@ -111,6 +113,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(contacts.router)
     app.include_router(dashboard.router)
     app.include_router(metrics.router)
+    app.include_router(live.router)
+    app.include_router(web.router)
     app.include_router(suppressions.router)
     app.include_router(webhooks.router)
     return app

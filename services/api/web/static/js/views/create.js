@@ -1,0 +1,247 @@
+// A new campaign: name, text or template, contacts from a CSV file, schedule, priority.
+// The API validates; its 422 errors are shown next to the fields they name.
+
+import { api } from "../api.js";
+import { clear, h } from "../dom.js";
+import { clearNotice, showError, showNotice } from "../notice.js";
+import { readContacts } from "./csv.js";
+
+function field(id, label, control, hint) {
+  return h(
+    "div",
+    { class: "field", id: `${id}-field` },
+    h("label", { for: id, text: label }),
+    hint ? h("p", { class: "hint", id: `${id}-hint`, text: hint }) : null,
+    control,
+    h("p", { class: "field-error", id: `${id}-error`, "aria-live": "polite" }),
+  );
+}
+
+function variablesFrom(text) {
+  const variables = {};
+  for (const [index, line] of text.split("\n").entries()) {
+    if (!line.trim()) continue;
+    const equals = line.indexOf("=");
+    if (equals < 1) throw new Error(`line ${index + 1}: write one name=value per line`);
+    variables[line.slice(0, equals).trim()] = line.slice(equals + 1).trim();
+  }
+  return variables;
+}
+
+// The file also goes to the contacts import, as `campaignctl` does, so that its rows are
+// in the contact list for later campaigns. After the campaign exists: a campaign the API
+// refused leaves no contacts behind. Returns what to tell, if anything.
+async function saveContacts(file) {
+  if (!file) return null;
+  const form = new FormData();
+  form.append("file", file);
+  try {
+    const report = await api("/api/contacts/import", { method: "POST", form });
+    const skipped = report.skipped ? `, ${report.skipped} skipped` : "";
+    return `Campaign created; ${report.imported} contacts saved to your list${skipped}.`;
+  } catch (error) {
+    return `Campaign created, but its contacts were not saved to your list: ${error.message}`;
+  }
+}
+
+export function showCreate(view) {
+  const controller = new AbortController();
+  const controls = {
+    name: h("input", { id: "name", name: "name", autocomplete: "off" }),
+    message: h("textarea", { id: "message", name: "message", rows: 4 }),
+    contentSid: h("input", {
+      id: "contentSid",
+      name: "contentSid",
+      placeholder: "HX…",
+      autocomplete: "off",
+    }),
+    contentVariables: h("textarea", {
+      id: "contentVariables",
+      name: "contentVariables",
+      rows: 3,
+      placeholder: "1=Ana",
+    }),
+    contacts: h("input", {
+      id: "contacts",
+      name: "contacts",
+      type: "file",
+      accept: ".csv,text/csv",
+    }),
+    scheduledAt: h("input", { id: "scheduledAt", name: "scheduledAt", type: "datetime-local" }),
+    priority: h(
+      "select",
+      { id: "priority", name: "priority" },
+      ["low", "normal", "high"].map((p) =>
+        h("option", { value: p, selected: p === "normal", text: p }),
+      ),
+    ),
+  };
+  for (const [id, control] of Object.entries(controls))
+    control.setAttribute("aria-describedby", `${id}-error`);
+  const kinds = ["text", "template"].map((kind) =>
+    h("input", {
+      type: "radio",
+      name: "kind",
+      id: `kind-${kind}`,
+      value: kind,
+      checked: kind === "text",
+    }),
+  );
+  const textPart = field(
+    "message",
+    "Message",
+    controls.message,
+    "May use {{name}}, {{phone}} or any CSV column.",
+  );
+  const templatePart = h(
+    "div",
+    { hidden: true },
+    field("contentSid", "Template content SID", controls.contentSid),
+    field(
+      "contentVariables",
+      "Template variables",
+      controls.contentVariables,
+      "One name=value per line.",
+    ),
+  );
+  const formError = h("p", { class: "field-error", id: "form-error", "aria-live": "polite" });
+  const submit = h("button", { type: "submit", text: "Create campaign" });
+  const form = h(
+    "form",
+    { class: "card", novalidate: true, id: "create-form" },
+    field("name", "Name", controls.name),
+    h(
+      "fieldset",
+      { class: "kinds" },
+      h("legend", { text: "Message kind" }),
+      kinds.map((input) =>
+        h(
+          "span",
+          { class: "check" },
+          input,
+          h("label", {
+            for: input.id,
+            text: input.value === "text" ? "Text" : "Approved template",
+          }),
+        ),
+      ),
+    ),
+    textPart,
+    templatePart,
+    field(
+      "contacts",
+      "Contacts (CSV file)",
+      controls.contacts,
+      "A header row with a phone column; name and other columns are optional.",
+    ),
+    h(
+      "div",
+      { class: "two-columns" },
+      field("scheduledAt", "Schedule (optional)", controls.scheduledAt),
+      field("priority", "Priority", controls.priority),
+    ),
+    formError,
+    submit,
+  );
+
+  let contactLines = [];
+  const isTemplate = () => kinds[1].checked;
+  for (const input of kinds) {
+    input.addEventListener("change", () => {
+      textPart.hidden = isTemplate();
+      templatePart.hidden = !isTemplate();
+    });
+  }
+
+  function clearErrors() {
+    clearNotice();
+    formError.textContent = "";
+    for (const [id, control] of Object.entries(controls)) {
+      document.getElementById(`${id}-error`).textContent = "";
+      control.removeAttribute("aria-invalid");
+    }
+  }
+
+  function mark(id, text) {
+    const slot = document.getElementById(`${id}-error`);
+    if (!slot) return false;
+    slot.textContent = slot.textContent ? `${slot.textContent} ${text}` : text;
+    controls[id].setAttribute("aria-invalid", "true");
+    return true;
+  }
+
+  // ["body", "contacts", 3, "phone"] -> the contacts field, naming the CSV line.
+  function placeError({ loc = [], msg }) {
+    const [, top, ...rest] = loc;
+    if (top === "contacts" && Number.isInteger(rest[0])) {
+      const line = contactLines[rest[0]];
+      return mark(
+        "contacts",
+        `${line ? `Line ${line}` : `Contact ${rest[0] + 1}`}${rest[1] ? ` (${rest[1]})` : ""}: ${msg}.`,
+      );
+    }
+    if (top === "message") {
+      const part = rest.find((p) => p === "contentSid" || p === "contentVariables");
+      return mark(part ?? (isTemplate() ? "contentSid" : "message"), `${msg}.`);
+    }
+    if (top === "expiresAt") return mark("scheduledAt", `Expiry: ${msg}.`);
+    return top in controls ? mark(top, `${msg}.`) : false;
+  }
+
+  async function body() {
+    const file = controls.contacts.files[0];
+    const { contacts, lines } = file ? await readContacts(file) : { contacts: [], lines: [] };
+    contactLines = lines;
+    const message = isTemplate()
+      ? {
+          contentSid: controls.contentSid.value.trim(),
+          contentVariables: variablesFrom(controls.contentVariables.value),
+        }
+      : controls.message.value;
+    const when = controls.scheduledAt.value;
+    const scheduled =
+      when && !Number.isNaN(new Date(when).getTime()) ? new Date(when).toISOString() : when;
+    return {
+      name: controls.name.value,
+      message,
+      contacts,
+      priority: controls.priority.value,
+      ...(scheduled ? { scheduledAt: scheduled } : {}),
+    };
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors();
+    submit.disabled = true;
+    try {
+      let request;
+      try {
+        request = await body();
+      } catch (problem) {
+        // The file or the variables could not be read: nothing was sent.
+        mark(problem.field ?? "contentVariables", `${problem.message}.`);
+        return;
+      }
+      const campaign = await api("/api/campaigns", {
+        method: "POST",
+        json: request,
+        signal: controller.signal,
+      });
+      const saved = await saveContacts(controls.contacts.files[0]);
+      if (saved) addEventListener("hashchange", () => showNotice(saved, "info"), { once: true });
+      location.hash = `#/campaigns/${encodeURIComponent(campaign.id)}`;
+    } catch (error) {
+      showError(error);
+      const unplaced = (error.errors ?? []).filter((e) => !placeError(e));
+      formError.textContent = unplaced.map((e) => e.msg).join(" ");
+      form.querySelector("[aria-invalid=true]")?.focus();
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  clear(view, h("h1", { text: "New campaign" }), form);
+  controls.name.focus();
+  return () => controller.abort();
+}
