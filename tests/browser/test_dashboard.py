@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import Page, Request, Route, expect
 
 from tests.browser.conftest import DESKTOP, PHONE, Screenshot
 from tests.e2e.conftest import TOKEN
@@ -163,3 +163,39 @@ def test_campaign_from_csv_to_completion_with_live_progress(
     page.goto(f"{system.api_url}/#/campaigns/no-such-campaign")
     expect(page.locator("#notice")).to_contain_text("404 Not found: campaign no-such-campaign")
     expect(page.get_by_role("heading", name="Campaign not found")).to_be_visible()
+
+    # A 409: another client starts a draft while the page still offers Start. The page
+    # gets the stream's first event, as the api sent it, and no later one, so it cannot
+    # know; the API's refusal is what it shows.
+    with system.client() as client:
+        contacts = [{"phone": valid_phone(1)}]
+        body = {"name": "Started elsewhere", "message": "Hola", "contacts": contacts}
+        draft = client.post("/api/campaigns", json=body).json()
+        first_event = first_stream_event(client, draft["id"])
+        served: list[Route] = []
+
+        def first_event_only(route: Route) -> None:
+            if served:
+                route.abort()
+                return
+            served.append(route)
+            route.fulfill(status=200, content_type="text/event-stream", body=first_event)
+
+        page.route(re.compile(r".*/events$"), first_event_only)
+        page.goto(f"{system.api_url}/#/campaigns/{draft['id']}")
+        expect(page.get_by_role("button", name="Start")).to_be_visible()
+        client.post(f"/api/campaigns/{draft['id']}/start").raise_for_status()
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator("#notice")).to_contain_text("409")
+    expect(page.locator("#notice")).to_contain_text("cannot start: it is")
+
+
+def first_stream_event(client, campaign_id: str) -> str:
+    """The first server-sent event of a campaign's live stream, as the api wrote it."""
+    with client.stream("GET", f"/api/campaigns/{campaign_id}/events") as response:
+        text = ""
+        for chunk in response.iter_text():
+            text += chunk
+            if "event: status" in text and text.rstrip(" ").endswith("\n\n"):
+                return text
+    raise AssertionError(f"no status event in {text!r}")
