@@ -166,15 +166,25 @@ def start_services(
     """Start the four services and wait until each reports Kafka and Redis reachable."""
     health_urls = {}
     started = []
+    api = table.get("api")
+    if api and is_running(api):
+        api_port = read_env_file(table.run_dir / "api.env")["API_PORT"]
+    else:
+        api_port = str(_port_or_free(int(base_env.get("API_PORT", DEFAULT_API_PORT))))
+    shared_env = dict(stack.values)
+    if not base_env.get("PUBLIC_BASE_URL") and not base_env.get("TWILIO_ACCOUNT_SID"):
+        # The sandbox posts signed delivery receipts to the local api: the funnel works
+        # out of the box. Real Twilio needs a URL it can reach, set by hand.
+        shared_env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{api_port}"
     for name in SERVICES:
         existing = table.get(name)
         if existing and is_running(existing):
             env = read_env_file(table.run_dir / f"{name}.env")
             health_urls[name] = service_health_url(name, env)
             continue
-        env = dict(stack.values)
+        env = dict(shared_env)
         if name == "api":
-            env["API_PORT"] = str(_port_or_free(int(base_env.get("API_PORT", DEFAULT_API_PORT))))
+            env["API_PORT"] = api_port
         else:
             env["HEALTH_PORT"] = str(_port_or_free(DEFAULT_HEALTH_PORTS[name]))
         StackEnv(env).write(table.run_dir / f"{name}.env")
