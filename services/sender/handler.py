@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from services.sender.control import CampaignControl, Decision
-from services.sender.error_codes import is_retryable
 from services.sender.fair_gate import FairGate
 from services.sender.ledger import Ledger, LedgerEntry, LedgerState, Verdict, verdict
 from services.sender.retry import retry_delay_ms
@@ -35,6 +34,7 @@ from shared.metrics import MESSAGES_FAILED, MESSAGES_SENT
 from shared.store.deferred import DeferredCommands
 from shared.store.suppressions import SuppressionStore
 from shared.tracing import tracer
+from shared.twilio_errors import is_retryable
 
 log = logging.getLogger(__name__)
 _tracer = tracer(__name__)

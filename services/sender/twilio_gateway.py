@@ -30,13 +30,13 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from services.sender.error_codes import is_retryable
 from services.sender.settings import SenderSettings
 from shared.events.models import SendMessage, TemplateContent
 from shared.metrics import BREAKER_STATE_VALUES, CIRCUIT_BREAKER_STATE, TWILIO_REQUEST_SECONDS
 from shared.status_callback import status_callback_url
 from shared.tracing import tracer
 from shared.twilio_client import make_twilio_client
+from shared.twilio_errors import is_retryable
 
 log = logging.getLogger(__name__)
 _tracer = tracer(__name__)
