@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from shared.clock import Clock
-from shared.events.models import Event, MessageSkipped, SendMessage, SendWindow
+from shared.events.models import SendMessage, SendWindow
 from shared.phones import WHATSAPP_PREFIX
 from shared.send_window import window_opens_ms
 from shared.senders import SenderDirectory, bare_number
@@ -115,16 +115,3 @@ class Admission:
                 else:
                     assert decision.reopens_at_ms is not None
                     admitted.tier_held.append((command, decision.reopens_at_ms))
-
-
-def skipped_opted_out(commands: Sequence[SendMessage]) -> list[Event]:
-    return [
-        MessageSkipped(
-            campaign_id=c.campaign_id,
-            contact_id=c.contact_id,
-            to=c.to,
-            batch_index=c.batch_index,
-            reason="opted_out",
-        )
-        for c in commands
-    ]

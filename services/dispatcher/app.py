@@ -45,11 +45,13 @@ class DispatcherService(Service):
         )
         keys = Keys(settings.redis_key_prefix)
         redis = self.connections.redis
+        # One clock for admission and releases: an adjustable one reads its offset once.
+        clock = make_clock(settings.clock_adjustable, redis, keys)
         self.admission = Admission(
             SuppressionStore(redis, keys, settings.twilio_credentials[0]),
             TierStore(redis, keys),
             settings.sender_directory,
-            make_clock(settings.clock_adjustable, redis, keys),
+            clock,
         )
         self.held = HeldReleaser(
             self.connections.producer,
@@ -57,7 +59,7 @@ class DispatcherService(Service):
             keys,
             Topics.from_settings(settings),
             self.admission,
-            make_clock(settings.clock_adjustable, redis, keys),
+            clock,
             commands_per_record=settings.commands_per_record,
             poll_interval_s=settings.schedule_poll_interval_s,
         )

@@ -27,10 +27,11 @@ from opentelemetry import propagate
 from opentelemetry.trace import SpanKind
 from redis.asyncio import Redis
 
-from services.dispatcher.admission import Admission, skipped_opted_out
+from services.dispatcher.admission import Admission
 from services.dispatcher.pacing import batch_credits
 from services.dispatcher.personalise import contact_fields, personalise
 from services.dispatcher.positions import claim_positions
+from services.dispatcher.republish import skipped_opted_out
 from services.dispatcher.ticks import TickSender
 from shared.events.models import (
     CampaignStarted,

@@ -16,9 +16,14 @@ from typing import Literal
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
-from services.dispatcher.admission import Admission, skipped_opted_out
+from services.dispatcher.admission import Admission
 from services.dispatcher.polling import Poller
-from services.dispatcher.republish import cancelled, produce_commands, produce_results
+from services.dispatcher.republish import (
+    cancelled,
+    produce_commands,
+    produce_results,
+    skipped_opted_out,
+)
 from shared.clock import Clock
 from shared.events.models import Event, SendMessage
 from shared.redis import Keys

@@ -11,7 +11,14 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from shared.events.models import Event, MessageCancelled, SendMessage, SendMessageBatch
+from shared.events.models import (
+    Event,
+    MessageCancelled,
+    MessageOutcome,
+    MessageSkipped,
+    SendMessage,
+    SendMessageBatch,
+)
 from shared.kafka import send_events
 
 SOURCE = "/services/dispatcher"
@@ -44,14 +51,25 @@ async def produce_results(
         await send_events(producer, topic, [(key, result) for result in results], source=SOURCE)
 
 
-def cancelled(commands: Sequence[SendMessage], reason: str = "stopped") -> list[Event]:
+def outcomes(
+    commands: Sequence[SendMessage], outcome: type[MessageOutcome], **fields: str
+) -> list[Event]:
+    """The same outcome for each of these commands, decided without a send."""
     return [
-        MessageCancelled(
+        outcome(
             campaign_id=c.campaign_id,
             contact_id=c.contact_id,
             to=c.to,
             batch_index=c.batch_index,
-            reason=reason,
+            **fields,
         )
         for c in commands
     ]
+
+
+def cancelled(commands: Sequence[SendMessage], reason: str = "stopped") -> list[Event]:
+    return outcomes(commands, MessageCancelled, reason=reason)
+
+
+def skipped_opted_out(commands: Sequence[SendMessage]) -> list[Event]:
+    return outcomes(commands, MessageSkipped, reason="opted_out")

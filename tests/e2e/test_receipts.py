@@ -9,8 +9,9 @@ from collections import Counter
 import httpx
 from twilio.request_validator import RequestValidator
 
-from shared.settings import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+from shared.settings import SANDBOX_AUTH_TOKEN
 from shared.status_callback import status_callback_url
+from tests.api.test_webhooks import receipt_params
 from tests.e2e.test_campaigns import (
     FAST,
     create_campaign,
@@ -68,20 +69,8 @@ def post_signed(client: httpx.Client, url: str, params: dict[str, str]) -> httpx
 
 
 def receipt(sid: str, status: str, code: str | None = None) -> dict[str, str]:
-    params = {
-        "MessageSid": sid,
-        "SmsSid": sid,
-        "AccountSid": SANDBOX_ACCOUNT_SID,
-        "MessageStatus": status,
-        "SmsStatus": status,
-        "To": "whatsapp:+34611001000",
-        "From": "whatsapp:+14155238886",
-        "ApiVersion": "2010-04-01",
-        "ChannelPrefix": "whatsapp",
-    }
-    if code is not None:
-        params["ErrorCode"] = code
-    return params
+    error = {} if code is None else {"ErrorCode": code}
+    return receipt_params(sid, status, ChannelPrefix="whatsapp", **error)
 
 
 def test_the_funnel_matches_the_ledger_and_a_forged_callback_changes_nothing(
