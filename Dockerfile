@@ -70,6 +70,7 @@ WORKDIR /app
 COPY pyproject.toml ./
 COPY shared/ ./shared/
 COPY services/ ./services/
+COPY campaignctl/ ./campaignctl/
 
 # Byte-compile at build time: PYTHONDONTWRITEBYTECODE and the read-only root
 # filesystem stop Python from caching .pyc files at runtime, so without this
@@ -78,8 +79,12 @@ COPY services/ ./services/
 # data dir of the dispatcher, DISPATCHER_DATA_DIR in compose/k8s). It is created
 # here, owned by the app user, so a fresh Docker named volume mounted on it
 # inherits that ownership.
-RUN python -m compileall -q /app/shared /app/services \
- && install -d -o 10001 -g 10001 -m 0750 /var/lib/campaign-queue
+# campaignctl, the command-line tool, for `docker compose exec api campaignctl ...`:
+# a launcher on PATH, as the package's console script would be.
+RUN python -m compileall -q /app/shared /app/services /app/campaignctl \
+ && install -d -o 10001 -g 10001 -m 0750 /var/lib/campaign-queue \
+ && printf '#!/bin/sh\nexec python -m campaignctl "$@"\n' > /opt/venv/bin/campaignctl \
+ && chmod 0755 /opt/venv/bin/campaignctl
 
 USER 10001:10001
 

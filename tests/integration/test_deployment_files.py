@@ -388,6 +388,26 @@ def test_image_is_multi_stage_and_runs_as_non_root() -> None:
     assert users[-1].split(":")[0] not in {"0", "root"}
 
 
+def test_everything_the_image_copies_reaches_the_build_context() -> None:
+    """.dockerignore is an allow-list: a COPY of a path it does not let back in fails
+    the build (or, for a folder, copies nothing)."""
+    allowed = {
+        line.strip()[1:].rstrip("/")
+        for line in (REPO_ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.strip().startswith("!")
+    }
+    copied = [
+        source.rstrip("/")
+        for line in (REPO_ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines()
+        if line.startswith("COPY ") and "--from" not in line
+        for source in line.split()[1:-1]
+    ]
+    assert {"shared", "services", "campaignctl"} <= set(copied)
+    for source in copied:
+        assert source in allowed, f"COPY {source}: .dockerignore keeps it out of the context"
+        assert (REPO_ROOT / source).exists(), f"COPY {source}: no such path"
+
+
 # ---------------------------------------------------------------- observability
 
 
