@@ -99,18 +99,23 @@ class ProcessTable:
 
     def stop(self, name: str, timeout_s: float = 30) -> bool:
         """SIGTERM, then SIGKILL after the timeout. True if a running process was stopped."""
-        tracked = self.get(name)
-        if tracked is None:
-            return False
-        was_running = is_running(tracked)
-        if was_running:
+        return bool(self.stop_together([name], timeout_s))
+
+    def stop_together(self, names: list[str], timeout_s: float = 30) -> list[str]:
+        """Stop these at once (each drains in parallel with the others): SIGTERM to all,
+        SIGKILL to those still running after the timeout. Returns those that were running."""
+        found = [t for name in names if (t := self.get(name)) is not None]
+        running = [t for t in found if is_running(t)]
+        for tracked in running:
             os.kill(tracked.pid, signal.SIGTERM)
-            if not wait_for(lambda: not is_running(tracked), timeout_s):
+        if not wait_for(lambda: not any(is_running(t) for t in running), timeout_s):
+            for tracked in (t for t in running if is_running(t)):
                 os.kill(tracked.pid, signal.SIGKILL)
-                wait_for(lambda: not is_running(tracked), 5)
-        _reap(tracked.pid)
-        (self.pid_dir / f"{name}.json").unlink(missing_ok=True)
-        return was_running
+            wait_for(lambda: not any(is_running(t) for t in running), 5)
+        for tracked in found:
+            _reap(tracked.pid)
+            (self.pid_dir / f"{tracked.name}.json").unlink(missing_ok=True)
+        return [t.name for t in running]
 
 
 def _reap(pid: int) -> None:
