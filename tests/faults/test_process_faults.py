@@ -84,7 +84,9 @@ def test_random_server_errors_and_throttling(make_system, sandbox_admin, fault_t
     fault_table.record(
         "20% random HTTP 500 and 5% 429 from Twilio for the whole campaign",
         f"retried with backoff and jitter ({responses.get('500', 0)} answers 500, "
-        f"{responses.get('429', 0)} answers 429); each retry checked the ledger first",
+        f"{responses.get('429', 0)} answers 429) within 10 attempts (with the default 5, "
+        "about 5 contacts would fail all five by chance and be reported failed, retryable); "
+        "each retry checked the ledger first",
         outcome,
     )
     assert (outcome.lost, outcome.duplicates) == (0, 0)
