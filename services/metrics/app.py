@@ -31,6 +31,7 @@ from shared.tracing import consuming
 log = logging.getLogger(__name__)
 RETRY_DELAY_S = 1.0
 Fold = Callable[[Event], Awaitable[bool]]
+AfterBatch = Callable[[], Awaitable[None]]
 
 
 class MetricsService(Service):
@@ -74,7 +75,8 @@ class MetricsService(Service):
         await self.status_consumer.start()
         self._tasks = [
             asyncio.create_task(
-                self._consume(self.consumer, self.folder.fold), name="metrics-consume"
+                self._consume(self.consumer, self.folder.fold, self.folder.flush_stats),
+                name="metrics-consume",
             ),
             asyncio.create_task(
                 self._consume(self.status_consumer, self.receipts.fold), name="metrics-receipts"
@@ -87,7 +89,9 @@ class MetricsService(Service):
         await self.consumer.stop()
         await self.status_consumer.stop()
 
-    async def _consume(self, consumer: AIOKafkaConsumer, fold: Fold) -> None:
+    async def _consume(
+        self, consumer: AIOKafkaConsumer, fold: Fold, after_batch: AfterBatch | None = None
+    ) -> None:
         while not self._stopping.is_set():
             batches = await consumer.getmany(timeout_ms=200)
             if not batches:
@@ -96,6 +100,8 @@ class MetricsService(Service):
                 for records in batches.values():
                     for record in records:
                         await self._fold(record, fold)
+                if after_batch is not None:
+                    await after_batch()
             except (RedisError, OSError) as error:
                 # Nothing of this batch is committed: read it again once Redis answers.
                 # Results already folded are counted once anyway.

@@ -18,7 +18,7 @@ from shared.events.models import (
 from shared.metrics import RESULTS_FOLDED
 from shared.store.campaigns import FINISHED_STATUSES, CampaignStore
 from shared.store.progress import Outcome, ProgressStore
-from shared.store.stats import StatsStore
+from shared.store.stats import OutcomeTally, StatsStore
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,9 @@ class ProgressFolder:
         self._campaigns = campaigns
         self._stats = stats
         self._retention = retention
+        # Outcome counts for the alerts, written once a poll batch (flush_stats) rather
+        # than in one more round trip a result.
+        self._unflushed = OutcomeTally()
 
     async def fold(self, event: Event) -> bool:
         """Count a terminal result once; True when it was new."""
@@ -85,14 +88,16 @@ class ProgressFolder:
         if new:
             RESULTS_FOLDED.labels(outcome=outcome).inc(new)
             if outcome in ("sent", "failed"):
-                await self._stats.count_outcomes(
-                    at_ms,
-                    sent=new if outcome == "sent" else 0,
-                    failed=new if outcome == "failed" else 0,
-                )
+                self._unflushed.add(at_ms, outcome, new)
         if completes:
             await self._complete(campaign_id)
         return new > 0
+
+    async def flush_stats(self) -> None:
+        """Write the outcome counts folded since the last flush (kept if Redis fails)."""
+        if self._unflushed.counts:
+            await self._stats.count_outcomes(self._unflushed)
+            self._unflushed = OutcomeTally()
 
     async def _complete(self, campaign_id: str) -> None:
         status = await self._campaigns.status(campaign_id)

@@ -8,6 +8,7 @@ divided by BUCKET_MS. Buckets expire on their own after KEEP_S.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -36,6 +37,16 @@ class Window:
         return self.twilio_total_ms / self.twilio_calls if self.twilio_calls else None
 
 
+class OutcomeTally:
+    """Sent and failed counts by bucket, gathered in memory between writes."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[int, str]] = Counter()
+
+    def add(self, at_ms: int, outcome: str, count: int) -> None:
+        self.counts[(at_ms // BUCKET_MS, outcome)] += count
+
+
 class StatsStore:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
@@ -44,14 +55,15 @@ class StatsStore:
     def _key(self, kind: str, bucket: int) -> str:
         return self._keys("stats", kind, bucket)
 
-    async def count_outcomes(self, at_ms: int, sent: int, failed: int) -> None:
-        key = self._key("outcomes", at_ms // BUCKET_MS)
+    async def count_outcomes(self, tally: OutcomeTally) -> None:
+        """Add a tally's counts to their buckets, in one round trip."""
+        if not tally.counts:
+            return
         async with self._redis.pipeline(transaction=False) as pipe:
-            if sent:
-                pipe.hincrby(key, "sent", sent)
-            if failed:
-                pipe.hincrby(key, "failed", failed)
-            pipe.expire(key, KEEP_S)
+            for (bucket, outcome), count in tally.counts.items():
+                pipe.hincrby(self._key("outcomes", bucket), outcome, count)
+            for bucket in {bucket for bucket, _ in tally.counts}:
+                pipe.expire(self._key("outcomes", bucket), KEEP_S)
             await pipe.execute()
 
     async def count_twilio_calls(
