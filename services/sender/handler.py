@@ -170,8 +170,11 @@ class SendHandler:
                     "claim left by a gone sender: reconciling with Twilio",
                     extra={**ids, "claimed_by": snapshot.entry.replica},
                 )
+                await self._gateway.wait_until_closed()
                 try:
                     sid = await self._gateway.find_sent(command, _since(snapshot.entry.at_ms))
+                except BreakerOpen:
+                    continue  # no request was made: look at the ledger again
                 except SendError as error:
                     # Sending now could message the contact twice: report, keep the claim.
                     return failed(command, error.code, f"outcome unknown: {error.message}", True)
@@ -194,13 +197,16 @@ class SendHandler:
         ids = {"campaign_id": command.campaign_id, "contact_id": command.contact_id}
         claim_raw = expected_raw
         last_error: SendError | None = None
-        # After a timeout the message may be at Twilio: ask before sending again.
+        # After a timeout or a 5xx the message may be at Twilio: ask before sending again.
         unresolved_since_ms: int | None = None
         attempt = 0
         while attempt < config.max_attempts:
             if unresolved_since_ms is not None:
+                await self._gateway.wait_until_closed()
                 try:
                     sid = await self._gateway.find_sent(command, _since(unresolved_since_ms))
+                except BreakerOpen:
+                    continue  # no request was made: the attempt is not spent
                 except SendError as error:
                     last_error = error
                     sid = None
@@ -261,8 +267,18 @@ class SendHandler:
                 return await self._hold_back(command, decision, claim_raw)
         assert last_error is not None
         if unresolved_since_ms is not None:
-            # Not recorded: the claim stays, and a redelivery reconciles it again.
-            return failed(command, last_error.code, f"outcome unknown: {last_error.message}", True)
+            # Out of attempts: one last look turns an unknown outcome into a known one, so
+            # that retry-failed may resend what Twilio does not have.
+            try:
+                await self._gateway.wait_until_closed()
+                sid = await self._gateway.find_sent(command, _since(unresolved_since_ms))
+            except (BreakerOpen, SendError):
+                # Not recorded: the claim stays, and a redelivery reconciles it again.
+                return failed(
+                    command, last_error.code, f"outcome unknown: {last_error.message}", True
+                )
+            if sid is not None:
+                return await self._record_sent(command, sid)
         return await self._record_failed(command, last_error, retryable=True)
 
     async def _decide(self, command: SendMessage) -> Decision:

@@ -143,11 +143,15 @@ def _is_permanent_answer(error: Exception) -> bool:
 
 def to_send_error(error: Exception, retry_after_s: float | None, timeout_s: float) -> SendError:
     if isinstance(error, TwilioRestException):
+        status = int(error.status) if error.status else None
         return SendError(
             str(error.msg),
             code=error.code,
-            http_status=int(error.status) if error.status else None,
+            http_status=status,
             retry_after_s=retry_after_s,
+            # Twilio: a 5xx "may or may not have been processed". A 4xx (429 included)
+            # was not.
+            outcome_unknown=status is not None and status >= 500,
         )
     if isinstance(error, TimeoutError):
         return SendError(
@@ -315,21 +319,34 @@ class TwilioGateway:
             return await self._client.messages.create_async(**params)  # type: ignore[union-attr]
 
     async def find_sent(self, command: SendMessage, since: datetime) -> str | None:
-        """The sid of this command's message if Twilio already has it, else None."""
+        """The sid of this command's message if Twilio already has it, else None.
+
+        Through the breaker, like a send: during an outage a lookup fails the same way,
+        and a lookup that succeeds is as good a trial as a send. Raises SendError or
+        BreakerOpen.
+        """
         if self._client is None:
             raise RuntimeError("gateway not open")
         try:
-            async with asyncio.timeout(self._timeout_s):
-                listed = await self._client.messages.list_async(
-                    to=command.to,
-                    from_=command.from_number,
-                    date_sent_after=since,
-                    page_size=RECONCILE_PAGE_SIZE,
-                    limit=RECONCILE_LIMIT,
-                )
+            listed = await self._breaker.call_async(self._list_in_time, command, since)
+        except CircuitBreakerError as error:
+            if error.__cause__ is None:
+                raise BreakerOpen(str(error.message)) from None
+            cause = error.__cause__
+            raise to_send_error(cause, None, self._timeout_s) from cause  # type: ignore[arg-type]
         except (TwilioException, TimeoutError, aiohttp.ClientError, OSError) as error:
             raise to_send_error(error, None, self._timeout_s) from error
         for message in listed:
             if is_same_message(message, command):
                 return str(message.sid)
         return None
+
+    async def _list_in_time(self, command: SendMessage, since: datetime) -> list[Any]:
+        async with asyncio.timeout(self._timeout_s):
+            return await self._client.messages.list_async(  # type: ignore[union-attr]
+                to=command.to,
+                from_=command.from_number,
+                date_sent_after=since,
+                page_size=RECONCILE_PAGE_SIZE,
+                limit=RECONCILE_LIMIT,
+            )

@@ -19,12 +19,14 @@ from .callbacks import CallbackDispatcher
 from .clock import NS_PER_MS, SandboxClock
 from .errors import error_response
 from .faults import (
+    INTERNAL_ERROR,
     FaultConfig,
     FaultUpdate,
     apply_update,
     injected_failure,
     latency_s,
     match_permanent_error,
+    outage_failure,
 )
 from .messages import (
     API_VERSION,
@@ -61,6 +63,7 @@ def default_faults(settings: SandboxSettings) -> FaultConfig:
         latency_jitter_ms=settings.latency_jitter_ms,
         error_rate=settings.error_rate,
         force_429_rate=settings.force_429_rate,
+        accepted_error_rate=settings.accepted_error_rate,
         mps=settings.mps,
     )
 
@@ -151,6 +154,9 @@ class SandboxState:
             final_error_code=None if rule is None else rule.code,
         )
         self.callbacks.schedule(message)
+        if faults.accepted_error_rate and self.random.random() < faults.accepted_error_rate:
+            # In the ledger and on its way, yet answered as a server error.
+            return error_response(INTERNAL_ERROR.code, INTERNAL_ERROR.http_status)
         resource = message_resource(message, self.settings.account_sid, now_ns, just_created=True)
         return json_response(resource, status=201)
 
@@ -160,6 +166,15 @@ STATE = web.AppKey("sandbox_state", SandboxState)
 
 def unauthorized() -> web.Response:
     return error_response(20003, 401, headers=UNAUTHORIZED_HEADERS)
+
+
+def unavailable(state: SandboxState) -> web.Response | None:
+    """During an outage a read fails like a create: 503 with Retry-After."""
+    failure = outage_failure(state.faults, state.clock.now_ns() // NS_PER_MS)
+    if failure is None:
+        return None
+    headers = {"Retry-After": str(failure.retry_after_s)}
+    return error_response(failure.code, failure.http_status, headers=headers)
 
 
 async def create_message(request: web.Request) -> web.Response:
@@ -182,6 +197,8 @@ async def fetch_message(request: web.Request) -> web.Response:
     state = request.app[STATE]
     if not state.is_authorized(request):
         return unauthorized()
+    if (outage := unavailable(state)) is not None:
+        return outage
     message = state.store.get(request.match_info["message_sid"])
     if message is None:
         return error_response(20404, 404, f"The requested resource {request.path} was not found")
@@ -193,6 +210,8 @@ async def list_messages(request: web.Request) -> web.Response:
     state = request.app[STATE]
     if not state.is_authorized(request):
         return unauthorized()
+    if (outage := unavailable(state)) is not None:
+        return outage
     query = request.query
     try:
         filters = parse_filters(query)

@@ -50,6 +50,9 @@ class FaultConfig(BaseModel):
     latency_jitter_ms: int = Field(default=0, ge=0)
     error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     force_429_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    # Fraction of accepted messages answered 500 all the same: Twilio documents that a
+    # 500 may or may not have been processed.
+    accepted_error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     outage_until_ms: int | None = Field(default=None, ge=0)
     mps: int = Field(default=10, ge=1)
     permanent_errors: tuple[PermanentErrorRule, ...] = DEFAULT_PERMANENT_ERRORS
@@ -64,6 +67,7 @@ class FaultUpdate(BaseModel):
     latency_jitter_ms: int | None = Field(default=None, ge=0)
     error_rate: float | None = Field(default=None, ge=0.0, le=1.0)
     force_429_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    accepted_error_rate: float | None = Field(default=None, ge=0.0, le=1.0)
     outage_until_ms: int | None = Field(default=None, ge=0)
     outage_s: float | None = Field(default=None, ge=0.0)
     mps: int | None = Field(default=None, ge=1)
@@ -93,15 +97,23 @@ INTERNAL_ERROR = InjectedFailure(http_status=500, code=20500, retry_after_s=None
 FORCED_THROTTLE = InjectedFailure(http_status=429, code=20429, retry_after_s=1)
 
 
+def outage_failure(config: FaultConfig, now_ms: int) -> InjectedFailure | None:
+    """The 503 every API request gets during an outage (reads too, as in a real one)."""
+    if config.outage_until_ms is None or now_ms >= config.outage_until_ms:
+        return None
+    remaining_ms = config.outage_until_ms - now_ms
+    return InjectedFailure(
+        http_status=503, code=20503, retry_after_s=max(1, -(-remaining_ms // 1000))
+    )
+
+
 def injected_failure(
     config: FaultConfig, now_ms: int, error_draw: float, throttle_draw: float
 ) -> InjectedFailure | None:
     """Decide whether a create request fails by injection; draws are uniform in [0, 1)."""
-    if config.outage_until_ms is not None and now_ms < config.outage_until_ms:
-        remaining_ms = config.outage_until_ms - now_ms
-        return InjectedFailure(
-            http_status=503, code=20503, retry_after_s=max(1, -(-remaining_ms // 1000))
-        )
+    unavailable = outage_failure(config, now_ms)
+    if unavailable is not None:
+        return unavailable
     if error_draw < config.error_rate:
         return INTERNAL_ERROR
     if throttle_draw < config.force_429_rate:

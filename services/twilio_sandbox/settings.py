@@ -24,5 +24,6 @@ class SandboxSettings(BaseSettings):
     latency_jitter_ms: int = Field(default=0, ge=0)
     error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     force_429_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    accepted_error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     callback_delay_ms: int = Field(default=50, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

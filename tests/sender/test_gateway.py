@@ -11,7 +11,7 @@ import pytest_asyncio
 from aiobreaker.state import CircuitBreakerState
 
 from services.sender.settings import SenderSettings
-from services.sender.twilio_gateway import SendError, TwilioGateway
+from services.sender.twilio_gateway import BreakerOpen, SendError, TwilioGateway
 from tests.sender.conftest import text_command
 
 
@@ -75,6 +75,38 @@ async def test_an_outage_opens_the_breaker_but_refusals_do_not(
     sid = await gateway.create(command)
     assert sid.startswith("SM")
     assert gateway.breaker_state is CircuitBreakerState.CLOSED
+
+
+async def test_a_500_leaves_the_outcome_unknown_and_a_lookup_finds_what_was_accepted(
+    sender_settings, numbers, sandbox, open_gateway
+) -> None:
+    await sandbox.set_faults(mps=1000, accepted_error_rate=1.0)
+    gateway = await open_gateway(sender_settings())
+    command = text_command("c", "k", numbers.recipient(3), numbers.sender)
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    with pytest.raises(SendError) as raised:
+        await gateway.create(command)
+    error = raised.value
+    assert (error.code, error.http_status) == (20500, 500)
+    assert error.retryable and error.outcome_unknown
+    sid = await gateway.find_sent(command, since)
+    assert sid is not None and sid.startswith("SM")
+    other = text_command("c", "k2", numbers.recipient(4), numbers.sender)
+    assert await gateway.find_sent(other, since) is None
+
+
+async def test_a_lookup_waits_behind_an_open_breaker_like_a_send(
+    sender_settings, numbers, sandbox, open_gateway
+) -> None:
+    gateway = await open_gateway(sender_settings(breaker_fail_max=2, breaker_reset_s=30))
+    await sandbox.set_faults(outage_s=30)
+    command = text_command("c", "k", numbers.recipient(5), numbers.sender)
+    for _ in range(2):
+        with pytest.raises(SendError):
+            await gateway.create(command)
+    assert gateway.breaker_state is CircuitBreakerState.OPEN
+    with pytest.raises(BreakerOpen):
+        await gateway.find_sent(command, datetime.now(UTC) - timedelta(minutes=1))
 
 
 async def test_a_timeout_is_retryable_and_its_outcome_unknown(

@@ -323,6 +323,40 @@ async def test_throttling_and_server_errors_end_in_exactly_one_send_each(
     assert counts_after.get("500", 0) > counts_before.get("500", 0)
 
 
+async def test_a_500_for_a_message_twilio_accepted_is_found_not_sent_again(
+    sender_settings, numbers, sandbox, redis, start_sender, read_topic, command_producer
+) -> None:
+    # Half the accepted messages are answered 500 all the same: a sender that retried
+    # a 5xx without asking Twilio first would send each of those twice.
+    await sandbox.set_faults(mps=1000, accepted_error_rate=0.5)
+    started_ms = now_ms()
+    counts_before = await sandbox.response_counts()
+    settings = sender_settings(**FAST_LIMITS)
+    campaign_id = "camp-accepted-500"
+    commands = [
+        text_command(campaign_id, f"c{i}", numbers.recipient(i), numbers.sender) for i in range(30)
+    ]
+    await start_sender(settings)
+    results = await read_topic(settings, Topics.from_settings(settings).message_results)
+    producer = await command_producer(settings)
+    for batch in batches_of(campaign_id, commands, size=10):
+        await producer.publish(batch)
+    await eventually(
+        lambda: _async(len(results.events) >= 30), timeout_s=TIMEOUT_S, what="30 results"
+    )
+
+    accepted = await sandbox.ledger_from(numbers.sender, started_ms)
+    assert sorted(m["to"] for m in accepted) == sorted(c.to for c in commands)
+    sid_by_to = {m["to"]: m["sid"] for m in accepted}
+    sent = results.of_type(MessageSent)
+    assert len(sent) == 30 == len(results.events)
+    assert {e.contact_id: e.message_sid for e in sent} == {
+        c.contact_id: sid_by_to[c.to] for c in commands
+    }
+    counts_after = await sandbox.response_counts()
+    assert counts_after.get("500", 0) - counts_before.get("500", 0) >= 5
+
+
 async def test_garbage_goes_to_the_dlq_and_the_next_command_is_sent(
     sender_settings, numbers, sandbox, start_sender, read_topic, command_producer
 ) -> None:

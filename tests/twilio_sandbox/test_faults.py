@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
 SENDER = "whatsapp:+15550400001"
@@ -72,6 +72,9 @@ def test_outage_answers_503_until_it_ends(twilio_client: Client, clean_sandbox, 
         send(twilio_client)
     assert raised.value.status == 503
     assert int(twilio_client.http_client._test_only_last_response.headers["Retry-After"]) >= 1
+    # Reads fail too, as in a real outage: a sender cannot look its messages up either.
+    with pytest.raises(TwilioException, match="HTTP 503"):
+        twilio_client.messages.list(limit=1)
 
     def accepted() -> bool:
         try:
