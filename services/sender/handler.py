@@ -170,11 +170,8 @@ class SendHandler:
                     "claim left by a gone sender: reconciling with Twilio",
                     extra={**ids, "claimed_by": snapshot.entry.replica},
                 )
-                await self._gateway.wait_until_closed()
                 try:
-                    sid = await self._gateway.find_sent(command, _since(snapshot.entry.at_ms))
-                except BreakerOpen:
-                    continue  # no request was made: look at the ledger again
+                    sid = await self._find_at_twilio(command, snapshot.entry.at_ms)
                 except SendError as error:
                     # Sending now could message the contact twice: report, keep the claim.
                     return failed(command, error.code, f"outcome unknown: {error.message}", True)
@@ -202,11 +199,8 @@ class SendHandler:
         attempt = 0
         while attempt < config.max_attempts:
             if unresolved_since_ms is not None:
-                await self._gateway.wait_until_closed()
                 try:
-                    sid = await self._gateway.find_sent(command, _since(unresolved_since_ms))
-                except BreakerOpen:
-                    continue  # no request was made: the attempt is not spent
+                    sid = await self._find_at_twilio(command, unresolved_since_ms)
                 except SendError as error:
                     last_error = error
                     sid = None
@@ -270,9 +264,8 @@ class SendHandler:
             # Out of attempts: one last look turns an unknown outcome into a known one, so
             # that retry-failed may resend what Twilio does not have.
             try:
-                await self._gateway.wait_until_closed()
-                sid = await self._gateway.find_sent(command, _since(unresolved_since_ms))
-            except (BreakerOpen, SendError):
+                sid = await self._find_at_twilio(command, unresolved_since_ms)
+            except SendError:
                 # Not recorded: the claim stays, and a redelivery reconciles it again.
                 return failed(
                     command, last_error.code, f"outcome unknown: {last_error.message}", True
@@ -280,6 +273,16 @@ class SendHandler:
             if sid is not None:
                 return await self._record_sent(command, sid)
         return await self._record_failed(command, last_error, retryable=True)
+
+    async def _find_at_twilio(self, command: SendMessage, since_ms: int) -> str | None:
+        """The sid of the message Twilio has for this command, or None; asked once the
+        breaker lets calls through, like a send. Raises SendError when Twilio cannot say."""
+        while True:
+            await self._gateway.wait_until_closed()
+            try:
+                return await self._gateway.find_sent(command, _since(since_ms))
+            except BreakerOpen:
+                continue  # it opened again meanwhile: no request was made
 
     async def _decide(self, command: SendMessage) -> Decision:
         if command.expires_at is not None and datetime.now(UTC) >= command.expires_at:
