@@ -203,6 +203,10 @@ class TwilioGateway:
         plain_http_client = client.http_client
         client.http_client = RetryAfterCapturingHttpClient()
         await plain_http_client.close()
+        # Against Twilio itself the client imports its Messages resource on first use,
+        # blocking the loop for about 90 ms here: on the first send, between a limiter
+        # grant and the request. (A sandbox base URL loads it while the client is built.)
+        client.messages  # noqa: B018
         self._client = client
 
     async def close(self) -> None:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -13,6 +17,8 @@ from aiobreaker.state import CircuitBreakerState
 from services.sender.settings import SenderSettings
 from services.sender.twilio_gateway import BreakerOpen, SendError, TwilioGateway
 from tests.sender.conftest import text_command
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest_asyncio.fixture
@@ -30,6 +36,34 @@ async def open_gateway() -> AsyncIterator[Callable]:
     finally:
         for gateway in gateways:
             await gateway.close()
+
+
+def test_the_messages_resource_is_loaded_when_the_gateway_opens() -> None:
+    # Loaded on the first send instead, it would delay that send after its limiter grant.
+    script = """
+import asyncio, sys
+from services.sender.settings import SenderSettings
+from services.sender.twilio_gateway import TwilioGateway
+
+MESSAGES = "twilio.rest.api.v2010.account.message"
+assert MESSAGES not in sys.modules
+
+async def main():
+    # Real Twilio: the sandbox's base URL would load the API domain early anyway.
+    settings = SenderSettings(twilio_account_sid="AC" + "1" * 32, twilio_auth_token="token")
+    gateway = TwilioGateway(settings)
+    await gateway.open()
+    await gateway.close()
+
+asyncio.run(main())
+assert MESSAGES in sys.modules, "not loaded by open()"
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
+    finished = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert finished.returncode == 0, finished.stderr[-2000:]
 
 
 async def test_a_429_carries_twilio_retry_after(
