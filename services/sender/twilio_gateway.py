@@ -325,9 +325,8 @@ class TwilioGateway:
     async def find_sent(self, command: SendMessage, since: datetime) -> str | None:
         """The sid of this command's message if Twilio already has it, else None.
 
-        Through the breaker, like a send: during an outage a lookup fails the same way,
-        and a lookup that succeeds is as good a trial as a send. Raises SendError or
-        BreakerOpen.
+        Through the breaker, like a send: a failed lookup counts towards opening it, and
+        one that succeeds closes it. Raises SendError or BreakerOpen.
         """
         if self._client is None:
             raise RuntimeError("gateway not open")

@@ -22,6 +22,7 @@ from .faults import (
     INTERNAL_ERROR,
     FaultConfig,
     FaultUpdate,
+    InjectedFailure,
     apply_update,
     injected_failure,
     latency_s,
@@ -115,10 +116,7 @@ class SandboxState:
             faults, now_ns // NS_PER_MS, self.random.random(), self.random.random()
         )
         if failure is not None:
-            headers = None
-            if failure.retry_after_s is not None:
-                headers = {"Retry-After": str(failure.retry_after_s)}
-            return error_response(failure.code, failure.http_status, headers=headers)
+            return failure_response(failure)
         to = form.get("To")
         if not to:
             return error_response(21604, 400)
@@ -156,7 +154,7 @@ class SandboxState:
         self.callbacks.schedule(message)
         if faults.accepted_error_rate and self.random.random() < faults.accepted_error_rate:
             # In the ledger and on its way, yet answered as a server error.
-            return error_response(INTERNAL_ERROR.code, INTERNAL_ERROR.http_status)
+            return failure_response(INTERNAL_ERROR)
         resource = message_resource(message, self.settings.account_sid, now_ns, just_created=True)
         return json_response(resource, status=201)
 
@@ -168,13 +166,17 @@ def unauthorized() -> web.Response:
     return error_response(20003, 401, headers=UNAUTHORIZED_HEADERS)
 
 
+def failure_response(failure: InjectedFailure) -> web.Response:
+    headers = None
+    if failure.retry_after_s is not None:
+        headers = {"Retry-After": str(failure.retry_after_s)}
+    return error_response(failure.code, failure.http_status, headers=headers)
+
+
 def unavailable(state: SandboxState) -> web.Response | None:
     """During an outage a read fails like a create: 503 with Retry-After."""
     failure = outage_failure(state.faults, state.clock.now_ns() // NS_PER_MS)
-    if failure is None:
-        return None
-    headers = {"Retry-After": str(failure.retry_after_s)}
-    return error_response(failure.code, failure.http_status, headers=headers)
+    return None if failure is None else failure_response(failure)
 
 
 async def create_message(request: web.Request) -> web.Response:
