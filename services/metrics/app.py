@@ -2,20 +2,26 @@
 
 Two consumer groups, one loop each: a burst of delivery receipts (three or four per
 message) never delays the progress counts that pacing and completion depend on.
+
+Each loop works a poll batch at a time: records that are not events go to the DLQ,
+the rest are folded in one Redis round trip, and only then are the batch's offsets
+committed. A crash or a Redis failure before the commit means the batch is read
+again; the folds count each result once, so nothing is counted twice or lost.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from redis.exceptions import RedisError
 
 from services.metrics.fold import ProgressFolder, Retention
 from services.metrics.receipts import ReceiptFolder
 from services.metrics.settings import MetricsSettings
+from services.metrics.spans import BatchSpans
 from shared.dlq import send_to_dlq
 from shared.events import Event, EventDecodeError, decode
 from shared.kafka import make_consumer
@@ -26,11 +32,11 @@ from shared.store.funnel import FunnelStore
 from shared.store.progress import ProgressStore
 from shared.store.stats import StatsStore
 from shared.topics import Topics
-from shared.tracing import consuming
 
 log = logging.getLogger(__name__)
 RETRY_DELAY_S = 1.0
-Fold = Callable[[Event], Awaitable[bool]]
+# Folds the events of a poll batch; returns how many changed a view.
+FoldBatch = Callable[[Sequence[Event]], Awaitable[int]]
 AfterBatch = Callable[[], Awaitable[None]]
 
 
@@ -75,11 +81,17 @@ class MetricsService(Service):
         await self.status_consumer.start()
         self._tasks = [
             asyncio.create_task(
-                self._consume(self.consumer, self.folder.fold, self.folder.flush_stats),
+                self._consume(
+                    self.consumer,
+                    "message.results",
+                    self.folder.fold_batch,
+                    self.folder.flush_stats,
+                ),
                 name="metrics-consume",
             ),
             asyncio.create_task(
-                self._consume(self.status_consumer, self.receipts.fold), name="metrics-receipts"
+                self._consume(self.status_consumer, "message.status", self.receipts.fold_batch),
+                name="metrics-receipts",
             ),
         ]
 
@@ -90,16 +102,18 @@ class MetricsService(Service):
         await self.status_consumer.stop()
 
     async def _consume(
-        self, consumer: AIOKafkaConsumer, fold: Fold, after_batch: AfterBatch | None = None
+        self,
+        consumer: AIOKafkaConsumer,
+        topic_name: str,
+        fold_batch: FoldBatch,
+        after_batch: AfterBatch | None = None,
     ) -> None:
         while not self._stopping.is_set():
             batches = await consumer.getmany(timeout_ms=200)
             if not batches:
                 continue
             try:
-                for records in batches.values():
-                    for record in records:
-                        await self._fold(record, fold)
+                await self._fold(topic_name, batches, fold_batch)
                 if after_batch is not None:
                     await after_batch()
             except (RedisError, OSError) as error:
@@ -113,9 +127,34 @@ class MetricsService(Service):
             # Offsets move only after every result of the batch is in Redis.
             await consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
 
-    async def _fold(self, record: ConsumerRecord, fold: Fold) -> None:
+    async def _fold(
+        self,
+        topic_name: str,
+        batches: Mapping[TopicPartition, Sequence[ConsumerRecord]],
+        fold_batch: FoldBatch,
+    ) -> None:
+        """Decode a poll batch, dead-letter what is not an event, fold the rest at once."""
+        records = [record for partition in batches.values() for record in partition]
+        with BatchSpans(
+            f"fold {topic_name} batch", topic=records[0].topic, records=len(records)
+        ) as spans:
+            events = []
+            for record in records:
+                event = await self._decode(record)
+                if event is None:
+                    continue
+                events.append(event)
+                spans.result(
+                    f"fold {event.type}",  # type: ignore[attr-defined]
+                    record.headers,
+                    {"campaign.id": getattr(event, "campaign_id", "") or ""},
+                )
+            await fold_batch(events)
+
+    async def _decode(self, record: ConsumerRecord) -> Event | None:
+        """The record's event; None when it is not one, and then it is in the DLQ."""
         try:
-            event = decode(record.value)
+            return decode(record.value)
         except EventDecodeError as error:
             await send_to_dlq(
                 self.connections.producer,
@@ -128,11 +167,4 @@ class MetricsService(Service):
                 source_offset=record.offset,
                 source="/services/metrics",
             )
-            return
-        with consuming(
-            f"fold {event.type}",  # type: ignore[attr-defined]
-            record.headers,
-            topic=record.topic,
-            attributes={"campaign.id": getattr(event, "campaign_id", "") or ""},
-        ):
-            await fold(event)
+            return None

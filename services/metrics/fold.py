@@ -1,8 +1,15 @@
-"""message.results into progress: one result in, one counted outcome (or none) out."""
+"""message.results into progress: a poll batch of results in, counted outcomes out.
+
+A batch is grouped in memory (``group_results``, no I/O) and folded in one Redis
+round trip; completions, then the alerts' tally, follow. If Redis fails part way,
+the caller reads the batch again: results already counted are skipped by the fold,
+the Prometheus counters and the tally only ever add what the fold reported new.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -17,8 +24,8 @@ from shared.events.models import (
 )
 from shared.metrics import RESULTS_FOLDED
 from shared.store.campaigns import FINISHED_STATUSES, CampaignStore
-from shared.store.progress import Outcome, ProgressStore
-from shared.store.stats import OutcomeTally, StatsStore
+from shared.store.progress import ContactResult, Outcome, ProgressStore, ResultGroup
+from shared.store.stats import BUCKET_MS, OutcomeTally, StatsStore
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +42,48 @@ def outcome_of(event: Event) -> Outcome | None:
     if isinstance(event, MessageCancelled | MessagesCancelled):
         return "expired" if event.reason == "expired" else "cancelled"
     return OUTCOMES.get(type(event))
+
+
+# A group of a poll batch: what its results share, and the 10 s bucket of the alerts'
+# tally they fall in (so that the tally, counted per group, stays exact).
+GroupKey = tuple[ResultGroup, int]
+
+
+def group_results(events: Sequence[Event]) -> dict[GroupKey, list[ContactResult]]:
+    """The terminal results of a poll batch, grouped for one fold, in order of arrival.
+
+    Only the first result of a contact in the batch is kept: folded one by one, any
+    later one would find the contact counted already and change nothing.
+    """
+    groups: dict[GroupKey, list[ContactResult]] = {}
+    seen: set[tuple[str, str]] = set()
+    for event in events:
+        outcome = outcome_of(event)
+        if outcome is None:
+            continue
+        if isinstance(event, MessagesCancelled):
+            contacts = event.contact_ids
+        elif isinstance(event, MessageOutcome):
+            contacts = [event.contact_id]
+        else:
+            continue
+        failure = event if isinstance(event, MessageFailed) else None
+        group = ResultGroup(
+            event.campaign_id,
+            outcome,
+            event.batch_index,
+            failure.error_code if failure else None,
+            retryable=bool(failure and failure.retryable),
+            skip_reason=event.reason if isinstance(event, MessageSkipped) else None,
+        )
+        at_ms = int(event.occurred_at.timestamp() * 1000)
+        results = groups.setdefault((group, at_ms // BUCKET_MS), [])
+        for contact in contacts:
+            if (event.campaign_id, contact) not in seen:
+                seen.add((event.campaign_id, contact))
+                results.append((contact, at_ms))
+    # A group can be left empty when its contacts all had an earlier result.
+    return {key: results for key, results in groups.items() if results}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,37 +110,26 @@ class ProgressFolder:
         # than in one more round trip a result.
         self._unflushed = OutcomeTally()
 
-    async def fold(self, event: Event) -> bool:
-        """Count a terminal result once; True when it was new."""
-        outcome = outcome_of(event)
-        if outcome is None:
-            return False
-        at_ms = int(event.occurred_at.timestamp() * 1000)
-        if isinstance(event, MessagesCancelled):
-            campaign_id, contacts, batch = event.campaign_id, event.contact_ids, event.batch_index
-            failure = None
-        elif isinstance(event, MessageOutcome):
-            campaign_id, contacts, batch = event.campaign_id, [event.contact_id], event.batch_index
-            failure = event if isinstance(event, MessageFailed) else None
-        else:
-            return False
-        new, completes = await self._progress.fold(
-            campaign_id,
-            contacts,
-            outcome,
-            batch,
-            failure.error_code if failure else None,
-            at_ms,
-            retryable=bool(failure and failure.retryable),
-            skip_reason=event.reason if isinstance(event, MessageSkipped) else None,
+    async def fold_batch(self, events: Sequence[Event]) -> int:
+        """Count the terminal results of a poll batch, each contact once, in one round
+        trip; complete the campaigns they finish. Returns how many were new."""
+        groups = group_results(events)
+        replies = await self._progress.fold_many(
+            [(group, results) for (group, _), results in groups.items()]
         )
-        if new:
-            RESULTS_FOLDED.labels(outcome=outcome).inc(new)
-            if outcome in ("sent", "failed"):
-                self._unflushed.add(at_ms, outcome, new)
-        if completes:
+        folded, completed = 0, []
+        for ((group, _), results), (new, completes) in zip(groups.items(), replies, strict=True):
+            if new:
+                folded += new
+                RESULTS_FOLDED.labels(outcome=group.outcome).inc(new)
+                if group.outcome in ("sent", "failed"):
+                    # Every result of a group is in the same bucket: any one's time will do.
+                    self._unflushed.add(results[0][1], group.outcome, new)
+            if completes:
+                completed.append(group.campaign_id)
+        for campaign_id in completed:
             await self._complete(campaign_id)
-        return new > 0
+        return folded
 
     async def flush_stats(self) -> None:
         """Write the outcome counts folded since the last flush (kept if Redis fails)."""

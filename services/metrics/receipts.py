@@ -1,11 +1,16 @@
-"""message.status into the funnel: one delivery receipt in, a message moved forward (or not)."""
+"""message.status into the funnel: a poll batch of delivery receipts in, messages moved forward.
+
+The whole batch is one Redis round trip (shared/store/funnel.py), applied in the
+order the receipts were read; a batch read again after a failure moves nothing twice.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from shared.events.models import Event, MessageStatusReported
-from shared.store.funnel import FunnelStore
+from shared.store.funnel import FunnelStore, Receipt
 
 log = logging.getLogger(__name__)
 
@@ -16,14 +21,19 @@ class ReceiptFolder:
         # The funnel lives this long after its newest receipt (shared/store/funnel.py).
         self._ttl_s = ttl_s
 
-    async def fold(self, event: Event) -> bool:
-        """Fold a receipt of one of our campaigns; True when its message moved forward."""
-        if not isinstance(event, MessageStatusReported):
-            return False
-        if not event.campaign_id:
-            # Not sent by a campaign (no campaign in its callback URL): nothing to count.
-            log.debug("receipt without a campaign", extra={"message_sid": event.message_sid})
-            return False
-        return await self._funnels.fold(
-            event.campaign_id, event.message_sid, event.status, event.error_code, self._ttl_s
-        )
+    async def fold_batch(self, events: Sequence[Event]) -> int:
+        """Fold the receipts of our campaigns; how many messages moved forward."""
+        receipts = []
+        for event in events:
+            if not isinstance(event, MessageStatusReported):
+                continue
+            if not event.campaign_id:
+                # Not sent by a campaign (no campaign in its callback URL): nothing to count.
+                log.debug("receipt without a campaign", extra={"message_sid": event.message_sid})
+                continue
+            receipts.append(
+                Receipt(event.campaign_id, event.message_sid, event.status, event.error_code)
+            )
+        if not receipts:
+            return 0
+        return sum(await self._funnels.fold_many(receipts, self._ttl_s))

@@ -3,7 +3,9 @@
 Receipts come late, twice, or out of order (each callback is its own HTTP request,
 and two metrics replicas may fold receipts of one campaign at once). So the fold
 keeps each message's furthest state and moves it only forward, in one Lua script
-per receipt: the same receipt twice, or a `sent` after a `read`, changes nothing.
+per poll batch of receipts, applied in order: the same receipt twice, or a `sent`
+after a `read`, changes nothing. Redis runs the script whole or not at all, so a
+batch read again after a crash moves nothing twice.
 
 Layout (under the prefix):
 - ``funnel:{id}``         hash: state -> messages whose furthest state it is
@@ -18,6 +20,7 @@ hours later), and is never left half expired.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -71,42 +74,57 @@ def _lua_table(mapping: dict[str, int]) -> str:
     return "{" + ", ".join(f"{name} = {rank}" for name, rank in mapping.items()) + "}"
 
 
-# KEYS: counters, states, errors. ARGV: message sid, reported state, error code
-# (NO_CODE for none), ttl in s. Returns 1 when the message moved, else 0.
-_FOLD = f"""
+# KEYS: three a campaign, in this order: counters, states, errors. ARGV: ttl in s, then
+# each receipt in turn as: offset of its campaign's keys in KEYS (0, 3, 6...), message
+# sid, reported state, error code (NO_CODE for none). Returns, for each receipt, 1 when
+# its message moved, else 0. The keys of a campaign whose message moved get the ttl.
+_FOLD_MANY = f"""
 local RANK = {_lua_table(RANK)}
 local DELIVERED = RANK['delivered']
-local counters, states, errors = KEYS[1], KEYS[2], KEYS[3]
-local sid, reported, code, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local new_rank = RANK[reported]
-if not new_rank then
-  return 0
+local ttl = ARGV[1]
+local moved = {{}}
+local touched = {{}}
+for i = 2, #ARGV, 4 do
+  local k = tonumber(ARGV[i])
+  local counters, states, errors = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
+  local sid, reported, code = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local new_rank = RANK[reported]
+  local current = redis.call('HGET', states, sid)
+  local now = 0
+  if current then
+    now = RANK[current] or 0
+  end
+  local failure = reported == 'failed' or reported == 'undelivered'
+  if not new_rank or new_rank <= now or (failure and now >= DELIVERED) then
+    moved[#moved + 1] = 0
+  else
+    redis.call('HSET', states, sid, reported)
+    if current then
+      redis.call('HINCRBY', counters, current, -1)
+    end
+    redis.call('HINCRBY', counters, reported, 1)
+    if failure then
+      redis.call('HINCRBY', errors, reported .. ':' .. code, 1)
+    end
+    touched[k] = true
+    moved[#moved + 1] = 1
+  end
 end
-local current = redis.call('HGET', states, sid)
-local now = 0
-if current then
-  now = RANK[current] or 0
+for k in pairs(touched) do
+  redis.call('EXPIRE', KEYS[k + 1], ttl)
+  redis.call('EXPIRE', KEYS[k + 2], ttl)
+  redis.call('EXPIRE', KEYS[k + 3], ttl)
 end
-if new_rank <= now then
-  return 0
-end
-local failure = reported == 'failed' or reported == 'undelivered'
-if failure and now >= DELIVERED then
-  return 0
-end
-redis.call('HSET', states, sid, reported)
-if current then
-  redis.call('HINCRBY', counters, current, -1)
-end
-redis.call('HINCRBY', counters, reported, 1)
-if failure then
-  redis.call('HINCRBY', errors, reported .. ':' .. code, 1)
-end
-redis.call('EXPIRE', counters, ttl)
-redis.call('EXPIRE', states, ttl)
-redis.call('EXPIRE', errors, ttl)
-return 1
+return moved
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    campaign_id: str
+    message_sid: str
+    status: str
+    error_code: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +165,7 @@ class FunnelStore:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
-        self._fold = redis.register_script(_FOLD)
+        self._fold_many = redis.register_script(_FOLD_MANY)
 
     def _key(self, campaign_id: str, *part: str) -> str:
         return self._keys("funnel", campaign_id, *part)
@@ -156,18 +174,37 @@ class FunnelStore:
         self, campaign_id: str, message_sid: str, status: str, error_code: int | None, ttl_s: int
     ) -> bool:
         """Move the message to the reported status if that is forward; True if it moved."""
-        reported = state_of(status)
-        if reported is None:
-            return False
-        moved = await self._fold(
-            keys=[
-                self._key(campaign_id),
-                self._key(campaign_id, "states"),
-                self._key(campaign_id, "errors"),
-            ],
-            args=[message_sid, reported, NO_CODE if error_code is None else error_code, ttl_s],
+        [moved] = await self.fold_many(
+            [Receipt(campaign_id, message_sid, status, error_code)], ttl_s
         )
-        return bool(int(moved))
+        return moved
+
+    async def fold_many(self, receipts: Sequence[Receipt], ttl_s: int) -> list[bool]:
+        """Fold receipts in order, in one round trip; for each, True if its message moved."""
+        offsets: dict[str, int] = {}
+        keys: list[str] = []
+        args: list[str | int] = [ttl_s]
+        # Statuses outside the funnel never reach Redis: they move nothing.
+        in_funnel = []
+        for receipt in receipts:
+            reported = state_of(receipt.status)
+            in_funnel.append(reported is not None)
+            if reported is None:
+                continue
+            offset = offsets.get(receipt.campaign_id)
+            if offset is None:
+                offset = offsets[receipt.campaign_id] = len(keys)
+                keys += (
+                    self._key(receipt.campaign_id),
+                    self._key(receipt.campaign_id, "states"),
+                    self._key(receipt.campaign_id, "errors"),
+                )
+            code = NO_CODE if receipt.error_code is None else receipt.error_code
+            args += (offset, receipt.message_sid, reported, code)
+        if not keys:
+            return [False] * len(receipts)
+        replies = iter(await self._fold_many(keys=keys, args=args))
+        return [bool(int(next(replies))) if sent else False for sent in in_funnel]
 
     async def read(self, campaign_id: str) -> Funnel:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -194,3 +231,19 @@ class FunnelStore:
             Funnel({name.decode(): int(count) for name, count in raw.items() if int(count)})
             for raw in replies
         ]
+
+    def queue_read(self, pipe: Redis, campaign_id: str) -> None:
+        """Queue :meth:`read`'s two commands on a pipeline that reads other keys too."""
+        pipe.hgetall(self._key(campaign_id))
+        pipe.hgetall(self._key(campaign_id, "errors"))
+
+    @staticmethod
+    def parse_read(raw: dict[bytes, bytes], raw_errors: dict[bytes, bytes]) -> Funnel:
+        """The funnel :meth:`read` returns, from the replies of :meth:`queue_read`."""
+        errors: dict[str, dict[str, int]] = {}
+        for name, count in raw_errors.items():
+            state, _, code = name.decode().partition(":")
+            if int(count):
+                errors.setdefault(state, {})[code] = int(count)
+        current = {name.decode(): int(count) for name, count in raw.items() if int(count)}
+        return Funnel(current, errors)

@@ -1,7 +1,10 @@
 """Campaign progress in Redis: folded from message.results, read by the api.
 
 A view, rebuildable by replaying message.results: each contact is counted once,
-whatever the number of times its result is delivered.
+whatever the number of times its result is delivered. A whole poll batch of results
+is folded by one Lua script (``fold_many``), which Redis runs entirely or not at
+all: a metrics replica that dies mid-batch leaves every result of it counted or none,
+and the batch read again is counted once.
 
 Layout (under the prefix):
 - ``progress:{id}``           hash: total, batch_size, batches_total, batches_emitted,
@@ -35,54 +38,96 @@ Outcome = Literal["sent", "failed", "skipped", "cancelled", "expired"]
 SKIPPED_PREFIX = "skipped_"
 COUNTERS = ("processed", "sent", "failed", "skipped", "cancelled", "expired", "jobs_completed")
 
-# KEYS: progress, outcomes, batches, errors, retryable. ARGV: outcome, batch index,
-# error code ('' for none), time of the results in ms, '1' for retryable failures, a
-# further counter of the progress hash to add them to ('' for none), then the contacts
-# (all of one batch, with one outcome). Returns {contacts newly counted, 1 if they
-# complete the campaign else 0}.
-_FOLD = """
-local progress, outcomes, batches, errors = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local outcome, batch, code, at_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local new = 0
-for i = 7, #ARGV do
-  if redis.call('HSETNX', outcomes, ARGV[i], outcome) == 1 then
-    new = new + 1
-    if ARGV[5] == '1' then
-      redis.call('SADD', KEYS[5], ARGV[i])
+# Results of a whole poll batch in one call, as groups that share a campaign, outcome,
+# batch index, error code, retryable flag and skip reason. KEYS: five a campaign, in
+# this order: progress, outcomes, batches, errors, retryable. ARGV: each group in turn
+# as: offset of its campaign's keys in KEYS (0, 5, 10...), outcome, batch index, error
+# code ('' for none), '1' for retryable failures, a further counter of the progress
+# hash to add them to ('' for none), the number of results n, then n pairs of contact
+# id and time of the result in ms. Groups are folded in order, each as the one-group
+# fold always did. Returns {contacts newly counted, 1 if they complete the campaign
+# else 0} for each group, flattened.
+_FOLD_MANY = """
+local replies = {}
+local i = 1
+while i <= #ARGV do
+  local k = tonumber(ARGV[i])
+  local progress, outcomes, batches = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
+  local errors, retryable = KEYS[k + 4], KEYS[k + 5]
+  local outcome, batch, code = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local retry, counter = ARGV[i + 4], ARGV[i + 5]
+  local stop = i + 7 + 2 * tonumber(ARGV[i + 6])
+  local new = 0
+  -- Times of the newly counted results only: a repeated result changes nothing.
+  local first_ms, first_at, last_ms, last_at
+  for j = i + 7, stop - 1, 2 do
+    if redis.call('HSETNX', outcomes, ARGV[j], outcome) == 1 then
+      new = new + 1
+      if retry == '1' then
+        redis.call('SADD', retryable, ARGV[j])
+      end
+      local at = tonumber(ARGV[j + 1])
+      if first_ms == nil or at < first_ms then
+        first_ms, first_at = at, ARGV[j + 1]
+      end
+      if last_ms == nil or at > last_ms then
+        last_ms, last_at = at, ARGV[j + 1]
+      end
     end
   end
-end
-if new == 0 then
-  return {0, 0}
-end
-local processed = redis.call('HINCRBY', progress, 'processed', new)
-redis.call('HINCRBY', progress, outcome, new)
-if ARGV[6] ~= '' then
-  redis.call('HINCRBY', progress, ARGV[6], new)
-end
-if code ~= '' then
-  redis.call('HINCRBY', errors, code, new)
-end
-redis.call('HSETNX', progress, 'first_result_ms', at_ms)
-local last = tonumber(redis.call('HGET', progress, 'last_result_ms') or '0')
-if tonumber(at_ms) > last then
-  redis.call('HSET', progress, 'last_result_ms', at_ms)
-end
-local total = tonumber(redis.call('HGET', progress, 'total') or '-1')
-local batch_size = tonumber(redis.call('HGET', progress, 'batch_size') or '0')
-local in_batch = redis.call('HINCRBY', batches, batch, new)
-if batch_size > 0 and total >= 0 then
-  local expected = math.min(batch_size, total - tonumber(batch) * batch_size)
-  if in_batch == expected then
-    redis.call('HINCRBY', progress, 'jobs_completed', 1)
+  i = stop
+  local completes = 0
+  if new > 0 then
+    local processed = redis.call('HINCRBY', progress, 'processed', new)
+    redis.call('HINCRBY', progress, outcome, new)
+    if counter ~= '' then
+      redis.call('HINCRBY', progress, counter, new)
+    end
+    if code ~= '' then
+      redis.call('HINCRBY', errors, code, new)
+    end
+    redis.call('HSETNX', progress, 'first_result_ms', first_at)
+    local last = tonumber(redis.call('HGET', progress, 'last_result_ms') or '0')
+    if last_ms > last then
+      redis.call('HSET', progress, 'last_result_ms', last_at)
+    end
+    local total = tonumber(redis.call('HGET', progress, 'total') or '-1')
+    local batch_size = tonumber(redis.call('HGET', progress, 'batch_size') or '0')
+    local in_batch = redis.call('HINCRBY', batches, batch, new)
+    if batch_size > 0 and total >= 0 then
+      local expected = math.min(batch_size, total - tonumber(batch) * batch_size)
+      if in_batch == expected then
+        redis.call('HINCRBY', progress, 'jobs_completed', 1)
+      end
+    end
+    if processed == total then
+      redis.call('HSET', progress, 'finished_ms', last_at)
+      completes = 1
+    end
   end
+  replies[#replies + 1] = new
+  replies[#replies + 1] = completes
 end
-if processed == total then
-  redis.call('HSET', progress, 'finished_ms', at_ms)
-  return {new, 1}
-end
-return {new, 0}
+return replies
 """
+# The script's five keys of a campaign, in its order.
+_CAMPAIGN_PARTS = ((), ("outcomes",), ("batches",), ("errors",), ("retryable",))
+
+
+@dataclass(frozen=True, slots=True)
+class ResultGroup:
+    """What the results of one group share: they are counted together."""
+
+    campaign_id: str
+    outcome: Outcome
+    batch_index: int
+    error_code: int | None = None
+    retryable: bool = False
+    skip_reason: str | None = None
+
+
+# A contact id and the time of its result, in ms.
+ContactResult = tuple[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +156,7 @@ class ProgressStore:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
-        self._fold = redis.register_script(_FOLD)
+        self._fold_many = redis.register_script(_FOLD_MANY)
 
     def _key(self, campaign_id: str, *part: str) -> str:
         return self._keys("progress", campaign_id, *part)
@@ -149,25 +194,45 @@ class ProgressStore:
         Returns how many were new, and whether they complete the campaign.
         Retryable failures are also remembered, for retry-failed.
         """
-        new, completes = await self._fold(
-            keys=[
-                self._key(campaign_id),
-                self._key(campaign_id, "outcomes"),
-                self._key(campaign_id, "batches"),
-                self._key(campaign_id, "errors"),
-                self._key(campaign_id, "retryable"),
-            ],
-            args=[
-                outcome,
-                batch_index,
-                "" if error_code is None else error_code,
-                at_ms,
-                "1" if retryable else "0",
-                f"{SKIPPED_PREFIX}{skip_reason}" if skip_reason else "",
-                *contact_ids,
-            ],
-        )
-        return int(new), bool(int(completes))
+        group = ResultGroup(campaign_id, outcome, batch_index, error_code, retryable, skip_reason)
+        [reply] = await self.fold_many([(group, [(contact, at_ms) for contact in contact_ids])])
+        return reply
+
+    async def fold_many(
+        self, groups: Sequence[tuple[ResultGroup, Sequence[ContactResult]]]
+    ) -> list[tuple[int, bool]]:
+        """Count the results of several groups, in order, in one round trip.
+
+        For each group: how many of its contacts were new, and whether they complete
+        its campaign (true for one group at most: the one that reaches the total).
+        A contact already counted, in an earlier call or an earlier group, is skipped.
+        """
+        if not groups:
+            return []
+        offsets: dict[str, int] = {}
+        keys: list[str] = []
+        args: list[str | int] = []
+        for group, results in groups:
+            offset = offsets.get(group.campaign_id)
+            if offset is None:
+                offset = offsets[group.campaign_id] = len(keys)
+                keys.extend(self._key(group.campaign_id, *part) for part in _CAMPAIGN_PARTS)
+            args += (
+                offset,
+                group.outcome,
+                group.batch_index,
+                "" if group.error_code is None else group.error_code,
+                "1" if group.retryable else "0",
+                f"{SKIPPED_PREFIX}{group.skip_reason}" if group.skip_reason else "",
+                len(results),
+            )
+            for contact_id, at_ms in results:
+                args += (contact_id, at_ms)
+        replies = await self._fold_many(keys=keys, args=args)
+        return [
+            (int(new), bool(int(completes)))
+            for new, completes in zip(replies[::2], replies[1::2], strict=True)
+        ]
 
     async def expire_ended(
         self, campaign_id: str, audience_key: str, progress_ttl_s: int, results_ttl_s: int
@@ -243,6 +308,36 @@ class ProgressStore:
             cancelled=count("cancelled"),
             expired=count("expired"),
             jobs_completed=count("jobs_completed"),
+            started_ms=fields.get("started_ms"),
+            first_result_ms=fields.get("first_result_ms"),
+            last_result_ms=fields.get("last_result_ms"),
+            finished_ms=fields.get("finished_ms"),
+            errors={int(code): int(n) for code, n in raw_errors.items()},
+            skipped_by_reason={
+                name.removeprefix(SKIPPED_PREFIX): n
+                for name, n in fields.items()
+                if name.startswith(SKIPPED_PREFIX)
+            },
+        )
+
+    def queue_read(self, pipe: Redis, campaign_id: str) -> None:
+        """Queue :meth:`read`'s two commands on ``pipe``, for a caller that reads other
+        keys in the same round trip; :meth:`parse_read` turns their replies into progress."""
+        pipe.hgetall(self._key(campaign_id))
+        pipe.hgetall(self._key(campaign_id, "errors"))
+
+    @staticmethod
+    def parse_read(raw: dict[bytes, bytes], raw_errors: dict[bytes, bytes]) -> Progress | None:
+        """The progress :meth:`read` returns, from the replies of :meth:`queue_read`."""
+        if not raw:
+            return None
+        fields = {key.decode(): int(value) for key, value in raw.items()}
+        counted = (
+            "total", "batch_size", "batches_total", "batches_emitted", "emitted", "processed",
+            "sent", "failed", "skipped", "cancelled", "expired", "jobs_completed",
+        )  # fmt: skip
+        return Progress(
+            **{name: fields.get(name, 0) for name in counted},
             started_ms=fields.get("started_ms"),
             first_result_ms=fields.get("first_result_ms"),
             last_result_ms=fields.get("last_result_ms"),
