@@ -36,6 +36,12 @@ class System:
         extra = {**self.env, **(env or {})}
         if name == "api":
             extra["API_PORT"] = str(self.api_port)
+            # One api process unless asked (API_WORKERS in env): the tests here are about
+            # the pipeline, their RSS samples and pid-based stops see one process, and on a
+            # small machine more workers only take cores from the services measured.
+            # tests/api/test_workers.py runs the api with several; `make up` uses the
+            # default, one per core.
+            extra.setdefault("API_WORKERS", "1")
             health = f"{self.api_url}/health"
         else:
             port = free_port()

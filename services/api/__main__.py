@@ -6,14 +6,13 @@ import argparse
 import signal
 
 import uvicorn
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-from services.api.app import create_app
+from services.api.app import traced_app
 from services.api.settings import ApiSettings
 from services.api.tokens_cli import run_create_token
 from shared.logging import configure_logging, register_secret
 from shared.settings import load_settings
-from shared.tracing import instrument_redis, setup_tracing, shutdown_tracing, tracing_enabled
+from shared.tracing import shutdown_tracing
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,11 +30,10 @@ def serve(settings: ApiSettings) -> None:
     # shutdown into exit status 0 instead of death by signal.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: None)
-    setup_tracing("api")
-    instrument_redis()
-    app = create_app(settings)
-    if tracing_enabled():
-        FastAPIInstrumentor.instrument_app(app, excluded_urls="health,metrics")
+    if settings.api_workers > 1:
+        serve_workers(settings)
+        return
+    app = traced_app(settings)
     uvicorn.run(
         app,
         host=settings.api_host,
@@ -44,6 +42,25 @@ def serve(settings: ApiSettings) -> None:
         access_log=False,
     )
     shutdown_tracing()
+
+
+def serve_workers(settings: ApiSettings) -> None:
+    """API_WORKERS processes on one socket, under uvicorn's supervisor (this process).
+
+    Each worker builds its own app from the environment (services.api.app:worker_app).
+    On SIGTERM or SIGINT the supervisor SIGTERMs the workers, each shuts down gracefully
+    (open requests finish, event streams end), and once all have ended it returns: the
+    process exits with status 0, as with one worker. A worker that dies is replaced.
+    """
+    uvicorn.run(
+        "services.api.app:worker_app",
+        factory=True,
+        workers=settings.api_workers,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

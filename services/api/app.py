@@ -1,19 +1,32 @@
-"""The FastAPI application: built from settings, connections opened in its lifespan."""
+"""The FastAPI application: built from settings, connections opened in its lifespan.
+
+``python -m services.api`` serves one app in its own process when API_WORKERS is 1;
+with more, uvicorn's supervisor starts that many worker processes, and each builds its
+app with :func:`worker_app` from the environment: its own settings, logging, tracing and
+connections. Whatever must agree across workers lives in Redis (campaigns, tokens,
+alerts, the dashboard's generation counters); a worker only caches, briefly, what it
+read from Redis or Kafka.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import logging
-from collections.abc import AsyncIterator
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from services.api.alerts import AlertMonitor, AlertStore
 from services.api.auth import TokenRegistry
 from services.api.campaigns import CampaignService
 from services.api.contacts_store import ContactStore
-from services.api.dashboard import DashboardService
+from services.api.dashboard import DashboardGenerations, DashboardService
 from services.api.errors import install_error_handlers
 from services.api.lag import ConsumerLagMonitor
 from services.api.publisher import CampaignEventPublisher
@@ -31,19 +44,24 @@ from services.api.routes import (
 )
 from services.api.senders import live_breakers
 from services.api.settings import ApiSettings
+from shared.logging import configure_logging, register_secret
 from shared.redis import Keys
 from shared.runtime import Connections
+from shared.settings import load_settings
 from shared.store.campaigns import CampaignStore
 from shared.store.funnel import FunnelStore
 from shared.store.held import HeldCommands
 from shared.store.progress import ProgressStore
 from shared.store.stats import StatsStore
 from shared.topics import Topics
+from shared.tracing import instrument_redis, setup_tracing, shutdown_tracing, tracing_enabled
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: ApiSettings) -> FastAPI:
+def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = None) -> FastAPI:
+    """The app; ``on_stopped`` runs once its lifespan has closed the connections."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         connections = Connections(settings)
@@ -67,18 +85,19 @@ def create_app(settings: ApiSettings) -> FastAPI:
         breakers = functools.partial(
             live_breakers, connections.redis, keys, settings.worker_heartbeat_timeout_s
         )
+        generations = DashboardGenerations(connections.redis, keys)
         state.campaign_service = CampaignService(
             settings,
             campaign_store,
             progress_store,
             contact_store,
             publisher,
-            sender_breakers=breakers,
             held=HeldCommands(connections.redis, keys),
             funnels=FunnelStore(connections.redis, keys),
+            changed=generations.bump,
         )
         state.dashboard_service = DashboardService(
-            settings, connections, campaign_store, progress_store, lag_monitor
+            settings, connections, campaign_store, progress_store, lag_monitor, generations
         )
         state.alert_store = AlertStore(connections.redis, keys)
         alert_monitor = AlertMonitor(
@@ -99,6 +118,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
             await lag_monitor.close()
             await connections.close()
             log.info("service stopped", extra={"service_name": "api"})
+            if on_stopped is not None:
+                on_stopped()
 
     app = FastAPI(
         title="Campaign queue",
@@ -118,3 +139,47 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(suppressions.router)
     app.include_router(webhooks.router)
     return app
+
+
+def traced_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = None) -> FastAPI:
+    """The app with tracing set up for this process (when OTEL_* asks for it)."""
+    setup_tracing("api")
+    instrument_redis()
+    app = create_app(settings, on_stopped)
+    if tracing_enabled():
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="health,metrics")
+    return app
+
+
+def worker_app() -> FastAPI:
+    """uvicorn's app factory in each worker process (``services.api.app:worker_app``).
+
+    A worker is a fresh interpreter (multiprocessing's spawn), so it sets up what the
+    parent set up for itself: settings from the environment (the parent checked them),
+    secrets to mask, logging and tracing. It flushes its spans when its lifespan ends:
+    after a graceful shutdown uvicorn re-raises SIGTERM, and a worker ends by it.
+    """
+    _stop_with_parent()
+    settings = load_settings(ApiSettings)
+    for token in settings.static_tokens:
+        register_secret(token)  # bearer tokens are as secret as the Twilio one
+    configure_logging("api", settings.log_level)
+    return traced_app(settings, on_stopped=shutdown_tracing)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _stop_with_parent() -> None:
+    """Ask Linux to SIGTERM this worker when the supervisor dies, even by SIGKILL, so
+    no worker keeps serving (and holding the port) without it. Graceful, like a stop."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the supervisor died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)

@@ -6,10 +6,13 @@ Knows nothing of HTTP: problems are raised as domain errors (see errors.py).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+
+from redis.exceptions import RedisError
 
 from services.api.auth import User
 from services.api.contacts_store import ContactStore
@@ -19,7 +22,7 @@ from services.api.models import AudienceItem, CampaignCreate
 from services.api.phones import require_phone
 from services.api.publisher import CampaignEventPublisher
 from services.api.queue_status import QueueStatus, is_running, queue_status, unsent, with_funnel
-from services.api.senders import breaker_verdict
+from services.api.senders import alive_breakers, breaker_verdict, heartbeats_key
 from services.api.settings import ApiSettings
 from shared.events.models import (
     CampaignPaused,
@@ -29,6 +32,7 @@ from shared.events.models import (
     Recipient,
 )
 from shared.priority import weight
+from shared.redis import Keys
 from shared.store.campaigns import (
     FINISHED_STATUSES,
     CampaignRecord,
@@ -75,14 +79,17 @@ class CampaignService:
         progress: ProgressStore,
         contacts: ContactStore,
         publisher: CampaignEventPublisher,
-        sender_breakers: Callable[[], Awaitable[dict[str, str]]],
         held: HeldCommands,
         funnels: FunnelStore | None = None,
+        changed: Callable[[str | None], Awaitable[None]] | None = None,
     ) -> None:
+        """``changed(owner_id)`` is awaited after a request changes a campaign of that
+        owner (None: a campaign without one): the dashboard drops its cached summary."""
         self._settings = settings
+        self._keys = Keys(settings.redis_key_prefix)
         self._held = held
         self._funnels = funnels
-        self._sender_breakers = sender_breakers
+        self._changed = changed
         self._campaigns = campaigns
         self._progress = progress
         self._contacts = contacts
@@ -134,6 +141,7 @@ class CampaignService:
         await self._campaigns.save(record)
         if body.scheduled_at is not None:
             await self._schedule(record, body.scheduled_at)
+        await self._notify(record.owner_id)
         log.info(
             "campaign created",
             extra={
@@ -232,6 +240,7 @@ class CampaignService:
                 await self._campaigns.schedule(campaign_id, record.scheduled_at)
             raise
         await self._campaigns.mark_active(campaign_id)
+        await self._notify(record.owner_id)
         estimated_ms = time_to_send_ms(
             size, weight(record.priority), others, self._settings.twilio_rate_limit_per_second
         )
@@ -322,20 +331,51 @@ class CampaignService:
             raise
         if status == "stopped" and found == "scheduled":
             await self._campaigns.unschedule(campaign_id)
+        await self._notify(record.owner_id)
         log.info(
             "campaign control requested",
             extra={"campaign_id": campaign_id, "action": action, "requested_by": user.id},
         )
         return record.model_copy(update={"status": status})
 
+    async def _notify(self, owner_id: str | None) -> None:
+        if self._changed is None:
+            return
+        try:
+            await self._changed(owner_id)
+        except (RedisError, OSError) as error:
+            # The change is made; a dashboard shows it once its short cache expires.
+            log.warning("cannot drop cached dashboards", extra={"reason": repr(error)})
+
     async def queue_status(self, user: User, campaign_id: str) -> QueueStatus:
-        record = await self.get(user, campaign_id)
-        progress = await self._progress.read(campaign_id)
-        held = await self._held.counts(campaign_id)
-        status = queue_status(record, progress, _ms(_now()), dict(held))
+        """The campaign, its progress, held commands, funnel and the senders' breakers,
+        read in one round trip (one non-transactional pipeline): a dashboard polls this."""
+        async with self._campaigns.pipeline() as pipe:
+            # Each store queues its reads; marks[i] is where the replies of part i end.
+            marks = []
+            for queue in (
+                self._campaigns.queue_get,
+                self._progress.queue_read,
+                self._held.queue_counts,
+                *([self._funnels.queue_read] if self._funnels is not None else []),
+            ):
+                queue(pipe, campaign_id)
+                marks.append(len(pipe))
+            pipe.hgetall(heartbeats_key(self._keys))
+            replies = await pipe.execute()
+        raw_record, raw_progress, raw_held, *raw_funnel = (
+            replies[begin:end] for begin, end in itertools.pairwise([0, *marks])
+        )
+        record = self._campaigns.parse_get(*raw_record)
+        if record is None or (record.owner_id is not None and record.owner_id != user.id):
+            raise CampaignNotFound(campaign_id)
+        progress = self._progress.parse_read(*raw_progress)
+        status = queue_status(
+            record, progress, _ms(_now()), dict(self._held.parse_counts(raw_held))
+        )
         if self._funnels is not None:
-            status = with_funnel(status, progress, await self._funnels.read(campaign_id))
+            status = with_funnel(status, progress, self._funnels.parse_read(*raw_funnel[0]))
         if is_running(record, progress):
-            verdict = breaker_verdict((await self._sender_breakers()).values())
-            status = status.model_copy(update={"circuit_breaker": verdict})
+            beats = alive_breakers(replies[-1], self._settings.worker_heartbeat_timeout_s)
+            status = status.model_copy(update={"circuit_breaker": breaker_verdict(beats.values())})
         return status

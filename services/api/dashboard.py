@@ -2,6 +2,12 @@
 
 Campaign counts and totals cover what the user may see (their campaigns and those with
 no owner); the processing queue and the system part describe the whole system.
+
+A user's summary is cached for DASHBOARD_CACHE_S (1 s): under 200 polling clients,
+recomputing it per request was most of the api's work. Each worker process keeps its
+own cache, and a request that changes a campaign through the api (create, start,
+pause, resume, stop, retry) drops the cached summary of the campaign's owner in every
+worker, through Redis: see :class:`DashboardGenerations`.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from dataclasses import dataclass
 
 from pydantic import Field
 from redis.asyncio import Redis
@@ -30,6 +37,10 @@ from shared.store.progress import ProgressStore
 
 log = logging.getLogger(__name__)
 SYSTEM_CACHE_S = 1.0
+# Cached summaries kept per worker before expired ones are dropped.
+MAX_CACHED_SUMMARIES = 10_000
+# Generation counters expire this long after the last change they count.
+GENERATION_TTL_S = 86_400
 
 
 class CampaignQueueCounts(ApiModel):
@@ -83,6 +94,48 @@ class DashboardPublic(ApiModel):
     metrics: DashboardMetrics
 
 
+class DashboardGenerations:
+    """Per-user generation counters in Redis that drop cached dashboard summaries.
+
+    ``dashboard:generation:{user}`` counts the changes a user made to their campaigns
+    through the api, ``dashboard:generation`` those to campaigns without an owner, which
+    every user sees. A control request INCRs the counter after the change; a worker
+    keys its cached summary by the counters it read before computing it. So one cheap
+    MGET per dashboard request tells every worker whether its summary is still good,
+    with no message between workers, and a summary computed while a change was made is
+    never reused after it. The summary itself stays in the worker (it is short-lived
+    and holds what Redis and Kafka already hold); only what must agree across workers,
+    the counters, lives in Redis. Changes made by other services (a campaign finishing)
+    show when the cache expires, after at most DASHBOARD_CACHE_S.
+    """
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    def _key(self, owner_id: str | None) -> str:
+        return self._keys("dashboard", "generation", *([owner_id] if owner_id else []))
+
+    async def current(self, user_id: str) -> tuple[bytes | None, bytes | None]:
+        """The counters the user's summary depends on, in one round trip."""
+        mine, shared = await self._redis.mget(self._key(user_id), self._key(None))
+        return mine, shared
+
+    async def bump(self, owner_id: str | None) -> None:
+        """After a change to a campaign of ``owner_id`` (None: one without an owner)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.incr(self._key(owner_id))
+            pipe.expire(self._key(owner_id), GENERATION_TTL_S)
+            await pipe.execute()
+
+
+@dataclass(slots=True)
+class _Cached:
+    generation: tuple[bytes | None, bytes | None]
+    at: float
+    summary: asyncio.Task[DashboardMetrics]
+
+
 class DashboardService:
     def __init__(
         self,
@@ -91,6 +144,7 @@ class DashboardService:
         campaigns: CampaignStore,
         progress: ProgressStore,
         lag: ConsumerLagMonitor,
+        generations: DashboardGenerations | None = None,
     ) -> None:
         self._settings = settings
         self._connections = connections
@@ -104,8 +158,40 @@ class DashboardService:
         self._system_cache: tuple[float, tuple[dict[str, object], bool, dict[str, str]]] | None
         self._system_cache = None
         self._system_lock = asyncio.Lock()
+        self._generations = generations or DashboardGenerations(self._redis, self._keys)
+        self._summaries: dict[str, _Cached] = {}
 
     async def metrics(self, user: User) -> DashboardMetrics:
+        """The user's summary, computed at most once per DASHBOARD_CACHE_S and change.
+
+        Concurrent requests of one user share one computation (its task is cached from
+        the start), so a burst of polls costs one summary, not one each.
+        """
+        ttl_s = self._settings.dashboard_cache_s
+        if ttl_s <= 0:
+            return await self._compute(user)
+        generation = await self._generations.current(user.id)
+        now = time.monotonic()
+        cached = self._summaries.get(user.id)
+        if (
+            cached is None
+            or cached.generation != generation
+            or now - cached.at >= ttl_s
+            or (cached.summary.done() and cached.summary.exception() is not None)
+        ):
+            if len(self._summaries) >= MAX_CACHED_SUMMARIES:
+                self._drop_expired(now, ttl_s)
+            cached = _Cached(generation, now, asyncio.create_task(self._compute(user)))
+            self._summaries[user.id] = cached
+        # Shielded: a client that goes away does not cancel the others' summary.
+        return await asyncio.shield(cached.summary)
+
+    def _drop_expired(self, now: float, ttl_s: float) -> None:
+        for user_id, cached in list(self._summaries.items()):
+            if now - cached.at >= ttl_s and cached.summary.done():
+                del self._summaries[user_id]
+
+    async def _compute(self, user: User) -> DashboardMetrics:
         own_ids = await self._campaigns.owner_ids(user.id)
         active_ids = await self._campaigns.active_ids()
         ids = list(dict.fromkeys([*own_ids, *active_ids]))

@@ -16,9 +16,19 @@ from shared.redis import Keys
 async def live_breakers(redis: Redis, keys: Keys, heartbeat_timeout_s: float) -> dict[str, str]:
     """Replica id -> its breaker (closed, open, half_open) for replicas heard from lately."""
     try:
-        beats = await redis.hgetall(keys("workers", "sender"))
+        beats = await redis.hgetall(heartbeats_key(keys))
     except (RedisError, OSError):
         return {}
+    return alive_breakers(beats, heartbeat_timeout_s)
+
+
+def heartbeats_key(keys: Keys) -> str:
+    """The hash of the senders' heartbeats: replica id -> JSON {atMs, breaker}."""
+    return keys("workers", "sender")
+
+
+def alive_breakers(beats: dict[bytes, bytes], heartbeat_timeout_s: float) -> dict[str, str]:
+    """:func:`live_breakers` from the heartbeats hash, read by the caller (in a pipeline)."""
     now_ms = datetime.now(UTC).timestamp() * 1000
     alive = {}
     for replica, value in beats.items():

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
 import phonenumbers
 from pydantic import Field, SecretStr, field_validator
 
 from shared.settings import Settings
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, which a container's cpuset
+    narrows); a CPU quota is not seen, so set API_WORKERS where one applies (k8s)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def parse_token_pairs(value: str) -> dict[str, str]:
@@ -24,6 +35,9 @@ def parse_token_pairs(value: str) -> dict[str, str]:
 class ApiSettings(Settings):
     """The API listens on API_HOST:API_PORT (127.0.0.1:8000 by default)."""
 
+    # Worker processes serving the API (uvicorn workers sharing one socket): one per
+    # core by default. Each opens its own Kafka and Redis connections.
+    api_workers: int = Field(default_factory=usable_cores, ge=1, le=512)
     # Static bearer tokens, ``user:token`` pairs separated by commas. More tokens can be
     # made at run time with ``python -m services.api create-token <user>``.
     api_tokens: str = ""
@@ -33,6 +47,9 @@ class ApiSettings(Settings):
     contacts_import_chunk: int = Field(default=1_000, ge=1, le=5_000)
     # How long consumer lag numbers are reused before Kafka is asked again.
     consumer_lag_cache_s: float = Field(default=2.0, ge=0)
+    # How long a user's dashboard summary is reused (0: never). A change through the api
+    # drops it at once, in every worker (services/api/dashboard.py).
+    dashboard_cache_s: float = Field(default=1.0, ge=0)
     # A sender heartbeat older than this no longer counts as an active worker.
     worker_heartbeat_timeout_s: float = Field(default=30.0, gt=0)
     # A campaign without expiresAt expires this long after its start time (0: never).

@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, TypeAdapter
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from shared.events.models import (
     CampaignStarted,
@@ -138,6 +139,19 @@ class CampaignStore:
 
     async def get(self, campaign_id: str) -> CampaignRecord | None:
         raw = await self._redis.hgetall(self.campaign_key(campaign_id))
+        return CampaignRecord.from_hash(raw) if raw else None
+
+    def pipeline(self) -> Pipeline:
+        """A non-transactional pipeline on this store's Redis, for reads of several stores
+        in one round trip (each store queues its reads and parses its replies)."""
+        return self._redis.pipeline(transaction=False)
+
+    def queue_get(self, pipe: Redis, campaign_id: str) -> None:
+        """Queue :meth:`get`'s read on a pipeline; :meth:`parse_get` reads its reply."""
+        pipe.hgetall(self.campaign_key(campaign_id))
+
+    @staticmethod
+    def parse_get(raw: dict[bytes, bytes]) -> CampaignRecord | None:
         return CampaignRecord.from_hash(raw) if raw else None
 
     async def exists(self, campaign_id: str) -> bool:

@@ -75,9 +75,17 @@ class HeldCommands:
 
     async def counts(self, campaign_id: str) -> dict[HoldReason, int]:
         async with self._redis.pipeline(transaction=False) as pipe:
-            for reason in HOLD_REASONS:
-                pipe.zcard(self._set(campaign_id, reason))
-            replies = await pipe.execute()
+            self.queue_counts(pipe, campaign_id)
+            return self.parse_counts(await pipe.execute())
+
+    def queue_counts(self, pipe: Redis, campaign_id: str) -> None:
+        """Queue the reads of :meth:`counts` (one per reason) on a pipeline."""
+        for reason in HOLD_REASONS:
+            pipe.zcard(self._set(campaign_id, reason))
+
+    @staticmethod
+    def parse_counts(replies: Sequence[int]) -> dict[HoldReason, int]:
+        """Held commands by reason, from the replies of :meth:`queue_counts`."""
         return dict(zip(HOLD_REASONS, (int(n) for n in replies), strict=True))
 
     async def forget_if_empty(self, campaign_id: str, reason: HoldReason) -> None:

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from datetime import UTC, datetime
+
+import orjson
+
+from services.api import campaigns as campaigns_module
+from services.api.queue_status import (
+    QueueStatus,
+    QueueStatusPublic,
+    is_running,
+    queue_status,
+    with_funnel,
+)
+from services.api.senders import breaker_verdict, live_breakers
 from shared.events.models import TextContent
 from shared.redis import Keys
 from shared.store.campaigns import CampaignRecord, CampaignStore
+from shared.store.funnel import FunnelStore
+from shared.store.held import HeldCommands
 from shared.store.progress import ProgressStore
 from tests.api.conftest import Api, create_campaign, valid_phone
 
@@ -88,3 +105,91 @@ async def test_a_campaign_started_straight_from_kafka_is_visible_to_everyone(api
         assert status["completedJobs"] == status["totalJobs"] == 1
         assert status["metrics"]["processingTimeMs"] == 2_000
         assert status["metrics"]["messagesPerSecond"] == 1.0
+
+
+async def _sequential_queue_status(api: Api, campaign_id: str, now_ms: int) -> QueueStatus:
+    """queue-status as it was read before the pipeline: one store call after another."""
+    keys = Keys(api.settings.redis_key_prefix)
+    record = await CampaignStore(api.redis, keys).get(campaign_id)
+    assert record is not None
+    progress = await ProgressStore(api.redis, keys).read(campaign_id)
+    held = await HeldCommands(api.redis, keys).counts(campaign_id)
+    status = queue_status(record, progress, now_ms, dict(held))
+    status = with_funnel(status, progress, await FunnelStore(api.redis, keys).read(campaign_id))
+    if is_running(record, progress):
+        breakers = await live_breakers(api.redis, keys, api.settings.worker_heartbeat_timeout_s)
+        status = status.model_copy(update={"circuit_breaker": breaker_verdict(breakers.values())})
+    return status
+
+
+async def test_queue_status_is_one_round_trip_with_the_same_answer(api: Api, monkeypatch) -> None:
+    keys = Keys(api.settings.redis_key_prefix)
+    campaign = await create_campaign(
+        api.alice, contacts=[{"phone": valid_phone(i)} for i in range(5)]
+    )
+    campaign_id = campaign["id"]
+    draft_id = (await create_campaign(api.alice))["id"]
+    assert (await api.alice.post(f"/api/campaigns/{campaign_id}/start")).status_code == 200
+
+    progress = ProgressStore(api.redis, keys)
+    await progress.begin(campaign_id, 5, 2, 1_000)
+    await progress.record_emitted(campaign_id, 2, 4)
+    await progress.fold(campaign_id, ["inline-0"], "sent", 0, None, 2_000)
+    await progress.fold(campaign_id, ["inline-1"], "failed", 0, 63016, 2_500)
+    await progress.fold(campaign_id, ["inline-2"], "skipped", 1, None, 2_600, False, "opted_out")
+    await api.redis.zadd(keys("held", campaign_id, "window"), {"a": 1, "b": 2})
+    await api.redis.zadd(keys("held", campaign_id, "tier"), {"c": 3})
+    funnels = FunnelStore(api.redis, keys)
+    await funnels.fold(campaign_id, "SM1", "read", None, 600)
+    await funnels.fold(campaign_id, "SM2", "undelivered", 30003, 600)
+    await api.redis.hset(
+        keys("workers", "sender"),
+        mapping={"sender-0": orjson.dumps({"atMs": int(time.time() * 1000), "breaker": "open"})},
+    )
+    now = datetime.now(UTC)
+    monkeypatch.setattr(campaigns_module, "_now", lambda: now)
+
+    # Count what reaches Redis from this test's task (the alert monitor has its own).
+    redis = api.app.state.connections.redis
+    this_task = asyncio.current_task()
+    round_trips: list[str] = []
+    execute_command, pipeline = redis.execute_command, redis.pipeline
+
+    async def counted_command(*args: object, **kwargs: object) -> object:
+        if asyncio.current_task() is this_task:
+            round_trips.append(str(args[0]))
+        return await execute_command(*args, **kwargs)
+
+    def counted_pipeline(*args: object, **kwargs: object) -> object:
+        pipe = pipeline(*args, **kwargs)
+        execute = pipe.execute
+
+        async def counted_execute(*a: object, **kw: object) -> object:
+            if asyncio.current_task() is this_task:
+                round_trips.append(f"pipeline of {len(pipe)}")
+            return await execute(*a, **kw)
+
+        pipe.execute = counted_execute
+        return pipe
+
+    monkeypatch.setattr(redis, "execute_command", counted_command)
+    monkeypatch.setattr(redis, "pipeline", counted_pipeline)
+    now_ms = int(now.timestamp() * 1000)
+    for shown in (campaign_id, draft_id):
+        round_trips.clear()
+        response = await api.alice.get(f"/api/campaigns/{shown}/queue-status")
+        assert response.status_code == 200, response.text
+        assert len(round_trips) == 1 and round_trips[0].startswith("pipeline"), round_trips
+        round_trips.clear()
+        expected = QueueStatusPublic(status=await _sequential_queue_status(api, shown, now_ms))
+        assert response.json() == expected.model_dump(mode="json", by_alias=True)
+    status = response.json()["status"]
+    assert status["circuitBreaker"] is None  # the draft is not running
+
+    running = (await api.alice.get(f"/api/campaigns/{campaign_id}/queue-status")).json()
+    assert running["status"]["circuitBreaker"] == "open"
+    assert running["status"]["metrics"]["waiting"] == {"sendWindow": 2, "tier": 1}
+    assert running["status"]["funnel"]["delivered"] == 1
+    assert running["status"]["metrics"]["skippedByReason"] == {"opted_out": 1}
+    assert (await api.bob.get(f"/api/campaigns/{campaign_id}/queue-status")).status_code == 404
+    assert (await api.alice.get("/api/campaigns/nothing/queue-status")).status_code == 404

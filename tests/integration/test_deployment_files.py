@@ -31,6 +31,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from services.api.settings import ApiSettings
 from shared.metrics import METRIC_NAMES
 from shared.settings import Settings
 
@@ -205,6 +206,20 @@ def test_sender_and_api_keep_a_replica_through_disruptions(rendered) -> None:
         assert budgets[name]["spec"].get("minAvailable", 0) >= 1
 
 
+def test_api_runs_one_worker_per_core_of_its_cpu_limit(rendered) -> None:
+    _, docs = rendered
+    container = _container(_objects(docs, "Deployment")["api"])
+    env = {item["name"]: item for item in container.get("env", [])}
+    assert "API_WORKERS" in env, "the api's worker count is not set"
+    source = env["API_WORKERS"]["valueFrom"]["resourceFieldRef"]
+    assert source["resource"] == "limits.cpu" and str(source.get("divisor")) == "1"
+    assert source.get("containerName", "api") == container["name"]
+    # Whole cores: a fraction would round up to a worker without a core of its own.
+    limit = str(container["resources"]["limits"]["cpu"])
+    assert limit.isdigit() and int(limit) >= 1, limit
+    assert "API_WORKERS" not in _config(docs), "the shared ConfigMap would override it"
+
+
 def test_services_export_traces_to_the_collector(rendered) -> None:
     name, docs = rendered
     config = _config(docs)
@@ -360,6 +375,14 @@ def test_compose_services_run_as_described() -> None:
         assert env["OTEL_SERVICE_NAME"] == name
         assert int(env.get("HEALTH_PORT", env["API_PORT"])) == port
         assert f":{port}/health" in " ".join(service["healthcheck"]["test"])
+
+
+def test_compose_api_runs_several_workers_by_default() -> None:
+    env = _compose()["services"]["api"]["environment"]
+    workers = ApiSettings(api_workers=env["API_WORKERS"]).api_workers
+    assert workers >= 2
+    chosen = _interpolate(_compose_raw(), {"API_WORKERS": "4"})["services"]["api"]
+    assert chosen["environment"]["API_WORKERS"] == "4"
 
 
 def test_compose_images_are_pinned_and_mounts_exist() -> None:
