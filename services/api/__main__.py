@@ -12,7 +12,7 @@ from services.api.settings import ApiSettings
 from services.api.tokens_cli import run_create_token
 from shared.logging import configure_logging, register_secret
 from shared.settings import load_settings
-from shared.tracing import shutdown_tracing
+from shared.tracing import check_sampler_settings, shutdown_tracing
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "create-token":
         run_create_token(settings, args.user)
     else:
+        # Once here: with several workers, each would fail alone and be restarted.
+        check_sampler_settings()
         serve(settings)
 
 
