@@ -84,3 +84,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The twilio client writes about eleven INFO lines per request (headers, body,
+    # response): at hundreds of sends a second that is most of a sender's log and a
+    # good part of its CPU. Its warnings and errors still come through.
+    logging.getLogger("twilio").setLevel(logging.WARNING)

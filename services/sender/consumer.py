@@ -29,15 +29,17 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
+from services.sender.outcomes import OutcomePublisher
 from services.sender.settings import SenderSettings
 from shared.dlq import send_to_dlq
-from shared.events import EventDecodeError, decode, encode
-from shared.events.models import MessageOutcome, SendMessage, SendMessageBatch
+from shared.events import EventDecodeError, decode
+from shared.events.models import MessageFailed, MessageOutcome, SendMessage, SendMessageBatch
 from shared.kafka import make_consumer
 from shared.topics import Topics
-from shared.tracing import consuming
+from shared.tracing import consuming, message_span, trace_failure, tracer
 
 log = logging.getLogger(__name__)
+_tracer = tracer(__name__)
 
 SOURCE = "/services/sender"
 FETCH_TIMEOUT_MS = 500
@@ -117,6 +119,7 @@ class CommandConsumer:
         self._topics = Topics.from_settings(settings)
         self._producer = producer
         self._handle = handle
+        self._outcomes = OutcomePublisher(producer, self._topics.message_results, SOURCE)
         self._max_records = settings.sender_fetch_max_records
         self._max_buffered = settings.sender_max_buffered_commands
         self._consumer = make_consumer(
@@ -305,7 +308,24 @@ class CommandConsumer:
 
     async def _handle_and_publish(self, taken: _Record, index: int) -> None:
         command = taken.unpublished[index]
-        await self._publish(command, await self._handle(command))
+        attributes = {
+            "campaign.id": command.campaign_id,
+            "campaign.contact_id": command.contact_id,
+            "messaging.message.attempt": command.attempt,
+        }
+        # One span a message, sampled (shared/tracing.py): it covers the send and the
+        # outcome's publication, whose headers carry it on to the metrics fold.
+        with message_span(_tracer, "send message", attributes=attributes) as span:
+            outcome = await self._handle(command)
+            if outcome is not None:
+                span.set_attribute("campaign.outcome", outcome.type)  # type: ignore[attr-defined]
+                if isinstance(outcome, MessageFailed):
+                    trace_failure(
+                        "message failed",
+                        {**attributes, "twilio.error_code": outcome.error_code or 0},
+                        error=outcome.error_message,
+                    )
+                await self._outcomes.publish(outcome)
         del taken.unpublished[index]
         self._release(1)
 
@@ -320,15 +340,3 @@ class CommandConsumer:
         self.commands_in_flight -= commands
         if self.commands_in_flight < self._max_buffered:
             self._room.set()
-
-    async def _publish(self, command: SendMessage, outcome: MessageOutcome | None) -> None:
-        if outcome is None:
-            return
-        value, headers = encode(outcome, source=SOURCE)
-        delivery = await self._producer.send(
-            self._topics.message_results,
-            value,
-            key=command.campaign_id.encode(),
-            headers=headers,
-        )
-        await delivery

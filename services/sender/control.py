@@ -45,8 +45,10 @@ class CampaignControl:
         self._keys = keys
         self._cache_s = cache_ms / 1000
         self._cache: dict[str, tuple[float, str | None]] = {}
-        # Concurrent commands of one campaign share one read instead of racing to Redis.
-        self._reads: dict[str, asyncio.Future[str | None]] = {}
+        # Concurrent commands of one campaign share one read instead of racing to Redis:
+        # each waits on a future of its own, so a waiter that is cancelled leaves the
+        # others (and the read) alone.
+        self._waiters: dict[str, list[asyncio.Future[str | None]]] = {}
 
     async def decide(self, campaign_id: str) -> Decision:
         return decision_for_status(await self.status(campaign_id))
@@ -56,25 +58,29 @@ class CampaignControl:
         cached = self._cache.get(campaign_id)
         if cached is not None and now - cached[0] < self._cache_s:
             return cached[1]
-        pending = self._reads.get(campaign_id)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
-        self._reads[campaign_id] = future
+        waiters = self._waiters.get(campaign_id)
+        if waiters is not None:
+            waiter: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+            waiters.append(waiter)
+            return await waiter
+        waiters = self._waiters[campaign_id] = []
         try:
             raw = await self._redis.hget(self._keys("campaign", campaign_id), "status")
-            status = raw.decode() if isinstance(raw, bytes) else raw
-            self._remember(campaign_id, now, status)
-            future.set_result(status)
-        except Exception as error:
-            future.set_exception(error)
-            # Mark retrieved so a read nobody else awaited does not warn at collection.
-            future.exception()
+        except BaseException as error:
+            del self._waiters[campaign_id]
+            for waiter in waiters:
+                if not waiter.done():
+                    # A cancelled reader fails its waiters too; they ask again themselves.
+                    waiter.set_exception(
+                        error if isinstance(error, Exception) else ConnectionError(repr(error))
+                    )
             raise
-        finally:
-            del self._reads[campaign_id]
-            if not future.done():  # the reader was cancelled: its waiters must not hang
-                future.cancel()
+        del self._waiters[campaign_id]
+        status = raw.decode() if isinstance(raw, bytes) else raw
+        self._remember(campaign_id, now, status)
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(status)
         return status
 
     def _remember(self, campaign_id: str, at: float, status: str | None) -> None:

@@ -13,6 +13,12 @@ time it was absent.
 Before a grant is handed over, the lane's campaign must still be sendable: the
 waiters of a paused or stopped campaign are woken without a grant, to be held
 back or cancelled, so a pause spends no send slots.
+
+Grants are asked for in groups: as many waiters as there are free request slots
+are chosen in stride order, and one limiter script grants what the windows allow
+and takes each granted send's ledger claim, so a send costs no round trip of its
+own between its grant and its request. Waiters the limiter could not serve yet go
+back to the front of their lanes, their passes as they were.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from services.sender.limiter import SlidingWindowLimiter
+from services.sender.ledger import ClaimRequest
+from services.sender.limiter import Grant, SlidingWindowLimiter
 from shared.events.models import Priority
 from shared.metrics import LIMITER_WAIT_SECONDS
 from shared.priority import weight
@@ -38,12 +45,33 @@ _FORGET_PASSES_ABOVE = 10_000
 Sendable = Callable[[str], Awaitable[bool]]
 
 
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """A waiter's answer. ``granted``: a limiter grant and a request slot are held, and
+    ``claim_raw`` is the claim taken with them (when one was asked for). Not granted:
+    the campaign stopped being sendable, or ``claim_lost`` (someone else changed the
+    ledger entry first: do not send)."""
+
+    granted: bool
+    claim_raw: str | None = None
+    claim_lost: bool = False
+
+
+NOT_SENDABLE = Turn(False)
+
+
+@dataclass(slots=True)
+class _Waiter:
+    future: asyncio.Future[Turn]
+    claim: ClaimRequest | None
+
+
 @dataclass(slots=True)
 class _Lane:
     campaign_id: str
     weight: int
     pass_: float
-    waiters: deque[asyncio.Future[bool]] = field(default_factory=deque)
+    waiters: deque[_Waiter] = field(default_factory=deque)
 
 
 @dataclass(slots=True)
@@ -80,84 +108,147 @@ class FairGate:
 
     @asynccontextmanager
     async def turn(
-        self, number: str, campaign_id: str, priority: Priority, *, retry: bool = False
-    ) -> AsyncIterator[bool]:
+        self,
+        number: str,
+        campaign_id: str,
+        priority: Priority,
+        *,
+        retry: bool = False,
+        claim: ClaimRequest | None = None,
+    ) -> AsyncIterator[Turn]:
         """Wait for this campaign's fair turn on ``number``.
 
-        Yields True holding a limiter grant and a request slot (released on exit), or
-        False when the campaign stopped being sendable while waiting. A retry goes to
-        the front of its campaign's lane: its backoff was its wait, and behind the
+        Yields a granted Turn holding a limiter grant and a request slot (released on
+        exit), with ``claim`` taken; or a Turn not granted when the campaign stopped
+        being sendable while waiting, or when the claim was lost. A retry goes to the
+        front of its campaign's lane: its backoff was its wait, and behind the
         campaign's whole read-ahead it would wait minutes more.
         """
         started = time.perf_counter()
-        granted = await self._wait(number, campaign_id, weight(priority), retry)
-        if granted:
-            LIMITER_WAIT_SECONDS.observe(time.perf_counter() - started)
-        if not granted:
-            yield False
+        turn = await self._wait(number, campaign_id, weight(priority), retry, claim)
+        if not turn.granted:
+            yield turn
             return
+        LIMITER_WAIT_SECONDS.observe(time.perf_counter() - started)
         try:
-            yield True
+            yield turn
         finally:
             self._request_slots.release()
 
-    async def _wait(self, number: str, campaign_id: str, weight: int, retry: bool) -> bool:
+    async def _wait(
+        self, number: str, campaign_id: str, weight: int, retry: bool, claim: ClaimRequest | None
+    ) -> Turn:
         queue = self._queues.setdefault(number, _NumberQueue())
         lane = queue.lanes.get(campaign_id)
         if lane is None:
             start = max(queue.current_pass, queue.ran_dry.pop(campaign_id, 0.0))
             lane = queue.lanes[campaign_id] = _Lane(campaign_id, weight, start)
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        waiter = _Waiter(asyncio.get_running_loop().create_future(), claim)
         if retry:
-            lane.waiters.appendleft(future)
+            lane.waiters.appendleft(waiter)
         else:
-            lane.waiters.append(future)
+            lane.waiters.append(waiter)
         if queue.server is None or queue.server.done():
             queue.server = asyncio.create_task(self._serve(number, queue), name=f"gate-{number}")
         try:
-            return await future
+            return await waiter.future
         except asyncio.CancelledError:
-            if future.done() and not future.cancelled() and future.result():
+            future = waiter.future
+            if future.done() and not future.cancelled() and future.result().granted:
                 self._request_slots.release()  # granted as we were cancelled: the grant is lost
-            elif future in lane.waiters:
-                lane.waiters.remove(future)
+            elif waiter in lane.waiters:
+                lane.waiters.remove(waiter)
             raise
 
     async def _serve(self, number: str, queue: _NumberQueue) -> None:
         while self._drop_dry_lanes(queue):
             await self._request_slots.acquire()
-            handed = False
+            slots = 1
+            chosen: list[tuple[_Lane, _Waiter]] = []
+            pause_s = 0.0
             try:
-                lane = await self._sendable_lane(queue)
-                if lane is None:
+                if not await self._any_sendable_lane(queue):
                     continue
-                wait_ms = await self._limiter.try_acquire(number)
-                if wait_ms:
-                    await asyncio.sleep(wait_ms / 1000)
-                    continue
-                # Waiters may have left during the awaits: choose again, never wait again.
-                lane = queue.next_lane()
-                if lane is None:
-                    continue  # everybody left: this one grant goes unused
-                lane.waiters.popleft().set_result(True)
-                handed = True
-                queue.current_pass = lane.pass_
-                lane.pass_ += 1 / lane.weight
+                # One slot is ours; take the other free ones without waiting for more.
+                waiting = sum(len(lane.waiters) for lane in queue.lanes.values())
+                while slots < waiting and not self._request_slots.locked():
+                    await self._request_slots.acquire()
+                    slots += 1
+                chosen = self._choose(queue, slots)
+                if not chosen:
+                    continue  # everybody left
+                grants = await self._limiter.grant(
+                    number, self._claims_of(chosen) if chosen[0][1].claim else len(chosen)
+                )
+                slots -= self._hand_out(chosen, grants.dealt)
+                self._put_back(chosen[len(grants.dealt) :])
+                chosen = []
+                pause_s = grants.wait_ms / 1000
             except Exception:
                 log.exception("send gate error; trying again shortly", extra={"number": number})
-                await asyncio.sleep(0.5)
+                self._put_back(chosen)
+                pause_s = 0.5
             finally:
-                if not handed:
+                # Slots not handed over go back before any pause: other numbers may use them.
+                for _ in range(slots):
                     self._request_slots.release()
+            if pause_s:
+                await asyncio.sleep(pause_s)
 
-    async def _sendable_lane(self, queue: _NumberQueue) -> _Lane | None:
-        """The next lane whose campaign may send; others' waiters are woken without a grant."""
-        while (lane := queue.next_lane()) is not None:
-            if await self._sendable(lane.campaign_id):
-                return lane
-            while lane.waiters:
-                lane.waiters.popleft().set_result(False)
-        return None
+    @staticmethod
+    def _claims_of(chosen: list[tuple[_Lane, _Waiter]]) -> list[ClaimRequest]:
+        # Waiters of one gate all ask for claims, or none do (tests of the gate alone).
+        claims = [waiter.claim for _, waiter in chosen]
+        if any(claim is None for claim in claims):
+            raise ValueError("a group of waiters mixes sends with and without claims")
+        return claims  # type: ignore[return-value]
+
+    def _choose(self, queue: _NumberQueue, count: int) -> list[tuple[_Lane, _Waiter]]:
+        """Take up to ``count`` waiters in stride order, advancing their lanes' passes."""
+        chosen: list[tuple[_Lane, _Waiter]] = []
+        while len(chosen) < count and (lane := queue.next_lane()) is not None:
+            waiter = lane.waiters.popleft()
+            if waiter.future.done():
+                continue  # cancelled while waiting
+            chosen.append((lane, waiter))
+            queue.current_pass = lane.pass_
+            lane.pass_ += 1 / lane.weight
+        return chosen
+
+    @staticmethod
+    def _put_back(chosen: list[tuple[_Lane, _Waiter]]) -> None:
+        """Waiters not served go back to the front of their lanes, passes as they were."""
+        for lane, waiter in reversed(chosen):
+            lane.pass_ -= 1 / lane.weight
+            if not waiter.future.done():
+                lane.waiters.appendleft(waiter)
+
+    @staticmethod
+    def _hand_out(chosen: list[tuple[_Lane, _Waiter]], dealt: list[Grant]) -> int:
+        """Give each waiter dealt with its answer; returns the request slots handed over."""
+        handed = 0
+        for (lane, waiter), grant in zip(chosen, dealt, strict=False):
+            if not grant.granted:
+                lane.pass_ -= 1 / lane.weight  # a lost claim spent no grant
+                if not waiter.future.done():
+                    waiter.future.set_result(Turn(False, claim_lost=True))
+            elif waiter.future.done():
+                pass  # cancelled meanwhile: its grant goes unused, its claim goes stale
+            else:
+                waiter.future.set_result(Turn(True, claim_raw=grant.claim_raw))
+                handed += 1
+        return handed
+
+    async def _any_sendable_lane(self, queue: _NumberQueue) -> bool:
+        """Whether a lane whose campaign may send waits; others' waiters are woken
+        without a grant."""
+        for lane in [lane for lane in queue.lanes.values() if lane.waiters]:
+            if not await self._sendable(lane.campaign_id):
+                while lane.waiters:
+                    waiter = lane.waiters.popleft()
+                    if not waiter.future.done():
+                        waiter.future.set_result(NOT_SENDABLE)
+        return any(lane.waiters for lane in queue.lanes.values())
 
     def _drop_dry_lanes(self, queue: _NumberQueue) -> bool:
         """Forget lanes with no waiters, remembering their pass; True while any waits."""

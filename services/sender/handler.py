@@ -2,9 +2,11 @@
 
 Knows nothing of Kafka. The order of a send is: the ledger says nobody sent it
 yet; the campaign is not stopped; the breaker lets calls through; the fair gate
-gives its campaign a limiter slot; the ledger claim is ours (compare-and-set,
-just before the call, so a claim's age bounds the call in flight); Twilio
-answers; the ledger records the outcome. Only then does the caller publish it.
+gives its campaign a limiter slot and, in the same Redis script, the ledger claim
+(compare-and-set, just before the call, so a claim's age bounds the call in
+flight); Twilio answers; the ledger records the outcome. Only then does the caller
+publish it. Ledger reads and records of concurrent commands share round trips
+(services/sender/coalesce.py); each command's steps keep this order.
 """
 
 from __future__ import annotations
@@ -33,11 +35,9 @@ from shared.events.models import (
 from shared.metrics import MESSAGES_FAILED, MESSAGES_SENT
 from shared.store.deferred import DeferredCommands
 from shared.store.suppressions import SuppressionStore
-from shared.tracing import tracer
 from shared.twilio_errors import is_retryable
 
 log = logging.getLogger(__name__)
-_tracer = tracer(__name__)
 
 # Twilio: "Attempt to send to unsubscribed recipient" (the number replied STOP).
 UNSUBSCRIBED_RECIPIENT = 21610
@@ -120,7 +120,6 @@ class SendHandler:
         gate: FairGate,
         gateway: TwilioGateway,
         config: HandlerConfig,
-        max_preparing: int = 64,
         suppressions: SuppressionStore | None = None,
     ) -> None:
         self._ledger = ledger
@@ -130,30 +129,12 @@ class SendHandler:
         self._gate = gate
         self._gateway = gateway
         self._config = config
-        # The consumer hands over thousands of commands at once: their first ledger
-        # reads queue here rather than crowding the Redis pool.
-        self._preparing = asyncio.Semaphore(max_preparing)
         self._accepted = 0
 
     async def handle(self, command: SendMessage) -> MessageOutcome | None:
-        with _tracer.start_as_current_span(
-            "send message",
-            attributes={
-                "campaign.id": command.campaign_id,
-                "campaign.contact_id": command.contact_id,
-                "messaging.message.attempt": command.attempt,
-            },
-        ) as span:
-            outcome = await self._handle(command)
-            if outcome is not None:
-                span.set_attribute("campaign.outcome", outcome.type)  # type: ignore[attr-defined]
-            return outcome
-
-    async def _handle(self, command: SendMessage) -> MessageOutcome | None:
         ids = {"campaign_id": command.campaign_id, "contact_id": command.contact_id}
         while True:
-            async with self._preparing:
-                snapshot = await self._ledger.read(command.campaign_id, command.contact_id)
+            snapshot = await self._ledger.read(command.campaign_id, command.contact_id)
             found = verdict(snapshot, self._config.claim_stale_after_ms)
             if found is Verdict.FINAL:
                 assert snapshot.entry is not None
@@ -211,22 +192,25 @@ class SendHandler:
             if unresolved_since_ms is None:
                 await self._gateway.wait_until_closed()
                 async with self._gate.turn(
-                    command.from_number, command.campaign_id, command.priority, retry=attempt > 0
-                ) as granted:
+                    command.from_number,
+                    command.campaign_id,
+                    command.priority,
+                    retry=attempt > 0,
+                    claim=self._ledger.claim_request(
+                        command.campaign_id, command.contact_id, claim_raw
+                    ),
+                ) as turn:
+                    if turn.claim_lost:
+                        log.info("claim taken by another sender", extra=ids)
+                        return CLAIM_LOST
                     # Checked again after the wait for a turn: a pause must hold back the
                     # sends already queued here, not only those that come after it.
                     decision = await self._decide(command)
                     if decision is not Decision.SEND:
-                        return await self._hold_back(command, decision, claim_raw)
-                    if not granted:
+                        return await self._hold_back(command, decision, turn.claim_raw or claim_raw)
+                    if not turn.granted:
                         continue  # resumed while leaving the queue: queue again, no attempt spent
-                    new_claim = await self._ledger.claim(
-                        command.campaign_id, command.contact_id, claim_raw
-                    )
-                    if new_claim is None:
-                        log.info("claim taken by another sender", extra=ids)
-                        return CLAIM_LOST
-                    claim_raw = new_claim
+                    claim_raw = turn.claim_raw
                     try:
                         sid = await self._gateway.create(command)
                     except BreakerOpen:

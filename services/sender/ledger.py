@@ -4,20 +4,28 @@ Hash ``{prefix}ledger:{campaign_id}``, field = contact id, value = JSON
 ``{"state": "claimed"|"sent"|"failed", "sid", "code", "at_ms", "replica"}``.
 
 A sender claims an entry before each Twilio call and records the outcome after
-it. Claims are compare-and-set against the value last seen, in one Lua script,
-so of two replicas racing for a contact exactly one calls Twilio. Claim times
-come from the Redis server's clock, so replicas never disagree about a claim's age.
+it. Claims are compare-and-set against the value last seen, in a Lua script, so
+of two replicas racing for a contact exactly one calls Twilio. The claim is taken
+by the limiter's grant script (services/sender/limiter.py), in the same round trip
+as the send's grant, with ``CLAIM_FUNCTION`` from here. Claim times come from the
+Redis server's clock, so replicas never disagree about a claim's age.
+
+Reads and outcome records are coalesced: the commands of a fetched batch that ask
+at about the same time share one pipeline. A record is acknowledged only after its
+pipeline ran, so the order "ledger, then Kafka" holds for every command.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from redis.asyncio import Redis
 
+from services.sender.coalesce import Coalescer
 from shared.redis import Keys
 
 
@@ -29,21 +37,16 @@ class LedgerState(StrEnum):
 
 FINAL_STATES = frozenset({LedgerState.SENT, LedgerState.FAILED})
 
-# KEYS[1]: ledger hash. ARGV: field, expected value ('' = absent), replica, ttl_s.
-# Claims the field when it still holds the expected value: returns {1, new value},
-# or {0, current value} when another claim or outcome got there first.
-_CLAIM = """
-local current = redis.call('HGET', KEYS[1], ARGV[1]) or ''
-if current ~= ARGV[2] then
-  return {0, current}
+# A Lua function: writes a fresh claim of ``field`` by ``replica`` at ``now_ms`` (the
+# Redis server's clock) and returns it. The one place a claim's JSON is built in Lua.
+CLAIM_FUNCTION = """
+local function claim_entry(ledger, field, replica, ttl_s, now_ms)
+  local value = '{"state":"claimed","sid":null,"code":null,"at_ms":'
+    .. string.format('%d', math.floor(now_ms)) .. ',"replica":' .. cjson.encode(replica) .. '}'
+  redis.call('HSET', ledger, field, value)
+  redis.call('EXPIRE', ledger, ttl_s)
+  return value
 end
-local time = redis.call('TIME')
-local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local value = '{"state":"claimed","sid":null,"code":null,"at_ms":'
-  .. string.format('%d', now_ms) .. ',"replica":' .. cjson.encode(ARGV[3]) .. '}'
-redis.call('HSET', KEYS[1], ARGV[1], value)
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-return {1, value}
 """
 
 # KEYS[1]: ledger hash. ARGV: field, expected value. Deletes the field if unchanged.
@@ -114,6 +117,18 @@ def verdict(snapshot: Snapshot, stale_after_ms: int) -> Verdict:
     return Verdict.IN_DOUBT
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    """A claim to take with a send's limiter grant: ``field`` of ``key`` if it still
+    holds ``expected_raw`` (None: absent), owned by ``replica`` for ``ttl_s``."""
+
+    key: str
+    field: str
+    expected_raw: str | None
+    replica: str
+    ttl_s: int
+
+
 def _text(value: bytes | str | None) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -124,33 +139,45 @@ class Ledger:
         self._keys = keys
         self.replica_id = replica_id
         self._ttl_s = ttl_s
-        self._claim = redis.register_script(_CLAIM)
         self._release = redis.register_script(_RELEASE)
+        self._reads: Coalescer[tuple[str, str], Snapshot] = Coalescer(self._read_batch)
+        self._records: Coalescer[tuple[str, str, str], None] = Coalescer(self._record_batch)
 
     def key(self, campaign_id: str) -> str:
         return self._keys("ledger", campaign_id)
 
     async def read(self, campaign_id: str, contact_id: str) -> Snapshot:
+        return await self._reads.submit((self.key(campaign_id), contact_id))
+
+    async def _read_batch(self, requests: Sequence[tuple[str, str]]) -> list[Snapshot]:
+        fields_by_key: dict[str, list[str]] = {}
+        for key, field in requests:
+            fields_by_key.setdefault(key, []).append(field)
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hget(self.key(campaign_id), contact_id)
+            for key, fields in fields_by_key.items():
+                pipe.hmget(key, fields)
             pipe.time()
-            raw_value, (seconds, micros) = await pipe.execute()
-        raw = _text(raw_value)
-        entry = LedgerEntry.from_json(raw) if raw else None
-        return Snapshot(entry=entry, raw=raw, now_ms=int(seconds) * 1000 + int(micros) // 1000)
+            *values, (seconds, micros) = await pipe.execute()
+        now_ms = int(seconds) * 1000 + int(micros) // 1000
+        raw_by_request: dict[tuple[str, str], str | None] = {}
+        for (key, fields), key_values in zip(fields_by_key.items(), values, strict=True):
+            for field, value in zip(fields, key_values, strict=True):
+                raw_by_request[(key, field)] = _text(value)
+        snapshots = []
+        for request in requests:
+            raw = raw_by_request[request]
+            entry = LedgerEntry.from_json(raw) if raw else None
+            snapshots.append(Snapshot(entry=entry, raw=raw, now_ms=now_ms))
+        return snapshots
 
-    async def claim(
+    def claim_request(
         self, campaign_id: str, contact_id: str, expected_raw: str | None
-    ) -> str | None:
-        """Claim the contact if its entry is still ``expected_raw`` (None: absent).
-
-        Returns the new claim's raw value, or None when someone else changed it first.
-        """
-        claimed, value = await self._claim(
-            keys=[self.key(campaign_id)],
-            args=[contact_id, expected_raw or "", self.replica_id, self._ttl_s],
+    ) -> ClaimRequest:
+        """A claim of the contact if its entry is still ``expected_raw`` (None: absent),
+        taken by the limiter's grant script with the send's grant."""
+        return ClaimRequest(
+            self.key(campaign_id), contact_id, expected_raw, self.replica_id, self._ttl_s
         )
-        return _text(value) if int(claimed) else None
 
     async def release(self, campaign_id: str, contact_id: str, claim_raw: str) -> bool:
         """Give up our claim (the campaign stopped before we sent)."""
@@ -167,9 +194,16 @@ class Ledger:
         entry = LedgerEntry(
             state=state, sid=sid, code=code, at_ms=int(time.time() * 1000), replica=self.replica_id
         )
-        key = self.key(campaign_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, contact_id, entry.to_json())
-            pipe.expire(key, self._ttl_s)
-            await pipe.execute()
+        await self._records.submit((self.key(campaign_id), contact_id, entry.to_json()))
         return entry
+
+    async def _record_batch(self, requests: Sequence[tuple[str, str, str]]) -> list[None]:
+        values_by_key: dict[str, dict[str, str]] = {}
+        for key, field, value in requests:
+            values_by_key.setdefault(key, {})[field] = value
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for key, values in values_by_key.items():
+                pipe.hset(key, mapping=values)
+                pipe.expire(key, self._ttl_s)
+            await pipe.execute()
+        return [None] * len(requests)

@@ -21,50 +21,122 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from services.sender.ledger import CLAIM_FUNCTION, ClaimRequest
 from shared.redis import Keys
 from shared.senders import SenderDirectory, bare_number
 
-# KEYS[1]: the sender number's log. ARGV: member, spacing_ms, then (window_ms, limit) pairs.
-# Returns {1, 0} when the send is granted, or {0, wait_ms} until one may be.
-_ACQUIRE = """
+# KEYS[1]: the sender number's log; KEYS[1 + i]: the ledger hash of claim i, if any.
+# ARGV: member prefix, spacing_ms, number of windows n, n (window_ms, limit) pairs, then
+# replica, ttl_s, grants wanted (used when no claims are given), then (field, expected)
+# per claim ('' = absent).
+# Grants sends in order while one may go now: each is scored at the later of now and the
+# previous grant plus the spacing (at most a millisecond ahead), and fits every window
+# ending at its score. With claims, each grant first compare-and-sets its ledger entry: a
+# lost claim spends no grant. Returns {wait_ms, then (1, claim) or (0, current) for each
+# entry dealt with, in order}; entries past the last one dealt with wait for wait_ms.
+_GRANT = (
+    CLAIM_FUNCTION
+    + """
 local key = KEYS[1]
 local time = redis.call('TIME')
 local now_ms = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 local spacing_ms = tonumber(ARGV[2])
+local windows = tonumber(ARGV[3])
 local longest = 0
-for i = 3, #ARGV, 2 do
-  longest = math.max(longest, tonumber(ARGV[i]))
+for w = 0, windows - 1 do
+  longest = math.max(longest, tonumber(ARGV[4 + 2 * w]))
 end
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now_ms - longest)
-local wait_ms = 0
-local last = redis.call('ZREVRANGE', key, 0, 0, 'WITHSCORES')
-if last[2] then
-  wait_ms = math.max(0, tonumber(last[2]) + spacing_ms - now_ms)
+local after = 4 + 2 * windows
+local replica, ttl_s = ARGV[after], ARGV[after + 1]
+local claims = #KEYS - 1
+local wanted = claims
+if claims == 0 then
+  wanted = tonumber(ARGV[after + 2])
 end
-for i = 3, #ARGV, 2 do
-  local window_ms = tonumber(ARGV[i])
-  local limit = tonumber(ARGV[i + 1])
-  local since = '(' .. (now_ms - window_ms)
-  local count = redis.call('ZCOUNT', key, since, '+inf')
-  if count >= limit then
-    -- The window frees a place when its (count - limit + 1)-th oldest entry leaves it.
-    local oldest = redis.call(
-      'ZRANGEBYSCORE', key, since, '+inf', 'WITHSCORES', 'LIMIT', count - limit, 1)
-    wait_ms = math.max(wait_ms, tonumber(oldest[2]) + window_ms - now_ms)
+
+-- The score of one more grant, and how long until it may go (0: now).
+local function next_grant()
+  local score = now_ms
+  local last = redis.call('ZREVRANGE', key, 0, 0, 'WITHSCORES')
+  if last[2] then
+    score = math.max(score, tonumber(last[2]) + spacing_ms)
+  end
+  local wait_ms = 0
+  if score - now_ms > 1 then
+    wait_ms = score - now_ms
+  end
+  for w = 0, windows - 1 do
+    local window_ms = tonumber(ARGV[4 + 2 * w])
+    local limit = tonumber(ARGV[5 + 2 * w])
+    local since = '(' .. (score - window_ms)
+    local count = redis.call('ZCOUNT', key, since, '+inf')
+    if count >= limit then
+      -- The window frees a place when its (count - limit + 1)-th oldest entry leaves it.
+      local oldest = redis.call(
+        'ZRANGEBYSCORE', key, since, '+inf', 'WITHSCORES', 'LIMIT', count - limit, 1)
+      wait_ms = math.max(wait_ms, tonumber(oldest[2]) + window_ms - now_ms)
+    end
+  end
+  return score, wait_ms
+end
+
+local answer = {'0'}
+local granted = 0
+for i = 1, wanted do
+  local ledger, field, current
+  if claims > 0 then
+    ledger, field = KEYS[1 + i], ARGV[after + 1 + 2 * i]
+    current = redis.call('HGET', ledger, field) or ''
+  end
+  if claims > 0 and current ~= ARGV[after + 2 + 2 * i] then
+    answer[#answer + 1] = 0
+    answer[#answer + 1] = current
+  else
+    local score, wait_ms = next_grant()
+    if wait_ms > 0 then
+      answer[1] = tostring(wait_ms)
+      break
+    end
+    redis.call('ZADD', key, score, ARGV[1] .. ':' .. i)
+    granted = granted + 1
+    answer[#answer + 1] = 1
+    if claims > 0 then
+      answer[#answer + 1] = claim_entry(ledger, field, replica, ttl_s, now_ms)
+    else
+      answer[#answer + 1] = ''
+    end
   end
 end
-if wait_ms > 0 then
-  return {0, tostring(wait_ms)}
+if granted > 0 then
+  redis.call('PEXPIRE', key, math.ceil(longest) + 1000)
 end
-redis.call('ZADD', key, now_ms, ARGV[1])
-redis.call('PEXPIRE', key, math.ceil(longest) + 1000)
-return {1, '0'}
+return answer
 """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One entry's answer: a send granted (with our new claim, if one was asked for), or
+    a claim lost to someone else (``current`` is what the entry holds now)."""
+
+    granted: bool
+    claim_raw: str | None = None
+    current: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Grants:
+    """The entries dealt with, in order, and how long the others wait (0: none left)."""
+
+    dealt: list[Grant]
+    wait_ms: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +184,7 @@ class SlidingWindowLimiter:
     ) -> None:
         self._redis = redis
         self._keys = keys
-        self._script = redis.register_script(_ACQUIRE)
+        self._script = redis.register_script(_GRANT)
         self._default = _Bucket.of(windows)
         self._buckets = {
             number: _Bucket.of(number_windows)
@@ -128,12 +200,45 @@ class SlidingWindowLimiter:
 
     async def try_acquire(self, sender_number: str) -> float:
         """Take a place now if one is free: 0.0, else the milliseconds to wait first."""
+        grants = await self.grant(sender_number, 1)
+        return 0.0 if grants.dealt else max(grants.wait_ms, 1.0)
+
+    async def grant(self, sender_number: str, wanted: int | Sequence[ClaimRequest]) -> Grants:
+        """Grant up to ``wanted`` sends now, in one round trip; with claim requests, take
+        each granted send's ledger claim in the same script.
+
+        The sends granted are the first ones dealt with; the rest wait ``wait_ms``.
+        """
         bucket = self._bucket(sender_number)
-        granted, wait_ms = await self._script(
-            keys=[self._keys("limiter", sender_number)],
-            args=[uuid.uuid4().hex, bucket.spacing_ms, *bucket.window_args],
+        claims = [] if isinstance(wanted, int) else list(wanted)
+        count = wanted if isinstance(wanted, int) else len(claims)
+        if count <= 0:
+            return Grants([], 0.0)
+        windows = len(bucket.window_args) // 2
+        replica, ttl_s = (claims[0].replica, claims[0].ttl_s) if claims else ("", 0)
+        args: list[str | int | float] = [
+            uuid.uuid4().hex,
+            bucket.spacing_ms,
+            windows,
+            *bucket.window_args,
+            replica,
+            ttl_s,
+            count,
+        ]
+        for claim in claims:
+            args += [claim.field, claim.expected_raw or ""]
+        answer = await self._script(
+            keys=[self._keys("limiter", sender_number), *(claim.key for claim in claims)],
+            args=args,
         )
-        return 0.0 if int(granted) else max(float(wait_ms), 1.0)
+        dealt = []
+        for index in range(1, len(answer), 2):
+            value = _text(answer[index + 1])
+            if int(answer[index]):
+                dealt.append(Grant(True, claim_raw=value or None))
+            else:
+                dealt.append(Grant(False, current=value))
+        return Grants(dealt, float(_text(answer[0]) or 0))
 
     async def acquire(self, sender_number: str, max_wait_s: float | None = None) -> float:
         """Wait until a send is granted; returns the milliseconds waited.
@@ -150,6 +255,10 @@ class SlidingWindowLimiter:
             if max_wait_s is not None and waited_s + wait_ms / 1000 > max_wait_s:
                 raise TimeoutError(f"no send slot for {sender_number} within {max_wait_s} s")
             await asyncio.sleep(wait_ms / 1000)
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def windows_by_number(

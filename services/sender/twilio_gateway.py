@@ -34,7 +34,7 @@ from services.sender.settings import SenderSettings
 from shared.events.models import SendMessage, TemplateContent
 from shared.metrics import BREAKER_STATE_VALUES, CIRCUIT_BREAKER_STATE, TWILIO_REQUEST_SECONDS
 from shared.status_callback import status_callback_url
-from shared.tracing import tracer
+from shared.tracing import message_span, tracer
 from shared.twilio_client import make_twilio_client
 from shared.twilio_errors import is_retryable
 
@@ -190,6 +190,16 @@ class TwilioGateway:
         )
         self._opened_at = 0.0
         self._trial_started_at = -math.inf
+        base = settings.twilio_base_url or "https://api.twilio.com"
+        account, _ = settings.twilio_credentials
+        # The same for every request: built once, not per send.
+        self._request_attributes: dict[str, str | int] = {
+            "http.request.method": "POST",
+            "url.full": f"{base}/2010-04-01/Accounts/{account}/Messages.json",
+            "server.address": base.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0],
+            "messaging.system": "twilio",
+            "messaging.operation.type": "send",
+        }
         self._client: Client | None = None
         # Called after each change of the breaker's state (the heartbeat reports it).
         self.on_breaker_change: Callable[[], None] = lambda: None
@@ -201,7 +211,14 @@ class TwilioGateway:
         sid, token = self._settings.twilio_credentials
         client = make_twilio_client(sid, token, self._settings.twilio_base_url, use_async=True)
         plain_http_client = client.http_client
-        client.http_client = RetryAfterCapturingHttpClient()
+        http_client = RetryAfterCapturingHttpClient(pool_connections=False)
+        # One session for every send: connections are kept alive and reused, at most
+        # one per request slot, instead of aiohttp's default pool of 100.
+        limit = self._settings.twilio_max_concurrent
+        http_client.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=limit, limit_per_host=limit, keepalive_timeout=30)
+        )
+        client.http_client = http_client
         await plain_http_client.close()
         # Against Twilio itself the client imports its Messages resource on first use,
         # blocking the loop for about 90 ms here: on the first send, between a limiter
@@ -258,9 +275,9 @@ class TwilioGateway:
         """Send one message; returns its sid. Raises SendError or BreakerOpen."""
         if self._client is None:
             raise RuntimeError("gateway not open")
-        with _tracer.start_as_current_span(
-            "POST /Messages", kind=SpanKind.CLIENT, attributes=self._span_attributes(command)
-        ) as span:
+        attributes = self._span_attributes(command)
+        kind = SpanKind.CLIENT
+        with message_span(_tracer, "POST /Messages", kind=kind, attributes=attributes) as span:
             try:
                 sid = await self._create(command)
             except SendError as error:
@@ -279,14 +296,8 @@ class TwilioGateway:
             return sid
 
     def _span_attributes(self, command: SendMessage) -> dict[str, str | int]:
-        base = self._settings.twilio_base_url or "https://api.twilio.com"
-        account, _ = self._settings.twilio_credentials
         return {
-            "http.request.method": "POST",
-            "url.full": f"{base}/2010-04-01/Accounts/{account}/Messages.json",
-            "server.address": base.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0],
-            "messaging.system": "twilio",
-            "messaging.operation.type": "send",
+            **self._request_attributes,
             "messaging.destination.name": command.from_number,
             "campaign.id": command.campaign_id,
         }

@@ -112,6 +112,8 @@ def test_one_message_is_one_trace_across_the_four_services(
         otel_exporter_otlp_endpoint=endpoint,
         otel_exporter_otlp_protocol="http/protobuf",
         otel_bsp_schedule_delay=100,
+        # Every message traced: the default samples one message span in a hundred.
+        otel_traces_sampler_arg="1.0",
         **FAST,
     )
     with system.client() as client:

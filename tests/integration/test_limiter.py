@@ -7,6 +7,7 @@ import bisect
 
 from redis.asyncio import Redis
 
+from services.sender.ledger import Ledger, LedgerEntry, LedgerState
 from services.sender.limiter import SlidingWindowLimiter, Window, default_windows
 from shared.redis import Keys
 
@@ -83,3 +84,39 @@ async def test_the_tightest_window_decides(redis, unique_prefix) -> None:
 def test_most_in_any_window_counts_half_open_windows() -> None:
     assert _most_in_any_window([0, 500, 999, 1_000], 1_000) == 3
     assert _most_in_any_window([0, 1_000, 2_000], 1_000) == 1
+
+
+async def test_one_round_trip_grants_a_group_and_takes_each_claim(redis, unique_prefix) -> None:
+    keys = Keys(unique_prefix)
+    limiter = SlidingWindowLimiter(redis, keys, default_windows(1_000_000, 60_000_000, 10**9))
+    ledger = Ledger(redis, keys, "replica-a", ttl_s=600)
+    await redis.hset(ledger.key("c1"), "taken", '{"state":"sent"}')
+    claims = [ledger.claim_request("c1", contact, None) for contact in ("a", "taken", "b")]
+
+    grants = await limiter.grant(SENDER, claims)
+
+    assert [grant.granted for grant in grants.dealt] == [True, False, True]
+    assert grants.dealt[1].current == '{"state":"sent"}'  # lost: what holds it now
+    assert grants.wait_ms == 0
+    for contact, grant in (("a", grants.dealt[0]), ("b", grants.dealt[2])):
+        stored = (await redis.hget(ledger.key("c1"), contact)).decode()
+        assert stored == grant.claim_raw
+        assert LedgerEntry.from_json(stored).state is LedgerState.CLAIMED
+        assert LedgerEntry.from_json(stored).replica == "replica-a"
+    # A lost claim spends no grant.
+    assert len(await _grant_times(redis, keys("limiter", SENDER))) == 2
+
+
+async def test_a_group_gets_what_the_windows_allow_and_the_rest_waits(redis, unique_prefix) -> None:
+    keys = Keys(unique_prefix)
+    limiter = SlidingWindowLimiter(redis, keys, default_windows(10, 600, 36_000))
+    ledger = Ledger(redis, keys, "replica-a", ttl_s=600)
+    claims = [ledger.claim_request("c1", f"contact-{i}", None) for i in range(5)]
+
+    grants = await limiter.grant(SENDER, claims)
+
+    # Evenly spaced at 10/s: one now, the next about a tenth of a second later.
+    assert [grant.granted for grant in grants.dealt] == [True]
+    assert 90 < grants.wait_ms <= 1_050 / 10
+    unclaimed = await redis.hmget(ledger.key("c1"), [f"contact-{i}" for i in range(1, 5)])
+    assert unclaimed == [None] * 4

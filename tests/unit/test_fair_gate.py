@@ -10,6 +10,7 @@ import asyncio
 from collections import Counter
 
 from services.sender.fair_gate import FairGate
+from services.sender.limiter import Grant, Grants
 from shared.events.models import Priority
 
 
@@ -19,9 +20,9 @@ class GrantingLimiter:
     def __init__(self) -> None:
         self.grants = 0
 
-    async def try_acquire(self, sender_number: str) -> float:
-        self.grants += 1
-        return 0.0
+    async def grant(self, sender_number: str, wanted: int) -> Grants:
+        self.grants += wanted
+        return Grants([Grant(True)] * wanted, 0.0)
 
 
 async def _always(campaign_id: str) -> bool:
@@ -32,8 +33,8 @@ async def _send_all(
     gate: FairGate, waiters: dict[str, tuple[Priority, int]], order: list[str]
 ) -> None:
     async def one(campaign_id: str, priority: Priority) -> None:
-        async with gate.turn("whatsapp:+1", campaign_id, priority) as granted:
-            assert granted
+        async with gate.turn("whatsapp:+1", campaign_id, priority) as turn:
+            assert turn.granted
             order.append(campaign_id)
 
     await asyncio.gather(
@@ -90,8 +91,8 @@ async def test_a_paused_campaign_spends_no_grants() -> None:
     results: list[tuple[str, bool]] = []
 
     async def one(campaign_id: str) -> None:
-        async with gate.turn("whatsapp:+1", campaign_id, "high") as granted:
-            results.append((campaign_id, granted))
+        async with gate.turn("whatsapp:+1", campaign_id, "high") as turn:
+            results.append((campaign_id, turn.granted))
 
     await asyncio.gather(*(one("held") for _ in range(30)), *(one("open") for _ in range(5)))
     assert Counter(results) == {("held", False): 30, ("open", True): 5}
