@@ -17,24 +17,11 @@ from types import TracebackType
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
+from shared.tracing import MESSAGE_ATTRIBUTES, is_sampled
 from shared.tracing import tracer as service_tracer
 
 TRACER_NAME = "campaign_queue"
 Headers = Sequence[tuple[str, bytes]]
-# W3C Trace Context: "version-trace_id-parent_id-flags"; bit 0 of the flags is "sampled".
-_FLAGS = slice(53, 55)
-_SAMPLED = 0x01
-
-
-def sampled(headers: Headers | None) -> bool:
-    """Whether the record's producer sampled the trace it carries."""
-    for name, value in headers or ():
-        if name == "traceparent":
-            try:
-                return len(value) >= 55 and int(value[_FLAGS], 16) & _SAMPLED == _SAMPLED
-            except ValueError:
-                return False
-    return False
 
 
 def _messaging(topic: str) -> dict[str, str | int]:
@@ -76,7 +63,7 @@ class BatchSpans:
 
     def result(self, name: str, headers: Headers | None, attributes: Mapping[str, str]) -> None:
         """Open a result's span, continuing its trace, when that trace is sampled."""
-        if not self._exporting or not sampled(headers):
+        if not self._exporting or not is_sampled(headers):
             return
         carrier = {key: value.decode("utf-8", "replace") for key, value in headers or ()}
         self._results.append(
@@ -84,7 +71,7 @@ class BatchSpans:
                 name,
                 context=propagate.extract(carrier),
                 kind=SpanKind.CONSUMER,
-                attributes={**_messaging(self._topic), **attributes},
+                attributes={**_messaging(self._topic), **attributes, **MESSAGE_ATTRIBUTES},
                 links=self._links,
             )
         )

@@ -17,7 +17,7 @@ from opentelemetry.trace import StatusCode
 from services.metrics.app import MetricsService
 from services.metrics.fold import ProgressFolder, Retention, group_results
 from services.metrics.settings import MetricsSettings
-from services.metrics.spans import BatchSpans, sampled
+from services.metrics.spans import BatchSpans
 from shared.events.models import (
     Event,
     MessageDeferred,
@@ -36,6 +36,7 @@ from shared.store.funnel import FunnelStore, Receipt, advance, state_of
 from shared.store.progress import ProgressStore, ResultGroup
 from shared.store.stats import BUCKET_MS, StatsStore
 from shared.topics import Topics
+from shared.tracing import is_sampled as sampled
 from tests.helpers import eventually
 from tests.kafka_io import publish, publish_raw, reading
 from tests.pipeline.conftest import running
