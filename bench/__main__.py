@@ -22,6 +22,7 @@ from pathlib import Path
 from bench.harness import Bench
 from bench.report import render
 from bench.scenarios import SCENARIOS
+from devstack.debian import ensure_wrk
 from devstack.paths import RUN_ROOT
 from devstack.processes import ProcessTable, StartError
 from devstack.stack import bring_up_infrastructure, stop_all
@@ -68,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = RUN_ROOT / f"bench-{os.getpid()}"
     table = ProcessTable(run_dir)
     started = time.monotonic()
+    names = args.only or list(SCENARIOS)
     try:
+        if "api_under_load" in names:
+            ensure_wrk()  # Debian's wrk, installed when missing: before anything starts
         stack = _stack_from_environment()
         if stack is None:
             env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "REDIS"))}
@@ -76,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             stack = bring_up_infrastructure(table, env, fixed_ports=False).values
         bench = Bench(stack, run_dir)
         results: dict = {}
-        for name in args.only or SCENARIOS:
+        for name in names:
             print(f"== {name}", flush=True)
             results[name] = SCENARIOS[name](bench, args.smoke)
             print(json.dumps(results[name]), flush=True)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -92,6 +93,17 @@ class Bench:
         finally:
             system.stop_all()
 
+    def infrastructure_pids(self) -> dict[str, int]:
+        """The sandbox's, Kafka's and Redis's processes, found by the ports they listen on
+        (so also when `make test` started them): their CPU is reported apart from ours."""
+        ports = {
+            "twilio_sandbox": urlsplit(self.stack["TWILIO_API_BASE_URL"]).port,
+            "kafka": int(self.stack["KAFKA_BOOTSTRAP_SERVERS"].split(",")[0].rsplit(":", 1)[1]),
+            "redis": urlsplit(self.stack["REDIS_URL"]).port or 6379,
+        }
+        found = {name: listener_pid(port) for name, port in ports.items() if port}
+        return {name: pid for name, pid in found.items() if pid is not None}
+
     def faults(self, **faults: object) -> None:
         self.sandbox.post("/_sandbox/faults", json=faults).raise_for_status()
 
@@ -127,16 +139,81 @@ def wait_done(client: httpx.Client, campaign_id: str, timeout_s: float) -> dict:
     return wait_until(done, timeout_s, f"campaign {campaign_id} done", every_s=0.1)
 
 
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state first)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # gone
+        return None
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every live descendant: the api may serve from worker processes."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat_fields(int(entry.name))):
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User and system CPU of ``pid`` and its descendants, the ended ones included (a
+    reaped child's time is in its parent's cutime and cstime), so that two readings'
+    difference is what the whole tree spent between them."""
+    ticks = 0
+    for member in process_tree(pid):
+        if fields := _stat_fields(member):
+            ticks += sum(int(field) for field in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """The largest resident set among ``pid`` and its descendants, in MB."""
+    largest = 0.0
+    for member in process_tree(pid):
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                largest = max(largest, int(line.split()[1]) / 1024)
+    return largest
+
+
+def listener_pid(port: int) -> int | None:
+    """The process listening on a local TCP port (the eldest, when several share the
+    socket), or None when no process of this machine that we may inspect holds it."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            columns = row.split()
+            if columns[3] == "0A" and int(columns[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{columns[9]}]")
+    if not inodes:
+        return None
+    holders = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in inodes for fd in (entry / "fd").iterdir()):
+                holders.add(int(entry.name))
+        except OSError:  # gone, or not ours to read
+            continue
+    eldest = [
+        pid for pid in holders if (fields := _stat_fields(pid)) and int(fields[1]) not in holders
+    ]
+    return min(eldest) if eldest else None
 
 
 def percentile(values: list[float], fraction: float) -> float:

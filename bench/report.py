@@ -11,6 +11,12 @@ def _verdict(met: bool) -> str:
     return "met" if met else "**not met**"
 
 
+def _span(values: list[float]) -> str:
+    """``low–high`` of some figures, or the one figure when they agree."""
+    low, high = min(values, default=0.0), max(values, default=0.0)
+    return f"{low:.2f}" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}–{high:.2f}"
+
+
 def goals(results: dict) -> list[tuple[str, str, str, bool]]:
     """(scenario, figure, goal, met) rows."""
     rows = []
@@ -32,37 +38,51 @@ def goals(results: dict) -> list[tuple[str, str, str, bool]]:
                 rate["most_in_any_second"] <= 10,
             )
         )
+        rows.append(
+            (
+                "rate precision",
+                f"{rate['answers_429']} answers 429",
+                "0",
+                rate["answers_429"] == 0,
+            )
+        )
     capacity = results.get("pipeline_capacity")
     if capacity:
         runs = capacity["runs"]
-        best = max((r["messages_per_s"] for r in runs if r["latency_ms"] == 0), default=0.0)
+        for latency_ms, goal in ((0, 1_500), (100, 1_200)):
+            at = [r for r in runs if r["latency_ms"] == latency_ms]
+            if not at:
+                continue
+            best = max(at, key=lambda r: r["messages_per_s"])
+            rows.append(
+                (
+                    "pipeline capacity",
+                    f"{best['messages_per_s']:,.0f} msg/s at {latency_ms} ms "
+                    f"({best['sender_replicas']} sender replica(s), the best count)",
+                    f"≥ {goal:,} msg/s",
+                    best["messages_per_s"] >= goal,
+                )
+            )
+        ours = [r["cpu_ms_per_message"]["ours"] for r in runs]
+        services = ", ".join(
+            f"{name} {_span([r['cpu_ms_per_message'][name] for r in runs])}"
+            for name in ("api", "dispatcher", "metrics", "senders")
+        )
+        sandbox = [
+            r["infrastructure_cpu_ms_per_message"]["twilio_sandbox"]
+            for r in runs
+            if "twilio_sandbox" in r["infrastructure_cpu_ms_per_message"]
+        ]
+        apart = f"; the sandbox {_span(sandbox)} apart" if sandbox else ""
         rows.append(
             (
-                "pipeline capacity",
-                f"{best:.0f} msg/s at 0 ms (best replica count)",
-                "≥ 1,000 msg/s",
-                best >= 1_000,
+                "CPU per message",
+                f"our services {_span(ours)} CPU ms per message in the capacity runs "
+                f"({services}){apart}",
+                "≤ 0.6 ms (0.6 CPU s per 1,000 messages) in every run",
+                max(ours) <= 0.6,
             )
         )
-        for slow in (r for r in runs if r["latency_ms"] == 100):
-            fast = next(
-                (
-                    r
-                    for r in runs
-                    if r["latency_ms"] == 0 and r["sender_replicas"] == slow["sender_replicas"]
-                ),
-                None,
-            )
-            if fast:
-                kept = slow["messages_per_s"] / fast["messages_per_s"]
-                rows.append(
-                    (
-                        "pipeline capacity",
-                        f"{slow['sender_replicas']} replica(s), 100 ms: {kept:.0%} of 0 ms rate",
-                        "no drop (≥ 90%)",
-                        kept >= 0.9,
-                    )
-                )
     scale = results.get("scale")
     if scale:
         rows.append(
@@ -89,26 +109,32 @@ def goals(results: dict) -> list[tuple[str, str, str, bool]]:
         )
     load = results.get("api_under_load")
     if load:
+        wrk = load["wrk"]["queue_status"]
+        errors = wrk["socket_errors"] + wrk["non_2xx"]
         rows.append(
             (
                 "API under load",
-                f"{load['clients']} clients asking again at once: p99 {load['p99_ms']:.0f} ms "
-                f"(p50 {load['p50_ms']:.0f} ms), {load['requests_per_s']:.0f} requests/s, "
-                f"{load['errors']} errors",
-                "p99 < 50 ms, no errors",
-                load["p99_ms"] < 50 and load["errors"] == 0,
+                f"queue-status, wrk -c{wrk['connections']} closed loop: "
+                f"{wrk['requests_per_s']:,.0f} requests/s, p99 {wrk['p99_ms']:.0f} ms "
+                f"(p50 {wrk['p50_ms']:.0f} ms), {errors} errors",
+                "≥ 1,484 requests/s (2 × 742), no errors",
+                wrk["requests_per_s"] >= 1_484 and errors == 0,
             )
         )
-        polling = load.get("polling")
-        if polling:
+        for name, label, goal_ms in (
+            ("queue_status", "queue-status", 20),
+            ("dashboard", "dashboard", 50),
+        ):
+            polled = load["polling"][name]
             rows.append(
                 (
                     "API under load",
-                    f"{load['clients']} clients polling every {load['polling_every_s']:g} s: "
-                    f"p99 {polling['p99_ms']:.0f} ms (p50 {polling['p50_ms']:.0f} ms), "
-                    f"{polling['errors']} errors",
-                    "p99 < 50 ms, no errors",
-                    polling["p99_ms"] < 50 and polling["errors"] == 0,
+                    f"{label}, {load['clients']} clients polling every "
+                    f"{load['polling_every_s']:g} s (both endpoints): p99 "
+                    f"{polled['p99_ms']:.0f} ms (p50 {polled['p50_ms']:.0f} ms), "
+                    f"{polled['errors']} errors",
+                    f"p99 < {goal_ms} ms, no errors",
+                    polled["p99_ms"] < goal_ms and polled["errors"] == 0,
                 )
             )
     return rows
@@ -140,14 +166,30 @@ def render(results: dict, machine: dict) -> str:
             "",
             "## Pipeline capacity",
             "",
-            "| Twilio latency | sender replicas | messages | msg/s | CPU s per 1,000 messages |",
-            "| --- | --- | --- | --- | --- |",
+            "End to end, from the start request to the last result folded. CPU in ms per",
+            "message (the same number as CPU s per 1,000 messages), from each process's",
+            "user and system time over the run (a process's children included). The",
+            "sandbox, Kafka and Redis are not ours: their CPU is apart, and not in",
+            '"ours".',
+            "",
+            "| Twilio latency | sender replicas | messages | msg/s | api | dispatcher | metrics "
+            "| senders | ours | sandbox | Kafka | Redis |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for run in capacity["runs"]:
-            cpu = ", ".join(f"{k} {v}" for k, v in run["cpu_s_per_1000"].items())
+            cpu = run["cpu_ms_per_message"]
+            other = run["infrastructure_cpu_ms_per_message"]
+            each = [v for k, v in cpu.items() if k.startswith("sender-")]
+            senders = f"{cpu['senders']}" + (
+                f" ({' + '.join(str(v) for v in each)})" if len(each) > 1 else ""
+            )
+            apart = [other.get(k, "–") for k in ("twilio_sandbox", "kafka", "redis")]
             lines.append(
                 f"| {run['latency_ms']} ms | {run['sender_replicas']} | {run['messages']} | "
-                f"{run['messages_per_s']} | {cpu} |"
+                f"{run['messages_per_s']} | {cpu['api']} | {cpu['dispatcher']} | "
+                f"{cpu['metrics']} | {senders} | **{cpu['ours']}** | "
+                + " | ".join(str(v) for v in apart)
+                + " |"
             )
     scale = results.get("scale")
     if scale:
@@ -160,25 +202,62 @@ def render(results: dict, machine: dict) -> str:
             f"- pace at capacity: {scale['contacts_per_s_at_capacity']} contacts/s, so the whole "
             f"audience in about {scale['whole_audience_at_that_pace_s']} s",
             f"- largest message.commands backlog: {scale['largest_backlog_records']} records",
-            f"- peak RSS (MB): {rss}",
+            f"- peak RSS (MB, each service's largest process): {rss}",
         ]
-    profile = results.get("profile")
-    if profile and profile.get("samples"):
+    load = results.get("api_under_load")
+    if load:
         lines += [
             "",
-            "## Profile of one sender (py-spy, capacity run at 0 ms)",
+            "## API under load",
             "",
-            f"{profile['samples']} samples. Where the time went (the frame itself):",
+            f"While a campaign runs at {load['campaign_rate_per_s']} msg/s.",
             "",
+            f"- Polling: {load['clients']} clients, half on each endpoint, each asking every "
+            f"{load['polling_every_s']:g} s, for {load['seconds']:g} s.",
+            f"- Closed loop: `wrk -c{load['clients']}` on one endpoint at a time for "
+            f"{load['seconds']:g} s, every connection asking again the moment it has its answer.",
+            "",
+            "| endpoint | clients | requests/s | p50 ms | p99 ms | errors |",
+            "| --- | --- | --- | --- | --- | --- |",
         ]
-        lines += [f"1. `{frame}`: {count}" for frame, count in profile["hottest_self"][:3]]
-        lines += ["", "Our own code, by samples under each frame:", ""]
-        # The entry points hold every sample: what is under them says more.
-        entry = ("__main__", "shared/runtime.py")
-        own = [f for f in profile["hottest_own_code_total"] if not any(e in f[0] for e in entry)]
-        lines += [f"1. `{frame}`: {count}" for frame, count in own[:3]]
-    elif profile:
-        lines += ["", f"Profile: {profile.get('error', 'no samples')}"]
+        for name, label in (("queue_status", "queue-status"), ("dashboard", "dashboard")):
+            polled = load["polling"][name]
+            lines.append(
+                f"| {label} | polling every {load['polling_every_s']:g} s | "
+                f"{polled['requests_per_s']} | {polled['p50_ms']} | {polled['p99_ms']} | "
+                f"{polled['errors']} |"
+            )
+        for name, label in (("queue_status", "queue-status"), ("dashboard", "dashboard")):
+            wrk = load["wrk"][name]
+            lines.append(
+                f"| {label} | wrk closed loop | {wrk['requests_per_s']} | {wrk['p50_ms']} | "
+                f"{wrk['p99_ms']} | {wrk['socket_errors'] + wrk['non_2xx']} |"
+            )
+    profile = results.get("profile")
+    if profile:
+        lines += [
+            "",
+            "## Profiles (py-spy, capacity run at 0 ms, one sender)",
+            "",
+            f"Each service sampled at {profile['rate_hz']} Hz, all at once (the api's worker "
+            "processes together), idle stacks left out,",
+            f"during {profile['messages']:,} messages ({profile['messages_per_s']} msg/s under "
+            "the profilers).",
+        ]
+        for name, figures in profile["services"].items():
+            lines += ["", f"### {name}", ""]
+            if not figures.get("samples"):
+                lines.append(f"Profile: {figures.get('error', 'no samples')}")
+                continue
+            lines += [f"{figures['samples']} samples. Where the time went (the frame itself):", ""]
+            lines += [f"1. `{frame}`: {count}" for frame, count in figures["hottest_self"][:5]]
+            lines += ["", "Our own code, by samples under each frame:", ""]
+            # The entry points hold every sample: what is under them says more.
+            entry = ("__main__", "shared/runtime.py")
+            own = [
+                f for f in figures["hottest_own_code_total"] if not any(e in f[0] for e in entry)
+            ]
+            lines += [f"1. `{frame}`: {count}" for frame, count in own[:5]]
     if NOTES.exists():
         lines += ["", NOTES.read_text().strip()]
     return "\n".join(lines) + "\n"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -31,6 +33,7 @@ from bench.harness import (
     wait_done,
     wait_until,
 )
+from devstack.debian import ensure_wrk
 from devstack.system import TOKEN
 
 
@@ -61,7 +64,8 @@ def rate_precision(bench: Bench, smoke: bool) -> dict:
 
 def pipeline_capacity(bench: Bench, smoke: bool) -> dict:
     """End-to-end messages per second, from the start request to the last result folded,
-    and CPU seconds per 1,000 messages per service."""
+    and CPU milliseconds per message of each process: ours (api, dispatcher, metrics,
+    each sender) and, apart, the sandbox's, Kafka's and Redis's."""
     messages = 300 if smoke else 20_000
     runs = []
     for latency_ms in (0, 100):
@@ -69,16 +73,15 @@ def pipeline_capacity(bench: Bench, smoke: bool) -> dict:
             env = {**UNLIMITED, "TWILIO_MAX_CONCURRENT": "200"}
             with bench.system(sender_replicas=replicas, **env) as system, system.client() as client:
                 bench.faults(mps=1_000_000, latency_ms=latency_ms)
-                pids = {name: system.table.get(name).pid for name in system.names()}
+                ours = {name: system.table.get(name).pid for name in system.names()}
+                theirs = bench.infrastructure_pids()
+                pids = {**ours, **theirs}
                 cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 started = time.monotonic()
                 campaign_id = create_and_start(client, "capacity", messages)
                 wait_done(client, campaign_id, timeout_s=600)
                 elapsed = time.monotonic() - started
                 cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
-            senders = sum(v for k, v in cpu.items() if k.startswith("sender"))
-            per_thousand = {k: v for k, v in cpu.items() if not k.startswith("sender")}
-            per_thousand["senders"] = senders
             runs.append(
                 {
                     "latency_ms": latency_ms,
@@ -86,12 +89,25 @@ def pipeline_capacity(bench: Bench, smoke: bool) -> dict:
                     "messages": messages,
                     "seconds": round(elapsed, 2),
                     "messages_per_s": round(messages / elapsed, 1),
-                    "cpu_s_per_1000": {
-                        k: round(v * 1000 / messages, 3) for k, v in sorted(per_thousand.items())
-                    },
+                    **cpu_per_message(cpu, set(ours), messages),
                 }
             )
     return {"runs": runs}
+
+
+def cpu_per_message(cpu_s: dict[str, float], ours: set[str], messages: int) -> dict:
+    """CPU seconds of a run's processes as milliseconds per message (which is also CPU
+    seconds per 1,000 messages): each of ours, the senders summed, all of ours summed;
+    the infrastructure's apart."""
+
+    def per_message(seconds: float) -> float:
+        return round(seconds * 1000 / messages, 3)
+
+    own = {name: per_message(cpu_s[name]) for name in sorted(ours)}
+    own["senders"] = per_message(sum(v for k, v in cpu_s.items() if k.startswith("sender")))
+    own["ours"] = per_message(sum(cpu_s[name] for name in ours))
+    infrastructure = {name: per_message(v) for name, v in sorted(cpu_s.items()) if name not in ours}
+    return {"cpu_ms_per_message": own, "infrastructure_cpu_ms_per_message": infrastructure}
 
 
 def control_latency(bench: Bench, smoke: bool) -> dict:
@@ -124,67 +140,123 @@ def control_latency(bench: Bench, smoke: bool) -> dict:
 
 
 def api_under_load(bench: Bench, smoke: bool) -> dict:
-    """queue-status and the dashboard at 200 concurrent clients while a campaign runs.
+    """queue-status and the dashboard while a campaign runs at 100 msg/s.
 
-    Measured twice: clients that ask again the moment they have an answer (the most
-    the api serves, and the latency at that saturation), and clients that ask once a
-    second, as an open dashboard or ``campaignctl --follow`` polls.
+    Measured twice: clients that ask once a second, as an open dashboard or
+    ``campaignctl --follow`` polls (half on each endpoint, each endpoint's latency
+    apart); then wrk's closed loop on each endpoint alone (every connection asks again
+    the moment it has an answer: the most the api serves, and the latency there).
     """
     clients, seconds = (20, 2.0) if smoke else (200, 15.0)
+    wrk = ensure_wrk()
     with bench.system(sender_replicas=1, **limits(100)) as system, system.client() as client:
         bench.faults(mps=1_000_000)
-        campaign_id = create_and_start(client, "under load", 5_000)
-        at_once = asyncio.run(_hammer(system.api_url, campaign_id, clients, seconds, None))
-        polling = asyncio.run(_hammer(system.api_url, campaign_id, clients, seconds, 1.0))
-        client.post(f"/api/campaigns/{campaign_id}/queue-stop").raise_for_status()
-    return {"clients": clients, **at_once, "polling_every_s": 1.0, "polling": polling}
+        campaign_id = create_and_start(client, "under load", 500 if smoke else 10_000)
+        paths = {
+            "queue_status": f"/api/campaigns/{campaign_id}/queue-status",
+            "dashboard": "/api/dashboard/campaign-queue-metrics",
+        }
+        polling = asyncio.run(_poll(system.api_url, paths, clients, seconds, 1.0))
+        closed_loop = {
+            name: run_wrk(wrk, system.api_url + path, clients, seconds)
+            for name, path in paths.items()
+        }
+        stopped = client.post(f"/api/campaigns/{campaign_id}/queue-stop")
+        if stopped.status_code != 409:  # 409: it completed already
+            stopped.raise_for_status()
+    return {
+        "clients": clients,
+        "seconds": seconds,
+        "campaign_rate_per_s": 100,
+        "polling_every_s": 1.0,
+        "polling": polling,
+        "wrk": closed_loop,
+    }
 
 
-async def _hammer(
-    api_url: str, campaign_id: str, clients: int, seconds: float, interval_s: float | None
+async def _poll(
+    api_url: str, paths: dict[str, str], clients: int, seconds: float, interval_s: float
 ) -> dict:
-    """Half the clients on queue-status, half on the dashboard; each asks again at once
-    (``interval_s`` None) or that long after its previous question began."""
-    paths = [
-        f"/api/campaigns/{campaign_id}/queue-status",
-        "/api/dashboard/campaign-queue-metrics",
-    ]
-    latencies: list[float] = []
-    errors = 0
+    """The clients spread over ``paths`` in turn; each asks ``interval_s`` after its
+    previous question began (at once, when that took longer). Figures per path."""
+    latencies: dict[str, list[float]] = {name: [] for name in paths}
+    errors = dict.fromkeys(paths, 0)
     deadline = time.monotonic() + seconds
     limits_ = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     headers = {"Authorization": f"Bearer {TOKEN}"}
+    names = list(paths)
     async with httpx.AsyncClient(
         base_url=api_url, headers=headers, limits=limits_, timeout=30
     ) as client:
 
         async def one_client(index: int) -> None:
-            nonlocal errors
-            path = paths[index % 2]
-            if interval_s:  # spread the clients over the interval, as real ones are
-                await asyncio.sleep(interval_s * index / clients)
+            name = names[index % len(names)]
+            # Spread the clients over the interval, as real ones are.
+            await asyncio.sleep(interval_s * index / clients)
             while time.monotonic() < deadline:
                 started = time.perf_counter()
                 try:
-                    response = await client.get(path)
+                    response = await client.get(paths[name])
                     ok = response.status_code == 200
                 except httpx.HTTPError:
                     ok = False
                 elapsed = time.perf_counter() - started
                 if ok:
-                    latencies.append(elapsed * 1000)
+                    latencies[name].append(elapsed * 1000)
                 else:
-                    errors += 1
-                if interval_s:
-                    await asyncio.sleep(max(0.0, interval_s - elapsed))
+                    errors[name] += 1
+                await asyncio.sleep(max(0.0, interval_s - elapsed))
 
         await asyncio.gather(*(one_client(i) for i in range(clients)))
     return {
-        "requests": len(latencies) + errors,
-        "requests_per_s": round((len(latencies) + errors) / seconds, 1),
-        "p50_ms": round(percentile(latencies, 0.5), 1),
-        "p99_ms": round(percentile(latencies, 0.99), 1),
-        "errors": errors,
+        name: {
+            "requests": len(latencies[name]) + errors[name],
+            "requests_per_s": round((len(latencies[name]) + errors[name]) / seconds, 1),
+            "p50_ms": round(percentile(latencies[name], 0.5), 1),
+            "p99_ms": round(percentile(latencies[name], 0.99), 1),
+            "errors": errors[name],
+        }
+        for name in paths
+    }
+
+
+def run_wrk(wrk: str, url: str, connections: int, seconds: float) -> dict:
+    """wrk's closed loop on one url with the bearer token: requests a second, latency
+    percentiles, and errors (socket errors and answers other than 2xx/3xx)."""
+    threads = min(connections, os.cpu_count() or 1)
+    finished = subprocess.run(
+        [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s",
+         "--latency", "-H", f"Authorization: Bearer {TOKEN}", url],
+        capture_output=True, text=True, timeout=seconds + 60,
+    )  # fmt: skip
+    if finished.returncode != 0:
+        raise RuntimeError(f"wrk failed: {finished.stderr.strip()[-300:]}")
+    return parse_wrk(finished.stdout) | {"connections": connections, "seconds": seconds}
+
+
+_WRK_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
+def _wrk_ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text).groups()
+    return round(float(number) * _WRK_UNITS_MS[unit], 2)
+
+
+def parse_wrk(output: str) -> dict:
+    """The figures of ``wrk --latency``'s report."""
+    percentiles = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", output, re.MULTILINE))
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "requests": int(re.search(r"(\d+) requests in", output).group(1)),
+        "requests_per_s": round(float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)), 1),
+        "p50_ms": _wrk_ms(percentiles["50"]),
+        "p90_ms": _wrk_ms(percentiles["90"]),
+        "p99_ms": _wrk_ms(percentiles["99"]),
+        "socket_errors": sum(int(n) for n in sockets.groups()) if sockets else 0,
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
     }
 
 
@@ -236,31 +308,58 @@ def scale(bench: Bench, smoke: bool) -> dict:
     }
 
 
+PROFILED = ("api", "dispatcher", "metrics", "sender-0")
+PROFILE_RATE_HZ = 100
+
+
 def profile(bench: Bench, smoke: bool) -> dict:
-    """py-spy on one sender during a capacity run (0 ms, one replica): the hottest frames."""
+    """py-spy on the api, the dispatcher, metrics and the one sender at once, during a
+    capacity run (0 ms, one replica): each one's hottest frames. Idle stacks (waiting in
+    the event loop's select) are left out, so samples count where CPU was spent."""
     messages = 300 if smoke else 20_000
-    output = bench.run_dir / "sender-profile.txt"
+    py_spy = str(Path(sys.executable).with_name("py-spy"))
+    outputs = {name: bench.run_dir / f"profile-{name}.txt" for name in PROFILED}
+    spies: dict[str, subprocess.Popen] = {}
     with bench.system(sender_replicas=1, **UNLIMITED, TWILIO_MAX_CONCURRENT="200") as system:
         bench.faults(mps=1_000_000)
-        sender_pid = system.table.get("sender-0").pid
-        spy = subprocess.Popen(
-            [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(sender_pid),
-             "--format", "raw", "--rate", "200", "--output", str(output), "--nonblocking"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
         try:
+            for name in PROFILED:
+                argv = [py_spy, "record", "--pid", str(system.table.get(name).pid),
+                        "--format", "raw", "--rate", str(PROFILE_RATE_HZ),
+                        "--output", str(outputs[name]), "--nonblocking"]  # fmt: skip
+                if name == "api":  # its worker processes, when it runs several
+                    argv.append("--subprocesses")
+                spies[name] = subprocess.Popen(
+                    argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+                )
             with system.client() as client:
+                started = time.monotonic()
                 campaign_id = create_and_start(client, "profiled", messages)
                 wait_done(client, campaign_id, timeout_s=600)
+                elapsed = time.monotonic() - started
         finally:
-            spy.send_signal(signal.SIGINT)
-            _, errors = spy.communicate(timeout=60)
-    if not output.exists():
-        return {"error": f"py-spy wrote nothing: {errors.strip()[-300:]}", "samples": 0}
-    return hottest_frames(output.read_text())
+            for spy in spies.values():
+                spy.send_signal(signal.SIGINT)
+            errors = {name: spy.communicate(timeout=60)[1] for name, spy in spies.items()}
+    services = {}
+    for name, output in outputs.items():
+        if output.exists():
+            services[name] = hottest_frames(output.read_text())
+        else:
+            message = errors.get(name, "").strip()[-300:]
+            services[name] = {"error": f"py-spy wrote nothing: {message}", "samples": 0}
+    return {
+        "messages": messages,
+        "messages_per_s": round(messages / elapsed, 1),
+        "rate_hz": PROFILE_RATE_HZ,
+        "services": services,
+    }
 
 
-def hottest_frames(collapsed: str, top: int = 5) -> dict:
+_PROCESS_FRAME = re.compile(r'process \d+:"')
+
+
+def hottest_frames(collapsed: str, top: int = 5, own_top: int = 12) -> dict:
     """From py-spy's collapsed stacks: frames by samples spent in them (self) and under
     them (total), ours (services/, shared/) told apart from libraries'."""
     own: Counter[str] = Counter()
@@ -272,7 +371,10 @@ def hottest_frames(collapsed: str, top: int = 5) -> dict:
             continue
         count = int(count_text)
         samples += count
-        frames = stack.split(";")
+        # py-spy names the process first when it follows subprocesses: not a frame.
+        frames = [f for f in stack.split(";") if not _PROCESS_FRAME.match(f)]
+        if not frames:
+            continue
         own[frames[-1]] += count
         for frame in set(frames):
             total[frame] += count
@@ -280,7 +382,7 @@ def hottest_frames(collapsed: str, top: int = 5) -> dict:
     return {
         "samples": samples,
         "hottest_self": [[frame, count] for frame, count in own.most_common(top)],
-        "hottest_own_code_total": [[frame, count] for frame, count in ours.most_common(top + 4)],
+        "hottest_own_code_total": [[frame, count] for frame, count in ours.most_common(own_top)],
     }
 
 

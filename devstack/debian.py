@@ -1,4 +1,4 @@
-"""Debian packages the local stack needs (redis-server, chromium), installed when missing."""
+"""Debian packages the local stack needs (redis-server, chromium, wrk), installed when missing."""
 
 from __future__ import annotations
 
@@ -30,6 +30,11 @@ def ensure_package(binary: str, package: str) -> str:
     if not found:
         raise StartError(f"{package} was installed but {binary} cannot be found")
     return found
+
+
+def ensure_wrk() -> str:
+    """wrk, the HTTP load generator `make bench` measures the api with."""
+    return ensure_package("wrk", "wrk")
 
 
 def find(binary: str) -> str | None:
