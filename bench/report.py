@@ -160,6 +160,17 @@ def render(results: dict, machine: dict) -> str:
     lines += [
         f"| {s} | {figure} | {goal} | {_verdict(met)} |" for s, figure, goal, met in goals(results)
     ]
+    delays = (results.get("rate_precision") or {}).get("grant_to_acceptance_ms")
+    if delays:
+        lines += [
+            "",
+            "## Rate precision: from a limiter grant to Twilio's acceptance",
+            "",
+            "The limiter widens each window by LIMITER_MARGIN_MS, which must cover how much",
+            "this delay varies from send to send (its spread), not the delay itself.",
+            "",
+            f"- p50 {delays['p50']} ms, p99 {delays['p99']} ms, spread {delays['spread']} ms",
+        ]
     capacity = results.get("pipeline_capacity")
     if capacity:
         lines += [

@@ -61,6 +61,8 @@ class Coalescer(Generic[Request, Answer]):
             return
         try:
             answers = await self._run_batch([request for request, _ in live])
+            if len(answers) != len(live):
+                raise RuntimeError(f"{len(answers)} answers to {len(live)} requests")
         except Exception as error:  # each caller handles it as its own failure
             for _, future in live:
                 if not future.done():

@@ -32,7 +32,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from services.sender.ledger import ClaimRequest
-from services.sender.limiter import Grant, SlidingWindowLimiter
+from services.sender.limiter import EARLY_GRANT_MS, Grant, SlidingWindowLimiter
 from shared.events.models import Priority
 from shared.metrics import LIMITER_WAIT_SECONDS
 from shared.priority import weight
@@ -55,6 +55,8 @@ class Turn:
     granted: bool
     claim_raw: str | None = None
     claim_lost: bool = False
+    # The grant is for this much later: ``turn`` waits it out before yielding.
+    ahead_ms: float = 0.0
 
 
 NOT_SENDABLE = Turn(False)
@@ -129,6 +131,12 @@ class FairGate:
         if not turn.granted:
             yield turn
             return
+        try:
+            if turn.ahead_ms > 0:
+                await asyncio.sleep(turn.ahead_ms / 1000)  # the send goes at its grant's time
+        except BaseException:
+            self._request_slots.release()
+            raise
         LIMITER_WAIT_SECONDS.observe(time.perf_counter() - started)
         try:
             yield turn
@@ -183,7 +191,8 @@ class FairGate:
                 slots -= self._hand_out(chosen, grants.dealt)
                 self._put_back(chosen[len(grants.dealt) :])
                 chosen = []
-                pause_s = grants.wait_ms / 1000
+                # Early: the limiter grants up to EARLY_GRANT_MS ahead (see there).
+                pause_s = max(grants.wait_ms - EARLY_GRANT_MS, 0) / 1000
             except Exception:
                 log.exception("send gate error; trying again shortly", extra={"number": number})
                 self._put_back(chosen)
@@ -235,7 +244,9 @@ class FairGate:
             elif waiter.future.done():
                 pass  # cancelled meanwhile: its grant goes unused, its claim goes stale
             else:
-                waiter.future.set_result(Turn(True, claim_raw=grant.claim_raw))
+                waiter.future.set_result(
+                    Turn(True, claim_raw=grant.claim_raw, ahead_ms=grant.ahead_ms)
+                )
                 handed += 1
         return handed
 

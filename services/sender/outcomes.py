@@ -49,9 +49,9 @@ class OutcomePublisher:
             partition = self._partitioner(record[0], partitions, partitions)
             by_partition.setdefault(partition, []).append(record)
         deliveries = []
-        for partition, records in by_partition.items():
+        for partition, in_partition in by_partition.items():
             batch = self._producer.create_batch()
-            for key, value, headers in records:
+            for key, value, headers in in_partition:
                 if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
                     # Full: send it and start another.
                     deliveries.append(

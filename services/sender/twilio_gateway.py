@@ -277,6 +277,7 @@ class TwilioGateway:
             raise RuntimeError("gateway not open")
         attributes = self._span_attributes(command)
         kind = SpanKind.CLIENT
+        refused: SendError | BreakerOpen | None = None
         with message_span(_tracer, "POST /Messages", kind=kind, attributes=attributes) as span:
             try:
                 sid = await self._create(command)
@@ -287,13 +288,18 @@ class TwilioGateway:
                     span.set_attribute("http.response.status_code", error.http_status)
                 if error.code is not None:
                     span.set_attribute("twilio.error_code", error.code)
-                raise
-            except BreakerOpen:
+                refused = error
+            except BreakerOpen as error:
                 span.set_attribute("twilio.breaker", "open")
-                raise
-            span.set_attribute("http.response.status_code", 201)
-            span.set_attribute("messaging.message.id", sid)
-            return sid
+                refused = error
+            else:
+                span.set_attribute("http.response.status_code", 201)
+                span.set_attribute("messaging.message.id", sid)
+        # Raised outside the span: an answer of Twilio's is this span's result, not an
+        # error escaping it, and a message that fails is traced once, where it fails.
+        if refused is not None:
+            raise refused
+        return sid
 
     def _span_attributes(self, command: SendMessage) -> dict[str, str | int]:
         return {

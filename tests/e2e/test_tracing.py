@@ -14,7 +14,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from tests.e2e.test_campaigns import FAST, create_campaign, start, valid_phone, wait_finished
+from tests.e2e.test_campaigns import (
+    FAST,
+    create_campaign,
+    invalid_phone,
+    start,
+    valid_phone,
+    wait_finished,
+)
 from tests.helpers import eventually_sync
 
 
@@ -168,3 +175,46 @@ def test_one_message_is_one_trace_across_the_four_services(
     consumers = [s for s in trace if s.kind == CONSUMER]
     assert {s.service for s in consumers} >= {"dispatcher", "sender", "metrics"}
     assert all(s.attributes.get("messaging.destination.name") for s in consumers)
+
+
+def test_unsampled_messages_leave_batch_spans_and_every_failure_traced(
+    make_system, sandbox_admin, otlp_receiver
+):
+    """At ratio 0 no message has spans of its own, yet batches and failures are traced."""
+    receiver, endpoint = otlp_receiver
+    sandbox_admin.post("/_sandbox/faults", json={"mps": 1_000_000}).raise_for_status()
+    system = make_system(
+        otel_exporter_otlp_endpoint=endpoint,
+        otel_exporter_otlp_protocol="http/protobuf",
+        otel_bsp_schedule_delay=100,
+        otel_traces_sampler_arg="0",
+        **FAST,
+    )
+    phones = [valid_phone(i) for i in range(10)] + [invalid_phone(1), invalid_phone(2)]
+    with system.client() as client:
+        campaign = create_campaign(client, "sampled out", phones)
+        start(client, campaign["id"])
+        wait_finished(client, campaign["id"], timeout_s=60)
+
+    def traced() -> list[ReceivedSpan] | None:
+        spans = receiver.snapshot()
+        failures = [
+            s
+            for s in spans
+            if s.name == "message failed" and s.attributes.get("campaign.id") == campaign["id"]
+        ]
+        batches = [s for s in spans if s.service == "metrics" and s.name.endswith("batch")]
+        return spans if len(failures) == 2 and batches else None
+
+    spans = eventually_sync(traced, timeout_s=60, what="the failures' and batches' spans")
+    failures = [s for s in spans if s.name == "message failed"]
+    assert len(failures) == 2 and all(s.service == "sender" for s in failures)
+    assert {s.attributes["twilio.error_code"] for s in failures} == {21211}
+    # No message span was kept: neither the sends nor their requests nor their folds.
+    message_spans = [
+        s.name
+        for s in spans
+        if s.name in ("send message", "POST /Messages") or s.name.startswith("fold Message")
+    ]
+    assert message_spans == []
+    assert any(s.service == "sender" and s.name == "process SendMessageBatch" for s in spans)

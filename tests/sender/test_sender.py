@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import bisect
 import json
 
-from shared.events import encode
+from services.sender.outcomes import OutcomePublisher
+from shared.events import decode, encode
 from shared.events.models import (
     DeadLetter,
     MessageCancelled,
     MessageFailed,
     MessageSent,
 )
+from shared.kafka import make_producer
 from shared.redis import Keys
 from shared.topics import Topics
 from shared.twilio_client import make_twilio_client
@@ -459,3 +462,45 @@ async def test_commands_behind_a_slow_campaign_are_read_ahead_and_sent(
     assert len(outcomes_of("camp-slow")) < 50
     assert service.consumer is not None
     assert service.consumer.commands_in_flight >= 50
+
+
+async def test_outcomes_of_many_campaigns_go_out_in_batches_each_under_its_campaign(
+    sender_settings, read_topic
+) -> None:
+    """Outcomes finished together are published as one record batch per partition:
+    every one acknowledged, each a record of its own keyed by its campaign."""
+    settings = sender_settings()
+    reader = await read_topic(settings, Topics.from_settings(settings).message_results)
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        publisher = OutcomePublisher(
+            producer, Topics.from_settings(settings).message_results, "/tests/sender"
+        )
+        campaigns = [f"campaign-{i}" for i in range(8)]  # spread over several partitions
+        outcomes = [
+            MessageSent(
+                campaign_id=campaign,
+                contact_id=f"contact-{n}",
+                to=f"whatsapp:+3461100{n:04d}",
+                attempt=1,
+                batch_index=0,
+                message_sid=f"SM{n:032d}",
+            )
+            for n, campaign in enumerate(c for c in campaigns for _ in range(25))
+        ]
+        await asyncio.gather(*(publisher.publish(outcome) for outcome in outcomes))
+    finally:
+        await producer.stop()
+
+    async def all_read() -> bool:
+        return len(reader.records) >= len(outcomes)
+
+    await eventually(all_read, timeout_s=TIMEOUT_S, what="every outcome on message.results")
+    assert sorted((e.campaign_id, e.contact_id) for e in reader.events) == sorted(
+        (o.campaign_id, o.contact_id) for o in outcomes
+    )
+    assert all(record.key == decode(record.value).campaign_id.encode() for record in reader.records)
+    # A campaign's outcomes share one partition, so they stay in order.
+    partitions = {(r.key, r.partition) for r in reader.records}
+    assert len(partitions) == len(campaigns)
