@@ -12,7 +12,8 @@ from services.api.settings import ApiSettings
 from services.api.tokens_cli import run_create_token
 from shared.logging import configure_logging, register_secret
 from shared.settings import load_settings
-from shared.tracing import check_sampler_settings, shutdown_tracing
+from shared.trace_sampling import check_sampler_settings
+from shared.tracing import shutdown_tracing
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

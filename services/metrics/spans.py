@@ -17,7 +17,8 @@ from types import TracebackType
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
-from shared.tracing import MESSAGE_ATTRIBUTES, is_sampled
+from shared.trace_sampling import MESSAGE_ATTRIBUTES
+from shared.tracing import is_sampled
 from shared.tracing import tracer as service_tracer
 
 TRACER_NAME = "campaign_queue"

@@ -208,16 +208,9 @@ class FunnelStore:
 
     async def read(self, campaign_id: str) -> Funnel:
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(self._key(campaign_id))
-            pipe.hgetall(self._key(campaign_id, "errors"))
+            self.queue_read(pipe, campaign_id)
             raw, raw_errors = await pipe.execute()
-        errors: dict[str, dict[str, int]] = {}
-        for name, count in raw_errors.items():
-            state, _, code = name.decode().partition(":")
-            if int(count):
-                errors.setdefault(state, {})[code] = int(count)
-        current = {name.decode(): int(count) for name, count in raw.items() if int(count)}
-        return Funnel(current, errors)
+        return self.parse_read(raw, raw_errors)
 
     async def read_many(self, campaign_ids: list[str]) -> list[Funnel]:
         """Funnels of several campaigns in one round trip (the dashboard's totals)."""

@@ -285,40 +285,9 @@ class ProgressStore:
 
     async def read(self, campaign_id: str) -> Progress | None:
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(self._key(campaign_id))
-            pipe.hgetall(self._key(campaign_id, "errors"))
+            self.queue_read(pipe, campaign_id)
             raw, raw_errors = await pipe.execute()
-        if not raw:
-            return None
-        fields = {key.decode(): int(value) for key, value in raw.items()}
-
-        def count(name: str) -> int:
-            return fields.get(name, 0)
-
-        return Progress(
-            total=count("total"),
-            batch_size=count("batch_size"),
-            batches_total=count("batches_total"),
-            batches_emitted=count("batches_emitted"),
-            emitted=count("emitted"),
-            processed=count("processed"),
-            sent=count("sent"),
-            failed=count("failed"),
-            skipped=count("skipped"),
-            cancelled=count("cancelled"),
-            expired=count("expired"),
-            jobs_completed=count("jobs_completed"),
-            started_ms=fields.get("started_ms"),
-            first_result_ms=fields.get("first_result_ms"),
-            last_result_ms=fields.get("last_result_ms"),
-            finished_ms=fields.get("finished_ms"),
-            errors={int(code): int(n) for code, n in raw_errors.items()},
-            skipped_by_reason={
-                name.removeprefix(SKIPPED_PREFIX): n
-                for name, n in fields.items()
-                if name.startswith(SKIPPED_PREFIX)
-            },
-        )
+        return self.parse_read(raw, raw_errors)
 
     def queue_read(self, pipe: Redis, campaign_id: str) -> None:
         """Queue :meth:`read`'s two commands on ``pipe``, for a caller that reads other

@@ -16,16 +16,18 @@ from opentelemetry.trace.span import TraceState
 
 from shared import tracing
 from shared.events.codec import trace_headers
-from shared.tracing import (
+from shared.trace_sampling import (
     DEFAULT_MESSAGE_RATIO,
     SPAN_LEVEL,
     MessageSampler,
     SamplerSettingError,
     check_sampler_settings,
+    sampler_from_env,
+)
+from shared.tracing import (
     consuming,
     is_sampled,
     message_span,
-    sampler_from_env,
     trace_failure,
 )
 
