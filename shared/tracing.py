@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -124,7 +124,19 @@ def _sampled_around(ctx: Context) -> Context | None:
     return otel_context.get_value(_SAMPLED_AROUND, ctx)  # type: ignore[return-value]
 
 
-@contextmanager
+class _CurrentSpan:
+    """What a no-op message span amounts to: the span already current, nothing to end."""
+
+    def __enter__(self) -> Span:
+        return trace.get_current_span()
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+_CURRENT_SPAN = _CurrentSpan()
+
+
 def message_span(
     tracer: trace.Tracer,
     name: str,
@@ -133,7 +145,7 @@ def message_span(
     attributes: Mapping[str, str | int | float | bool] | None = None,
     context: Context | None = None,
     links: Sequence[Link] | None = None,
-) -> Iterator[Span]:
+) -> AbstractContextManager[Span]:
     """The current span for one message's work, sampled at the configured ratio.
 
     Like ``tracer.start_as_current_span`` with ``campaign.span_level=message`` added to
@@ -142,12 +154,27 @@ def message_span(
     dropped, but its context (flag 00) still travels in the headers written inside it.
     An exception out of an unsampled message span is traced with :func:`trace_failure`.
     """
+    if context is None and _no_op(tracer):
+        # Tracing off: no generator to run for each message (a few µs, twice a send).
+        return _CURRENT_SPAN
+    return _message_span(
+        tracer, name, kind=kind, attributes=attributes, context=context, links=links
+    )
+
+
+@contextmanager
+def _message_span(
+    tracer: trace.Tracer,
+    name: str,
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    attributes: Mapping[str, str | int | float | bool] | None = None,
+    context: Context | None = None,
+    links: Sequence[Link] | None = None,
+) -> Iterator[Span]:
     if _no_op(tracer):
-        # Tracing off: what the no-op tracer's span would do, at a tenth of its cost.
-        if context is None:
-            yield trace.get_current_span()
-            return
-        token = otel_context.attach(context)
+        # Tracing off, under a given context: what the no-op tracer's span would do.
+        token = otel_context.attach(context)  # type: ignore[arg-type]
         try:
             yield trace.get_current_span(context)
         finally:

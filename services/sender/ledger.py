@@ -28,6 +28,11 @@ from redis.asyncio import Redis
 from services.sender.coalesce import Coalescer
 from shared.redis import Keys
 
+# How long a record waits for others to share its round trip: at 100 ms of Twilio
+# latency answers come a few at a time, and each write or publish costs the same
+# whether it carries one outcome or fifty.
+GATHER_OUTCOMES_S = 0.003
+
 
 class LedgerState(StrEnum):
     CLAIMED = "claimed"
@@ -141,7 +146,10 @@ class Ledger:
         self._ttl_s = ttl_s
         self._release = redis.register_script(_RELEASE)
         self._reads: Coalescer[tuple[str, str], Snapshot] = Coalescer(self._read_batch)
-        self._records: Coalescer[tuple[str, str, str], None] = Coalescer(self._record_batch)
+        # Outcomes arrive as Twilio answers, spread out: a few ms of waiting gathers them.
+        self._records: Coalescer[tuple[str, str, str], None] = Coalescer(
+            self._record_batch, linger_s=GATHER_OUTCOMES_S
+        )
 
     def key(self, campaign_id: str) -> str:
         return self._keys("ledger", campaign_id)

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 from services.sender.coalesce import Coalescer
+from services.sender.ledger import GATHER_OUTCOMES_S
 from shared.events import encode
 from shared.events.models import MessageOutcome
 
@@ -33,7 +34,7 @@ class OutcomePublisher:
         self._source = source
         self._partitioner = DefaultPartitioner()
         self._batches: Coalescer[_Record, None] = Coalescer(
-            self._publish_batch, max_batch=MAX_OUTCOMES_PER_FLUSH
+            self._publish_batch, max_batch=MAX_OUTCOMES_PER_FLUSH, linger_s=GATHER_OUTCOMES_S
         )
 
     async def publish(self, outcome: MessageOutcome) -> None:

@@ -72,6 +72,16 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 class RetryAfterCapturingHttpClient(AsyncTwilioHttpClient):
+    # The base client formats its log lines (the response's headers among them) before
+    # the logger drops them; at WARNING, as shared/logging.py sets it, skip the work.
+    def log_request(self, kwargs: dict[str, Any]) -> None:
+        if self.logger.isEnabledFor(logging.INFO):
+            super().log_request(kwargs)
+
+    def log_response(self, status_code: int, response: Any) -> None:
+        if self.logger.isEnabledFor(logging.INFO):
+            super().log_response(status_code, response)
+
     async def request(self, *args: Any, **kwargs: Any) -> Response:
         response = await super().request(*args, **kwargs)
         note = _RESPONSE_NOTE.get()

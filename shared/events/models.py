@@ -10,7 +10,7 @@ Rules, so that other services can rely on the contract:
 
 from __future__ import annotations
 
-import uuid
+import random
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -24,8 +24,17 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+# A version-4 UUID from the random module's generator (seeded from the system's
+# randomness, and again in a forked child), not uuid.uuid4(): that reads os.urandom
+# for every id, a system call that was a tenth of the dispatcher's CPU (py-spy), while
+# event ids need to be unique, not unguessable. 0.55 µs against 2 µs an id.
+_UUID4_BITS = (0x4 << 76) | (0x2 << 62)
+_UUID4_MASK = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
+
+
 def _new_id() -> str:
-    return str(uuid.uuid4())
+    digits = "%032x" % (random.getrandbits(128) & _UUID4_MASK | _UUID4_BITS)
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 class Wire(BaseModel):

@@ -121,3 +121,15 @@ def test_published_schemas_match_the_models() -> None:
     assert sorted(published) == sorted(expected)
     stale = [name for name, text in expected.items() if published[name] != text]
     assert not stale, f"stale schemas, run `make schemas`: {stale}"
+
+
+def test_event_ids_are_distinct_version_4_uuids() -> None:
+    import uuid
+
+    from shared.events.models import _new_id
+
+    ids = [_new_id() for _ in range(10_000)]
+    assert len(set(ids)) == len(ids)
+    parsed = [uuid.UUID(i) for i in ids[:100]]
+    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert [str(u) for u in parsed] == ids[:100]
