@@ -107,7 +107,7 @@ def _campaign_tracer() -> trace.Tracer:
     return trace.get_tracer("campaign_queue", VERSION)
 
 
-def _no_op(tracer: trace.Tracer) -> bool:
+def is_no_op(tracer: trace.Tracer) -> bool:
     """Whether spans of ``tracer`` go nowhere: no tracer provider is set."""
     if isinstance(tracer, trace.NoOpTracer):
         return True
@@ -154,7 +154,7 @@ def message_span(
     dropped, but its context (flag 00) still travels in the headers written inside it.
     An exception out of an unsampled message span is traced with :func:`trace_failure`.
     """
-    if context is None and _no_op(tracer):
+    if context is None and is_no_op(tracer):
         # Tracing off: no generator to run for each message (a few µs, twice a send).
         return _CURRENT_SPAN
     return _message_span(
@@ -172,7 +172,7 @@ def _message_span(
     context: Context | None = None,
     links: Sequence[Link] | None = None,
 ) -> Iterator[Span]:
-    if _no_op(tracer):
+    if is_no_op(tracer):
         # Tracing off, under a given context: what the no-op tracer's span would do.
         token = otel_context.attach(context)  # type: ignore[arg-type]
         try:
@@ -232,7 +232,7 @@ def trace_failure(
     is ERROR either way.
     """
     tracer = tracer or _campaign_tracer()
-    if _no_op(tracer):
+    if is_no_op(tracer):
         return
     current = otel_context.get_current()
     current_span = trace.get_current_span(current).get_span_context()

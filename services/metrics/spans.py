@@ -18,7 +18,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from shared.trace_sampling import MESSAGE_ATTRIBUTES
-from shared.tracing import is_sampled
+from shared.tracing import is_no_op, is_sampled
 from shared.tracing import tracer as service_tracer
 
 TRACER_NAME = "campaign_queue"
@@ -47,7 +47,7 @@ class BatchSpans:
         self._topic = topic
         # Without a tracer provider (no OTLP endpoint) the tracer is a proxy to a no-op
         # one: skip even extracting the parent contexts.
-        self._exporting = not isinstance(self._tracer, trace.ProxyTracer | trace.NoOpTracer)
+        self._exporting = not is_no_op(self._tracer)
         self._results: list[Span] = []
         self._batch = self._tracer.start_as_current_span(
             name,

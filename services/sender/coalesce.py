@@ -21,6 +21,11 @@ from typing import Generic, TypeVar
 Request = TypeVar("Request")
 Answer = TypeVar("Answer")
 
+# How long an outcome (a ledger record, a publication) waits for others to share its
+# round trip: at 100 ms of Twilio latency answers come a few at a time, and each write
+# or publish costs the same whether it carries one outcome or fifty.
+GATHER_OUTCOMES_S = 0.003
+
 RunBatch = Callable[[Sequence[Request]], Awaitable[Sequence[Answer]]]
 
 

@@ -25,13 +25,8 @@ from enum import StrEnum
 
 from redis.asyncio import Redis
 
-from services.sender.coalesce import Coalescer
+from services.sender.coalesce import GATHER_OUTCOMES_S, Coalescer
 from shared.redis import Keys
-
-# How long a record waits for others to share its round trip: at 100 ms of Twilio
-# latency answers come a few at a time, and each write or publish costs the same
-# whether it carries one outcome or fifty.
-GATHER_OUTCOMES_S = 0.003
 
 
 class LedgerState(StrEnum):

@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from services.sender.coalesce import Coalescer
-from services.sender.ledger import GATHER_OUTCOMES_S
+from services.sender.coalesce import GATHER_OUTCOMES_S, Coalescer
 from shared.events import encode
 from shared.events.models import MessageOutcome
 

@@ -110,19 +110,24 @@ def otlp_receiver() -> Iterator[tuple[OtlpReceiver, str]]:
 SERVER, CLIENT, PRODUCER, CONSUMER = 2, 3, 4, 5  # OTLP span kinds
 
 
+def _traced_system(make_system, sandbox_admin, endpoint: str, *, ratio: str):
+    """The system exporting spans to ``endpoint``, keeping ``ratio`` of message spans."""
+    sandbox_admin.post("/_sandbox/faults", json={"mps": 1_000_000}).raise_for_status()
+    return make_system(
+        otel_exporter_otlp_endpoint=endpoint,
+        otel_exporter_otlp_protocol="http/protobuf",
+        otel_bsp_schedule_delay=100,
+        otel_traces_sampler_arg=ratio,
+        **FAST,
+    )
+
+
 def test_one_message_is_one_trace_across_the_four_services(
     make_system, sandbox_admin, otlp_receiver
 ):
     receiver, endpoint = otlp_receiver
-    sandbox_admin.post("/_sandbox/faults", json={"mps": 1_000_000}).raise_for_status()
-    system = make_system(
-        otel_exporter_otlp_endpoint=endpoint,
-        otel_exporter_otlp_protocol="http/protobuf",
-        otel_bsp_schedule_delay=100,
-        # Every message traced: the default samples one message span in a hundred.
-        otel_traces_sampler_arg="1.0",
-        **FAST,
-    )
+    # Every message traced: the default samples one message span in a hundred.
+    system = _traced_system(make_system, sandbox_admin, endpoint, ratio="1.0")
     with system.client() as client:
         campaign = create_campaign(client, "traced", [valid_phone(7)])
         start(client, campaign["id"])
@@ -182,14 +187,7 @@ def test_unsampled_messages_leave_batch_spans_and_every_failure_traced(
 ):
     """At ratio 0 no message has spans of its own, yet batches and failures are traced."""
     receiver, endpoint = otlp_receiver
-    sandbox_admin.post("/_sandbox/faults", json={"mps": 1_000_000}).raise_for_status()
-    system = make_system(
-        otel_exporter_otlp_endpoint=endpoint,
-        otel_exporter_otlp_protocol="http/protobuf",
-        otel_bsp_schedule_delay=100,
-        otel_traces_sampler_arg="0",
-        **FAST,
-    )
+    system = _traced_system(make_system, sandbox_admin, endpoint, ratio="0")
     phones = [valid_phone(i) for i in range(10)] + [invalid_phone(1), invalid_phone(2)]
     with system.client() as client:
         campaign = create_campaign(client, "sampled out", phones)
