@@ -7,6 +7,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
+import uvloop
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from redis.asyncio import Redis
@@ -128,4 +129,6 @@ def run_service(build: Callable[[], Service]) -> None:
         finally:
             shutdown_tracing()
 
-    asyncio.run(serve())
+    # uvloop rather than asyncio's own loop: with a hundred and more Twilio requests in
+    # flight, a sender spent about a tenth less CPU a message on it (docs/performance.md).
+    uvloop.run(serve())

@@ -45,8 +45,13 @@ class OutcomePublisher:
     async def _publish_batch(self, records: Sequence[_Record]) -> list[None]:
         partitions = sorted(await self._producer.partitions_for(self._topic))
         by_partition: dict[int, list[_Record]] = {}
+        # A batch holds few campaigns: hash each key once (aiokafka's murmur2 is Python).
+        partition_of: dict[bytes, int] = {}
         for record in records:
-            partition = self._partitioner(record[0], partitions, partitions)
+            key = record[0]
+            partition = partition_of.get(key)
+            if partition is None:
+                partition = partition_of[key] = self._partitioner(key, partitions, partitions)
             by_partition.setdefault(partition, []).append(record)
         deliveries = []
         for partition, in_partition in by_partition.items():

@@ -10,6 +10,8 @@ even with many sends in flight at once.
 from __future__ import annotations
 
 import asyncio
+import base64
+import functools
 import json
 import logging
 import math
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from aiobreaker import CircuitBreaker, CircuitBreakerError, CircuitBreakerListener
@@ -82,12 +85,54 @@ class RetryAfterCapturingHttpClient(AsyncTwilioHttpClient):
         if self.logger.isEnabledFor(logging.INFO):
             super().log_response(status_code, response)
 
-    async def request(self, *args: Any, **kwargs: Any) -> Response:
-        response = await super().request(*args, **kwargs)
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (the base class's signature)
+        allow_redirects: bool = False,
+    ) -> Response:
+        # The base request does the same, at a cost measured at about a tenth of a
+        # sender's CPU: per call it builds an aiohttp BasicAuth, which aiohttp answers
+        # with a DeprecationWarning through the warnings machinery, and hands the dict
+        # body to aiohttp's FormData, which builds a multipart writer (and draws a uuid4
+        # from os.urandom) before it settles on a url-encoded form. Here the header is
+        # encoded once per credential pair and the form by urlencode, as FormData would.
+        if timeout is not None and timeout <= 0:
+            raise ValueError(timeout)
+        headers = dict(headers or {})
+        if auth is not None:
+            headers["Authorization"] = _basic_authorization(*auth)
+        body = urlencode(data, doseq=True).encode() if data else None
+        kwargs: dict[str, Any] = {
+            "method": method.upper(),
+            "url": url,
+            "params": params,
+            "data": body,
+            "headers": headers,
+            "timeout": timeout,
+            "allow_redirects": allow_redirects,
+        }
+        self.log_request(kwargs)
+        if self.session is None:
+            raise RuntimeError("the HTTP client has no session")
+        async with self.session.request(**kwargs) as answer:
+            self.log_response(answer.status, answer)
+            response = Response(answer.status, await answer.text(), answer.headers)
         note = _RESPONSE_NOTE.get()
-        if note is not None and response.headers is not None:
-            note.retry_after_s = parse_retry_after(response.headers.get("Retry-After"))
+        if note is not None:
+            note.retry_after_s = parse_retry_after(answer.headers.get("Retry-After"))
         return response
+
+
+@functools.lru_cache(maxsize=4)
+def _basic_authorization(login: str, password: str) -> str:
+    # aiohttp's BasicAuth.encode: latin-1, base64.
+    return "Basic " + base64.b64encode(f"{login}:{password}".encode("latin1")).decode("ascii")
 
 
 class SendError(Exception):

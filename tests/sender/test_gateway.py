@@ -16,6 +16,7 @@ from aiobreaker.state import CircuitBreakerState
 
 from services.sender.settings import SenderSettings
 from services.sender.twilio_gateway import BreakerOpen, SendError, TwilioGateway
+from shared.events.models import TextContent
 from tests.sender.conftest import text_command
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,6 +80,28 @@ async def test_a_429_carries_twilio_retry_after(
     assert error.retryable and not error.outcome_unknown
     # 429s say nothing about an outage: the breaker stays closed.
     assert gateway.breaker_state is CircuitBreakerState.CLOSED
+
+
+async def test_the_form_and_the_credentials_reach_twilio_as_the_base_client_sent_them(
+    sender_settings, numbers, open_gateway
+) -> None:
+    # The gateway's HTTP client encodes the form and the Basic header itself.
+    gateway = await open_gateway(sender_settings())
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    body = "Hola Zoë & Ana: 100% = ¡sí! + 🎉 ?a=b;c"
+    command = text_command("c", "form", numbers.recipient(5), numbers.sender).model_copy(
+        update={"content": TextContent(body=body)}
+    )
+    sid = await gateway.create(command)
+    # The lookup compares the body Twilio keeps with the command's, character for character.
+    assert await gateway.find_sent(command, since) == sid
+
+    account, _ = sender_settings().twilio_credentials
+    wrong = sender_settings(twilio_account_sid=account, twilio_auth_token="not-the-token")
+    refused = await open_gateway(wrong)
+    with pytest.raises(SendError) as raised:
+        await refused.create(command)
+    assert (raised.value.code, raised.value.http_status) == (20003, 401)
 
 
 async def test_an_outage_opens_the_breaker_but_refusals_do_not(
