@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import signal
@@ -10,7 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from aiokafka.errors import KafkaError
+
 from devstack.browser import ensure_chromium
+from devstack.kafka import replica_report
 from devstack.paths import RUN_ROOT
 from devstack.processes import ProcessTable, StartError, http_json, is_running, tail_lines
 from devstack.stack import (
@@ -34,11 +38,19 @@ def _terminate_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def up() -> int:
+def up(kafka_nodes: int) -> int:
     table = ProcessTable(DEV_DIR)
     base_env = dict(os.environ)
+    running = _running_kafka_nodes(table)
+    if running and running != kafka_nodes:
+        print(
+            f"make up failed: {running} Kafka node(s) already run here, {kafka_nodes} asked for;"
+            " stop them first with `make down`",
+            file=sys.stderr,
+        )
+        return 1
     try:
-        stack = bring_up_infrastructure(table, base_env, fixed_ports=True)
+        stack = bring_up_infrastructure(table, base_env, fixed_ports=True, kafka_nodes=kafka_nodes)
         stack.write(DEV_DIR / "stack.env")
         health_urls = start_services(table, base_env, stack)
     except StartError as error:
@@ -47,7 +59,8 @@ def up() -> int:
         stop_all(table)
         return 1
     values = stack.values
-    print(f"Kafka     {values['KAFKA_BOOTSTRAP_SERVERS']}")
+    nodes = f"  ({kafka_nodes} brokers)" if kafka_nodes > 1 else ""
+    print(f"Kafka     {values['KAFKA_BOOTSTRAP_SERVERS']}{nodes}")
     print(f"Redis     {values['REDIS_URL']}")
     if "TWILIO_API_BASE_URL" in values:
         print(f"Sandbox   {values['TWILIO_API_BASE_URL']}  (no Twilio credentials set)")
@@ -78,7 +91,28 @@ def status() -> int:
             code, body = http_json(f"http://127.0.0.1:{port}/health")
             detail = f"health {code} {body}"
         print(f"{process.name:<15} pid {process.pid:<8} {state:<8} {detail}")
+    bootstrap = read_env_file(DEV_DIR / "stack.env").get("KAFKA_BOOTSTRAP_SERVERS")
+    if bootstrap:
+        _print_replicas(bootstrap)
     return 0
+
+
+def _print_replicas(bootstrap: str) -> None:
+    try:
+        brokers, under_replicated, total = asyncio.run(replica_report(bootstrap))
+    except (TimeoutError, KafkaError, OSError) as error:
+        print(f"Kafka brokers: no answer from {bootstrap} ({type(error).__name__})")
+        return
+    print(f"Kafka brokers: {under_replicated} of {total} partitions under-replicated")
+    for broker in brokers:
+        print(
+            f"  broker {broker.node_id} {broker.address:<21} leads {broker.leads:<4}"
+            f" in sync on {broker.in_sync} of its {broker.replicas} replicas"
+        )
+
+
+def _running_kafka_nodes(table: ProcessTable) -> int:
+    return sum(1 for t in table.tracked() if t.name.split("-")[0] == "kafka" and is_running(t))
 
 
 def logs(lines: int) -> int:
@@ -123,7 +157,11 @@ def run_tests(pytest_args: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="start Kafka, Redis, the sandbox and the services")
+    up_parser = commands.add_parser("up", help="start Kafka, Redis, the sandbox and the services")
+    up_parser.add_argument(
+        "--kafka-nodes", type=int, default=1, choices=(1, 3),
+        help="one broker, or a cluster of three (replication 3, min in-sync 2)",
+    )  # fmt: skip
     commands.add_parser("down", help="stop everything `up` started")
     commands.add_parser("status", help="what runs, and its health")
     logs_parser = commands.add_parser("logs", help="the last lines of every log")
@@ -133,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _terminate_on_sigterm()
     if args.command == "up":
-        return up()
+        return up(args.kafka_nodes)
     if args.command == "down":
         return down()
     if args.command == "status":

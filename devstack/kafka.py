@@ -1,4 +1,4 @@
-"""A single-node Apache Kafka broker in KRaft mode, from Maven Central jars.
+"""Apache Kafka in KRaft mode, one node or a cluster of them, from Maven Central jars.
 
 The jars are resolved by Maven from deploy/kafka/pom.xml into .cache/kafka/libs;
 the broker's data and logs live under the run folder.
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from devstack.paths import CACHE_DIR, REPO_ROOT
 from devstack.processes import ProcessTable, StartError, Tracked, await_ready, port_open
+from shared.topics import Replication
 
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
 LOG4J_CONFIG = REPO_ROOT / "deploy" / "kafka" / "log4j2.properties"
@@ -34,6 +35,15 @@ class KafkaPorts:
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.broker}"
+
+
+def node_name(node_id: int, nodes: int) -> str:
+    """The process (and run folder) of a node: `kafka` alone, `kafka-1`... in a cluster."""
+    return "kafka" if nodes == 1 else f"kafka-{node_id}"
+
+
+def cluster_bootstrap(cluster: list[KafkaPorts]) -> str:
+    return ",".join(ports.bootstrap for ports in cluster)
 
 
 def ensure_jars() -> Path:
@@ -63,12 +73,19 @@ def _java() -> str:
     return java
 
 
-def _server_properties(data_dir: Path, ports: KafkaPorts) -> str:
+def _server_properties(data_dir: Path, cluster: list[KafkaPorts], node_id: int) -> str:
+    ports = cluster[node_id - 1]
+    voters = ",".join(f"{i}@127.0.0.1:{p.controller}" for i, p in enumerate(cluster, start=1))
+    # The same rule the services create their topics with (shared/topics.py).
+    replication = Replication.for_brokers(len(cluster))
+    copies, insync = replication.factor, replication.min_insync
     return "\n".join(
         [
+            # Every node is both broker and controller: three make a quorum that
+            # survives the loss of one.
             "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.voters=1@127.0.0.1:{ports.controller}",
+            f"node.id={node_id}",
+            f"controller.quorum.voters={voters}",
             f"listeners=PLAINTEXT://127.0.0.1:{ports.broker},CONTROLLER://127.0.0.1:{ports.controller}",
             f"advertised.listeners=PLAINTEXT://127.0.0.1:{ports.broker}",
             "controller.listener.names=CONTROLLER",
@@ -78,14 +95,17 @@ def _server_properties(data_dir: Path, ports: KafkaPorts) -> str:
             "num.partitions=1",
             # The project creates its topics itself, with their partition counts.
             "auto.create.topics.enable=false",
-            "offsets.topic.replication.factor=1",
+            f"default.replication.factor={copies}",
+            f"min.insync.replicas={insync}",
+            "unclean.leader.election.enable=false",
+            f"offsets.topic.replication.factor={copies}",
             "offsets.topic.num.partitions=10",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
+            f"transaction.state.log.replication.factor={copies}",
+            f"transaction.state.log.min.isr={insync}",
             "transaction.state.log.num.partitions=4",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
-            # A single local broker: no reason to delay the first rebalance.
+            f"share.coordinator.state.topic.replication.factor={copies}",
+            f"share.coordinator.state.topic.min.isr={insync}",
+            # Local brokers: no reason to delay the first rebalance.
             "group.initial.rebalance.delay.ms=0",
             "log.retention.hours=24",
             "",
@@ -94,41 +114,61 @@ def _server_properties(data_dir: Path, ports: KafkaPorts) -> str:
 
 
 def start_kafka(table: ProcessTable, ports: KafkaPorts, timeout_s: float = 90) -> Tracked:
-    """Format the data folder on first use, start the broker, wait until it answers metadata."""
+    """One broker (its own controller): format its folder on first use, start it, wait
+    until it answers metadata."""
+    return start_kafka_cluster(table, [ports], timeout_s)[0]
+
+
+def start_kafka_cluster(
+    table: ProcessTable, cluster: list[KafkaPorts], timeout_s: float = 120
+) -> list[Tracked]:
+    """Nodes of one KRaft cluster (each broker and controller), started together: a
+    node waits for a quorum of controllers before it serves. Folders already formatted
+    keep their data; the others are formatted with the cluster's id."""
+    started = [start_kafka_node(table, cluster, node_id) for node_id in range(1, len(cluster) + 1)]
+    for tracked, ports in zip(started, cluster, strict=True):
+        await_ready(tracked, lambda b=ports.bootstrap: kafka_answers(b), timeout_s, "Kafka broker")
+    return started
+
+
+def start_kafka_node(table: ProcessTable, cluster: list[KafkaPorts], node_id: int) -> Tracked:
+    """Start one node of the cluster (again, after a stop) without waiting for it."""
     libs = ensure_jars()
-    kafka_dir = table.run_dir / "kafka"
+    name = node_name(node_id, len(cluster))
+    kafka_dir = table.run_dir / name
     data_dir = kafka_dir / "data"
     kafka_dir.mkdir(parents=True, exist_ok=True)
     config = kafka_dir / "server.properties"
-    config.write_text(_server_properties(data_dir, ports))
-    classpath = f"{libs}/*"
-    java = _java()
+    config.write_text(_server_properties(data_dir, cluster, node_id))
     jvm = [
-        java,
+        _java(),
         *HEAP,
         "-XX:+UseG1GC",
         "-Djava.awt.headless=true",
         f"-Dkafka.logs.dir={kafka_dir}",
         f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
         "-cp",
-        classpath,
+        f"{libs}/*",
     ]
     if not (data_dir / "meta.properties").exists():
         formatted = subprocess.run(
             [*jvm, "kafka.tools.StorageTool", "format",
-             f"--cluster-id={_cluster_id()}", "-c", str(config)],
+             f"--cluster-id={_cluster_id(table)}", "-c", str(config)],
             capture_output=True, text=True,
         )  # fmt: skip
         if formatted.returncode != 0:
             raise StartError(f"cannot format Kafka storage:\n{formatted.stdout}{formatted.stderr}")
-    tracked = table.start("kafka", [*jvm, "kafka.Kafka", str(config)], env=_java_env())
-    await_ready(tracked, lambda: kafka_answers(ports.bootstrap), timeout_s, "Kafka broker")
-    return tracked
+    return table.start(name, [*jvm, "kafka.Kafka", str(config)], env=_java_env())
 
 
-def _cluster_id() -> str:
-    # Kafka's cluster ids are 16 random bytes, URL-safe base64 without padding.
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+def _cluster_id(table: ProcessTable) -> str:
+    """The run folder's cluster id: every node of a cluster is formatted with the same."""
+    path = table.run_dir / "kafka-cluster-id"
+    if not path.exists():
+        # Kafka's cluster ids are 16 random bytes, URL-safe base64 without padding.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+    return path.read_text().strip()
 
 
 def _java_env() -> dict[str, str]:
@@ -157,3 +197,51 @@ async def _describe_cluster(bootstrap: str) -> bool:
         return False
     finally:
         await admin.close()
+
+
+@dataclass(frozen=True)
+class BrokerReplicas:
+    """One broker's share of the partitions, as the cluster's metadata reports it."""
+
+    node_id: int
+    address: str
+    leads: int
+    replicas: int
+    in_sync: int
+
+
+async def replica_report(bootstrap: str) -> tuple[list[BrokerReplicas], int, int]:
+    """Each broker's partitions (led, hosted, in sync), the partitions whose in-sync
+    set is smaller than their replica set, and the partitions in all."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    await asyncio.wait_for(admin.start(), 10)
+    try:
+        cluster = await admin.describe_cluster()
+        topics = await admin.list_topics()
+        described = await admin.describe_topics(topics) if topics else []
+    finally:
+        await admin.close()
+    brokers = {b["node_id"]: f"{b['host']}:{b['port']}" for b in cluster["brokers"]}
+    leads = dict.fromkeys(brokers, 0)
+    hosted = dict.fromkeys(brokers, 0)
+    in_sync = dict.fromkeys(brokers, 0)
+    under_replicated = total = 0
+    for topic in described:
+        for partition in topic.get("partitions", []):
+            total += 1
+            replicas, isr = partition["replicas"], partition["isr"]
+            under_replicated += len(isr) < len(replicas)
+            if partition["leader"] in leads:
+                leads[partition["leader"]] += 1
+            for node in replicas:
+                hosted[node] = hosted.get(node, 0) + 1
+            for node in isr:
+                in_sync[node] = in_sync.get(node, 0) + 1
+    report = [
+        BrokerReplicas(node, brokers.get(node, "not answering"), leads.get(node, 0),
+                       hosted[node], in_sync.get(node, 0))
+        for node in sorted(hosted.keys() | brokers.keys())
+    ]  # fmt: skip
+    return report, under_replicated, total

@@ -8,7 +8,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devstack.kafka import KafkaPorts, kafka_answers, start_kafka
+from devstack.kafka import (
+    KafkaPorts,
+    cluster_bootstrap,
+    kafka_answers,
+    node_name,
+    start_kafka_cluster,
+)
 from devstack.paths import REPO_ROOT
 from devstack.processes import (
     ProcessTable,
@@ -21,6 +27,7 @@ from devstack.processes import (
     port_open,
 )
 from devstack.redis import redis_answers, start_redis
+from shared.topics import Replication
 
 DEFAULT_KAFKA_PORT = 9092
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -65,9 +72,10 @@ def python_env(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, s
 
 
 def bring_up_infrastructure(
-    table: ProcessTable, base_env: Mapping[str, str], *, fixed_ports: bool
+    table: ProcessTable, base_env: Mapping[str, str], *, fixed_ports: bool, kafka_nodes: int = 1
 ) -> StackEnv:
-    """Kafka, Redis and (without Twilio credentials) the sandbox; reuses what already answers."""
+    """Kafka (one broker, or a cluster of ``kafka_nodes``), Redis and (without Twilio
+    credentials) the sandbox; reuses what already answers."""
     stack = StackEnv()
     values = stack.values
 
@@ -77,8 +85,12 @@ def bring_up_infrastructure(
             raise StartError(f"KAFKA_BOOTSTRAP_SERVERS={given_kafka} does not answer")
         values["KAFKA_BOOTSTRAP_SERVERS"] = given_kafka
     else:
-        values["KAFKA_BOOTSTRAP_SERVERS"] = _own_kafka(table, fixed_ports)
-        stack.owned.append("kafka")
+        values["KAFKA_BOOTSTRAP_SERVERS"] = _own_kafka(table, fixed_ports, kafka_nodes)
+        stack.owned.extend(node_name(i, kafka_nodes) for i in range(1, kafka_nodes + 1))
+        if kafka_nodes > 1:
+            replication = Replication.for_brokers(kafka_nodes)
+            values["KAFKA_REPLICATION_FACTOR"] = str(replication.factor)
+            values["KAFKA_MIN_INSYNC_REPLICAS"] = str(replication.min_insync)
 
     given_redis = base_env.get("REDIS_URL") or base_env.get("REDISCLOUD_URL") or DEFAULT_REDIS_URL
     if fixed_ports and redis_answers(given_redis):
@@ -94,19 +106,34 @@ def bring_up_infrastructure(
     return stack
 
 
-def _own_kafka(table: ProcessTable, fixed_ports: bool) -> str:
-    existing = table.get("kafka")
-    config = table.run_dir / "kafka" / "server.properties"
-    if existing and is_running(existing) and config.exists():
-        bootstrap = _bootstrap_from_config(config)
-        if kafka_answers(bootstrap):
-            return bootstrap
-    if fixed_ports and not port_open("127.0.0.1", DEFAULT_KAFKA_PORT):
-        ports = KafkaPorts(DEFAULT_KAFKA_PORT, _port_or_free(DEFAULT_KAFKA_PORT + 1))
-    else:
-        ports = KafkaPorts(free_port(), free_port())
-    start_kafka(table, ports)
-    return ports.bootstrap
+def _own_kafka(table: ProcessTable, fixed_ports: bool, nodes: int) -> str:
+    running = _running_kafka(table, nodes)
+    if running:
+        return running
+    cluster = []
+    for index in range(nodes):
+        # Brokers on 9092, 9094, 9096 and their controllers one above, where free.
+        broker = DEFAULT_KAFKA_PORT + 2 * index
+        if fixed_ports and not port_open("127.0.0.1", broker):
+            cluster.append(KafkaPorts(broker, _port_or_free(broker + 1)))
+        else:
+            cluster.append(KafkaPorts(free_port(), free_port()))
+    start_kafka_cluster(table, cluster)
+    return cluster_bootstrap(cluster)
+
+
+def _running_kafka(table: ProcessTable, nodes: int) -> str | None:
+    """The bootstrap of this run folder's Kafka when all its nodes run and answer."""
+    addresses = []
+    for node_id in range(1, nodes + 1):
+        name = node_name(node_id, nodes)
+        existing = table.get(name)
+        config = table.run_dir / name / "server.properties"
+        if not (existing and is_running(existing) and config.exists()):
+            return None
+        addresses.append(_bootstrap_from_config(config))
+    bootstrap = ",".join(addresses)
+    return bootstrap if kafka_answers(bootstrap) else None
 
 
 def _bootstrap_from_config(config: Path) -> str:
@@ -199,9 +226,13 @@ def start_services(
 def stop_all(table: ProcessTable) -> list[str]:
     stopped = []
     names = {t.name for t in table.tracked()}
-    for name in [*STOP_ORDER, *sorted(names - set(STOP_ORDER))]:
+    # A cluster's nodes stop together: one by one, the last ones would wait for a
+    # controller quorum that is already gone.
+    kafka_nodes = sorted(name for name in names if name.startswith("kafka-"))
+    for name in [*STOP_ORDER, *sorted(names - set(STOP_ORDER) - set(kafka_nodes))]:
         if name in names and table.stop(name):
             stopped.append(name)
+    stopped.extend(table.stop_together(kafka_nodes))
     return stopped
 
 

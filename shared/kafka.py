@@ -23,7 +23,9 @@ _COMPACTED = {"cleanup.policy": "compact"}
 
 
 def _topic_configs(spec: TopicSpec) -> dict[str, str]:
-    configs = dict(_COMPACTED) if spec.compacted else {}
+    configs = spec.replication.topic_configs()
+    if spec.compacted:
+        configs.update(_COMPACTED)
     if spec.retention_ms is not None:
         configs["retention.ms"] = str(spec.retention_ms)
     return configs
@@ -86,7 +88,7 @@ async def ensure_topics(
                 NewTopic(
                     spec.name,
                     spec.partitions,
-                    1,
+                    spec.replication.factor,
                     topic_configs=_topic_configs(spec),
                 )
                 for spec in wanted

@@ -18,6 +18,7 @@ from pydantic import (
     PositiveInt,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -53,6 +54,12 @@ class Settings(BaseSettings):
     message_commands_partitions: PositiveInt = 24
     message_results_partitions: PositiveInt = 12
     campaign_events_partitions: PositiveInt = 6
+    # Copies of each partition, and how many must hold a record before the producer's
+    # acks=all acknowledges it. 1 and 1 on the single local broker; 3 and 2 on a cluster
+    # (make up CLUSTER=3, deploy/k8s production): a broker may be lost without losing an
+    # acknowledged record or refusing writes. Used when the services create the topics.
+    kafka_replication_factor: PositiveInt = 1
+    kafka_min_insync_replicas: PositiveInt = 1
 
     # Redis: the original system read REDIS_URL, or REDISCLOUD_URL on Heroku.
     redis_url: str = Field(
@@ -108,6 +115,14 @@ class Settings(BaseSettings):
         if not servers or any(not s.rpartition(":")[2].isdigit() for s in servers):
             raise ValueError("expected host:port[,host:port...]")
         return ",".join(servers)
+
+    @field_validator("kafka_min_insync_replicas")
+    @classmethod
+    def _insync_within_replicas(cls, value: int, info: ValidationInfo) -> int:
+        replicas = info.data.get("kafka_replication_factor")
+        if replicas is not None and value > replicas:
+            raise ValueError(f"at most KAFKA_REPLICATION_FACTOR ({replicas})")
+        return value
 
     @field_validator("redis_url")
     @classmethod

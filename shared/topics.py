@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shared.settings import Settings
 
 # How long each topic keeps records: per-message results are kept a week, as in Redis.
 WEEK_MS = 7 * 24 * 3600 * 1000
 MONTH_MS = 30 * 24 * 3600 * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Replication:
+    """Copies of each partition, and how many must hold a record before it is acknowledged."""
+
+    factor: int = 1
+    min_insync: int = 1
+
+    @classmethod
+    def for_brokers(cls, brokers: int) -> Replication:
+        # Three copies of which two must have a record: one broker can be lost, or
+        # restarted, without losing an acknowledged record or refusing writes.
+        return cls(factor=min(3, brokers), min_insync=2 if brokers >= 3 else 1)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Replication:
+        return cls(settings.kafka_replication_factor, settings.kafka_min_insync_replicas)
+
+    def topic_configs(self) -> dict[str, str]:
+        # An out-of-sync replica never becomes leader: it would drop acknowledged records.
+        return {
+            "min.insync.replicas": str(self.min_insync),
+            "unclean.leader.election.enable": "false",
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +44,7 @@ class TopicSpec:
     compacted: bool = False
     # How long records are kept; None is the broker's default.
     retention_ms: int | None = None
+    replication: Replication = Replication()
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +82,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     topics = Topics.from_settings(settings)
     commands = settings.message_commands_partitions
     results = settings.message_results_partitions
-    return [
+    replication = Replication.from_settings(settings)
+    specs = [
         # Kept longest: a campaign's events are its history, and small.
         TopicSpec(
             topics.campaign_events, settings.campaign_events_partitions, retention_ms=MONTH_MS
@@ -76,3 +103,4 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             topics.dispatcher_ticks, settings.campaign_events_partitions, retention_ms=3_600_000
         ),
     ]
+    return [replace(spec, replication=replication) for spec in specs]

@@ -92,6 +92,8 @@ def create_faust_app(
         datadir=str(settings.dispatcher_data_dir),
         web_enabled=False,
         topic_partitions=settings.campaign_events_partitions,
+        # Its own topics (the cursor table's changelog, the assignor's) replicated as ours.
+        topic_replication_factor=settings.kafka_replication_factor,
         producer_acks=-1,
         # faust's default of 60 s would hold every campaign that long after a
         # dispatcher dies, until the group notices and reassigns its partitions.
