@@ -12,6 +12,7 @@ import json
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import httpx
@@ -38,6 +39,7 @@ class FaultRow:
     seconds: float
     lost: int
     duplicates: int
+    stall_s: float
 
 
 @dataclass
@@ -46,6 +48,8 @@ class Outcome:
     duplicates: int
     seconds: float
     status: dict
+    # The longest gap between two of the campaign's messages accepted by Twilio.
+    stall_s: float
 
 
 class FaultRun:
@@ -86,7 +90,8 @@ class FaultRun:
 
         status = eventually_sync(done, timeout_s=timeout_s, what="every contact with an outcome")
         seconds = time.monotonic() - self.started
-        accepted = Counter(m["to"] for m in ledger(self.sandbox))
+        messages = ledger(self.sandbox)
+        accepted = Counter(m["to"] for m in messages)
         wanted = {f"whatsapp:{phone}" for phone in self.valid}
         refused = {f"whatsapp:{phone}" for phone in self.invalid}
         lost = len(wanted - accepted.keys())
@@ -97,7 +102,9 @@ class FaultRun:
         assert progress["success"] == len(accepted), (progress, len(accepted))
         assert progress["failed"] == INVALID + lost, progress
         assert status["metrics"]["errorsByCode"].get("21211") == INVALID, status["metrics"]
-        return Outcome(lost, duplicates, round(seconds, 1), status)
+        times = sorted(m["accepted_at_ms"] for m in messages if m["to"] in wanted)
+        stall_ms = max((b - a for a, b in pairwise(times)), default=0)
+        return Outcome(lost, duplicates, round(seconds, 1), status, round(stall_ms / 1000, 1))
 
 
 class FaultTable:
@@ -109,18 +116,26 @@ class FaultTable:
 
     def record(self, fault: str, behaviour: str, outcome: Outcome) -> None:
         self.rows.append(
-            FaultRow(fault, behaviour, outcome.seconds, outcome.lost, outcome.duplicates)
+            FaultRow(
+                fault,
+                behaviour,
+                outcome.seconds,
+                outcome.lost,
+                outcome.duplicates,
+                outcome.stall_s,
+            )
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(json.dumps([asdict(row) for row in self.rows], indent=2))
 
     def markdown(self) -> str:
         lines = [
-            "| fault | what the system did | campaign took | lost | duplicates |",
-            "| --- | --- | --- | --- | --- |",
+            "| fault | what the system did | campaign took | longest stall | lost | duplicates |",
+            "| --- | --- | --- | --- | --- | --- |",
         ]
         lines += [
-            f"| {r.fault} | {r.behaviour} | {r.seconds:.0f} s | {r.lost} | {r.duplicates} |"
+            f"| {r.fault} | {r.behaviour} | {r.seconds:.0f} s | {r.stall_s:.1f} s | {r.lost} "
+            f"| {r.duplicates} |"
             for r in self.rows
         ]
         return "\n".join(lines)
