@@ -22,8 +22,8 @@ $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 
 setup: $(STAMP) ## create the virtualenv and install the pinned packages
 
-up: $(STAMP) ## start Kafka, Redis, the Twilio sandbox and the four services (CLUSTER=3: three Kafka brokers)
-	$(PY) -m devstack up --kafka-nodes $(or $(CLUSTER),1)
+up: $(STAMP) ## start Kafka, Redis, the Twilio sandbox and the four services (CLUSTER=3: three Kafka brokers; REDIS=sentinel: Redis with failover)
+	$(PY) -m devstack up --kafka-nodes $(or $(CLUSTER),1) --redis $(or $(REDIS),single)
 
 down: ## stop everything `make up` started
 	@test -x $(PY) && $(PY) -m devstack down || true

@@ -38,9 +38,23 @@ def _terminate_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def up(kafka_nodes: int) -> int:
+def up(kafka_nodes: int, redis_mode: str = "single") -> int:
     table = ProcessTable(DEV_DIR)
     base_env = dict(os.environ)
+    sentinels_running = any(
+        t.name.startswith("redis-sentinel-") and is_running(t) for t in table.tracked()
+    )
+    redis_running = any(
+        t.name in ("redis", "redis-replica") and is_running(t) for t in table.tracked()
+    )
+    if redis_running and sentinels_running != (redis_mode == "sentinel"):
+        running_mode = "sentinel" if sentinels_running else "single"
+        print(
+            f"make up failed: Redis runs here as {running_mode}, {redis_mode} asked for;"
+            " stop it first with `make down`",
+            file=sys.stderr,
+        )
+        return 1
     running = _running_kafka_nodes(table)
     if running and running != kafka_nodes:
         print(
@@ -50,7 +64,13 @@ def up(kafka_nodes: int) -> int:
         )
         return 1
     try:
-        stack = bring_up_infrastructure(table, base_env, fixed_ports=True, kafka_nodes=kafka_nodes)
+        stack = bring_up_infrastructure(
+            table,
+            base_env,
+            fixed_ports=True,
+            kafka_nodes=kafka_nodes,
+            redis_sentinel=redis_mode == "sentinel",
+        )
         stack.write(DEV_DIR / "stack.env")
         health_urls = start_services(table, base_env, stack)
     except StartError as error:
@@ -62,6 +82,8 @@ def up(kafka_nodes: int) -> int:
     nodes = f"  ({kafka_nodes} brokers)" if kafka_nodes > 1 else ""
     print(f"Kafka     {values['KAFKA_BOOTSTRAP_SERVERS']}{nodes}")
     print(f"Redis     {values['REDIS_URL']}")
+    if "REDIS_SENTINELS" in values:
+        print(f"Sentinels {values['REDIS_SENTINELS']}  (master {values['REDIS_SENTINEL_MASTER']})")
     if "TWILIO_API_BASE_URL" in values:
         print(f"Sandbox   {values['TWILIO_API_BASE_URL']}  (no Twilio credentials set)")
     api_health = health_urls["api"]
@@ -162,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
         "--kafka-nodes", type=int, default=1, choices=(1, 3),
         help="one broker, or a cluster of three (replication 3, min in-sync 2)",
     )  # fmt: skip
+    up_parser.add_argument(
+        "--redis", choices=("single", "sentinel"), default="single",
+        help="one Redis, or a primary, a replica and three Sentinels (failover)",
+    )  # fmt: skip
     commands.add_parser("down", help="stop everything `up` started")
     commands.add_parser("status", help="what runs, and its health")
     logs_parser = commands.add_parser("logs", help="the last lines of every log")
@@ -171,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _terminate_on_sigterm()
     if args.command == "up":
-        return up(args.kafka_nodes)
+        return up(args.kafka_nodes, args.redis)
     if args.command == "down":
         return down()
     if args.command == "status":

@@ -26,18 +26,35 @@ from devstack.processes import (
     is_running,
     port_open,
 )
-from devstack.redis import redis_answers, start_redis
+from devstack.redis import (
+    REPLICA_NAME,
+    SENTINEL_NAMES,
+    SentinelGroup,
+    redis_answers,
+    restart_lost_redis,
+    start_redis,
+    start_redis_sentinel_group,
+)
 from shared.topics import Replication
 
 DEFAULT_KAFKA_PORT = 9092
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_SANDBOX_PORT = 8090
 DEFAULT_API_PORT = 8000
+DEFAULT_API_METRICS_PORT = 9464
 # Health ports of the services without an HTTP API of their own.
 DEFAULT_HEALTH_PORTS = {"dispatcher": 8101, "sender": 8102, "metrics": 8103}
 SERVICES = ("api", "dispatcher", "sender", "metrics")
 # Stopped in this order: consumers before what they consume from.
-STOP_ORDER = ("api", "dispatcher", "sender", "metrics", "twilio_sandbox", "redis", "kafka")
+# The Sentinels before the Redis they watch: else they would fail over to a replica
+# that is about to stop too.
+STOP_ORDER = (
+    "api", "dispatcher", "sender", "metrics", "twilio_sandbox",
+    *SENTINEL_NAMES, "redis", REPLICA_NAME, "kafka",
+)  # fmt: skip
+DEFAULT_SENTINEL_PORTS = (26379, 26380, 26381)
+DEFAULT_REDIS_PORT = 6379
+DEFAULT_REPLICA_PORT = 6380
 
 
 @dataclass
@@ -72,9 +89,15 @@ def python_env(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, s
 
 
 def bring_up_infrastructure(
-    table: ProcessTable, base_env: Mapping[str, str], *, fixed_ports: bool, kafka_nodes: int = 1
+    table: ProcessTable,
+    base_env: Mapping[str, str],
+    *,
+    fixed_ports: bool,
+    kafka_nodes: int = 1,
+    redis_sentinel: bool = False,
 ) -> StackEnv:
-    """Kafka (one broker, or a cluster of ``kafka_nodes``), Redis and (without Twilio
+    """Kafka (one broker, or a cluster of ``kafka_nodes``), Redis (alone, or with
+    ``redis_sentinel`` a primary, a replica and three Sentinels) and (without Twilio
     credentials) the sandbox; reuses what already answers."""
     stack = StackEnv()
     values = stack.values
@@ -93,7 +116,14 @@ def bring_up_infrastructure(
             values["KAFKA_MIN_INSYNC_REPLICAS"] = str(replication.min_insync)
 
     given_redis = base_env.get("REDIS_URL") or base_env.get("REDISCLOUD_URL") or DEFAULT_REDIS_URL
-    if fixed_ports and redis_answers(given_redis):
+    if redis_sentinel:
+        group = _own_redis_sentinel_group(table, fixed_ports)
+        values["REDIS_URL"] = group.primary_url  # tools that read Redis directly
+        values["REDIS_SENTINELS"] = group.sentinels
+        values["REDIS_SENTINEL_MASTER"] = group.master
+        values["REDIS_MIN_REPLICAS_ACKED"] = "1"
+        stack.owned.extend(["redis", REPLICA_NAME, *SENTINEL_NAMES])
+    elif fixed_ports and redis_answers(given_redis):
         values["REDIS_URL"] = given_redis
     else:
         values["REDIS_URL"] = _own_redis(table, fixed_ports)
@@ -151,6 +181,36 @@ def _own_redis(table: ProcessTable, fixed_ports: bool) -> str:
     port = _port_or_free(6379) if fixed_ports else free_port()
     start_redis(table, port)
     return f"redis://127.0.0.1:{port}/0"
+
+
+def _own_redis_sentinel_group(table: ProcessTable, fixed_ports: bool) -> SentinelGroup:
+    names = ("redis", REPLICA_NAME, *SENTINEL_NAMES)
+    existing = [table.get(name) for name in names]
+    servers, sentinels = existing[:2], existing[2:]
+    known = [t for t in existing if t is not None]
+    if len(known) == len(names) and all(is_running(t) for t in sentinels if t is not None):
+        if any(is_running(t) for t in servers if t is not None):
+            primary, replica, *sentinel_ports = (_argv_port(t) for t in known)
+            group = SentinelGroup(primary, replica, tuple(sentinel_ports))
+            restart_lost_redis(table, group)  # one killed since (a failover): now a replica
+            return group
+    if any(t is not None and is_running(t) for t in existing):
+        raise StartError("part of a Redis Sentinel group runs here; stop it with `make down`")
+
+    def port(preferred: int) -> int:
+        return _port_or_free(preferred) if fixed_ports else free_port()
+
+    sentinel_ports = tuple(port(preferred) for preferred in DEFAULT_SENTINEL_PORTS)
+    return start_redis_sentinel_group(
+        table, port(DEFAULT_REDIS_PORT), port(DEFAULT_REPLICA_PORT), sentinel_ports
+    )
+
+
+def _argv_port(tracked: Tracked) -> int:
+    if "--port" in tracked.argv:
+        return int(tracked.argv[tracked.argv.index("--port") + 1])
+    config = Path(tracked.argv[1]).read_text()  # a Sentinel: its port is in its config
+    return int(next(line.split()[1] for line in config.splitlines() if line.startswith("port ")))
 
 
 def _sandbox_port(table: ProcessTable, base_env: Mapping[str, str], fixed_ports: bool) -> int:
@@ -212,6 +272,8 @@ def start_services(
         env = dict(shared_env)
         if name == "api":
             env["API_PORT"] = api_port
+            # Prometheus' port of the api (not on the public API port), 9464 where free.
+            env["API_METRICS_PORT"] = str(_port_or_free(DEFAULT_API_METRICS_PORT))
         else:
             env["HEALTH_PORT"] = str(_port_or_free(DEFAULT_HEALTH_PORTS[name]))
         StackEnv(env).write(table.run_dir / f"{name}.env")

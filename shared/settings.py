@@ -68,6 +68,15 @@ class Settings(BaseSettings):
     )
     redis_key_prefix: str = "cq:"
     redis_max_connections: PositiveInt = 64
+    # With failover: the Sentinels (host:port, comma-separated) that name the primary of
+    # redis_sentinel_master; REDIS_URL then only gives the database, user and password.
+    redis_sentinels: str = ""
+    redis_sentinel_master: str = Field(default="cq", min_length=1)
+    # Replicas that must hold a send's ledger claim before Twilio is called, so that a
+    # promoted replica knows it (WAIT, services/sender/limiter.py). 0: a lone Redis, no
+    # wait. Fewer acknowledgements within the timeout count as Redis being away.
+    redis_min_replicas_acked: NonNegativeInt = 0
+    redis_wait_timeout_ms: PositiveInt = 500
 
     # Twilio. Without an account SID the services talk to the local sandbox.
     twilio_account_sid: str | None = None
@@ -116,6 +125,14 @@ class Settings(BaseSettings):
             raise ValueError("expected host:port[,host:port...]")
         return ",".join(servers)
 
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinels_have_ports(cls, value: str) -> str:
+        sentinels = [s.strip() for s in value.split(",") if s.strip()]
+        if value.strip() and any(not s.rpartition(":")[2].isdigit() for s in sentinels):
+            raise ValueError("expected host:port[,host:port...]")
+        return ",".join(sentinels)
+
     @field_validator("kafka_min_insync_replicas")
     @classmethod
     def _insync_within_replicas(cls, value: int, info: ValidationInfo) -> int:
@@ -160,9 +177,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _twilio_credentials_complete(self) -> Settings:
-        if self.twilio_account_sid and self.twilio_auth_token is None:
+        token = self.twilio_auth_token
+        # Real Twilio signs webhooks with it: an empty key would let anyone sign them.
+        if self.twilio_account_sid and (token is None or not token.get_secret_value().strip()):
             raise ValueError("TWILIO_AUTH_TOKEN: required when TWILIO_ACCOUNT_SID is set")
         return self
+
+    @property
+    def redis_sentinel_addresses(self) -> list[tuple[str, int]]:
+        """The Sentinels as (host, port); empty without failover."""
+        split = (s.rpartition(":") for s in self.redis_sentinels.split(",") if s)
+        return [(host, int(port)) for host, _, port in split]
 
     @property
     def uses_twilio_sandbox(self) -> bool:

@@ -15,7 +15,7 @@ from services.sender.settings import SenderSettings
 from services.sender.timings import TwilioTimings
 from services.sender.twilio_gateway import TwilioGateway
 from shared.metrics import BUFFERED_COMMANDS
-from shared.redis import Keys
+from shared.redis import Keys, ReplicaAcks
 from shared.runtime import Service
 from shared.store.deferred import DeferredCommands
 from shared.store.stats import StatsStore
@@ -73,6 +73,7 @@ class SenderService(Service):
                 [sender.number for sender in settings.whatsapp_senders],
                 settings.limiter_margin_ms,
             ),
+            ReplicaAcks.of(settings),
         )
         self.gate = FairGate(limiter, sendable, settings.twilio_max_concurrent)
         handler = SendHandler(

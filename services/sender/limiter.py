@@ -17,6 +17,11 @@ send, so two sends granted exactly one window apart could arrive less than one
 window apart. The grant and the send's ledger claim are one script, so nothing
 but the request itself lies between them; `make bench` measures the spread of
 that delay against the margin.
+
+With failover (REDIS_MIN_REPLICAS_ACKED), the script and a WAIT for the replicas run in
+one pipeline, on one connection: a grant is handed out, and its claim used, only once a
+replica holds them, so a promoted replica neither forgets a claim (a second send) nor a
+grant (a rate above the limit). One WAIT covers the whole batch the script granted.
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from services.sender.ledger import CLAIM_FUNCTION, ClaimRequest
-from shared.redis import Keys
+from shared.redis import Keys, ReplicaAcks
 from shared.senders import SenderDirectory, bare_number
 
 # A grant may be scored this far ahead of now; the gate asks again this much before the
@@ -193,8 +199,10 @@ class SlidingWindowLimiter:
         keys: Keys,
         windows: tuple[Window, ...],
         windows_by_number: Mapping[str, tuple[Window, ...]] | None = None,
+        acks: ReplicaAcks | None = None,
     ) -> None:
         self._redis = redis
+        self._acks = acks or ReplicaAcks()
         self._keys = keys
         self._script = redis.register_script(_GRANT)
         self._default = _Bucket.of(windows)
@@ -239,10 +247,11 @@ class SlidingWindowLimiter:
         ]
         for claim in claims:
             args += [claim.field, claim.expected_raw or ""]
-        answer = await self._script(
-            keys=[self._keys("limiter", sender_number), *(claim.key for claim in claims)],
-            args=args,
-        )
+        keys = [self._keys("limiter", sender_number), *(claim.key for claim in claims)]
+        if self._acks.replicas:
+            answer = await self._run_acknowledged(keys, args)
+        else:
+            answer = await self._script(keys=keys, args=args)
         dealt = []
         for index in range(1, len(answer), 2):
             status, value = _text(answer[index]), _text(answer[index + 1])
@@ -251,6 +260,26 @@ class SlidingWindowLimiter:
             else:
                 dealt.append(Grant(True, claim_raw=value or None, ahead_ms=float(status or 0)))
         return Grants(dealt, float(_text(answer[0]) or 0))
+
+    async def _run_acknowledged(self, keys: list[str], args: list[str | int | float]) -> list:
+        """The script, then WAIT on the same connection; raises ReplicasBehind (an outage:
+        nothing is sent, the claims go stale and are reconciled) when too few replicas
+        acknowledged in time."""
+        for _ in range(2):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.evalsha(self._script.sha, len(keys), *keys, *args)
+                self._acks.queue_wait(pipe)
+                answer, acknowledged = await pipe.execute(raise_on_error=False)
+            if isinstance(answer, NoScriptError):
+                # A promoted replica has no cached scripts; the script did not run.
+                await self._redis.script_load(_GRANT)
+                continue
+            for result in (answer, acknowledged):
+                if isinstance(result, Exception):
+                    raise result
+            self._acks.check(int(acknowledged))
+            return answer
+        raise NoScriptError("the grant script vanished twice in a row")
 
     async def acquire(self, sender_number: str, max_wait_s: float | None = None) -> float:
         """Wait until a send is granted; returns the milliseconds waited.

@@ -1,0 +1,41 @@
+"""Which errors mean "the infrastructure is away" rather than "this work is bad".
+
+Work that fails on an outage is kept and tried again, however long the outage: it
+is never dead-lettered or failed for it. Work that fails the same way for any other
+reason is set aside after a few tries, so that it cannot stall what comes after it.
+"""
+
+from __future__ import annotations
+
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidMessageError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+# Kafka errors about the record itself: sending it again fails again.
+_BAD_RECORD_KAFKA_ERRORS = (
+    CorruptRecordException,
+    InvalidMessageError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
+
+
+def is_outage(error: BaseException) -> bool:
+    """True for Redis or Kafka being unreachable, slow, failing over or loading."""
+    if isinstance(error, KafkaError):
+        # Kafka's error kinds are many and mostly transient (leaders moving, brokers
+        # away): anything not about the record itself counts as an outage.
+        return not isinstance(error, _BAD_RECORD_KAFKA_ERRORS)
+    # ReadOnlyError: a replica answering while Redis fails over.
+    return isinstance(
+        error, RedisConnectionError | RedisTimeoutError | ReadOnlyError | OSError | TimeoutError
+    )
