@@ -85,6 +85,8 @@ def campaign_body(
     recipients: Iterable[dict[str, Any]],
     scheduled_at: str | None,
     priority: str,
+    *,
+    missing_vars: str | None = None,
 ) -> dict[str, Any]:
     """The JSON of a new campaign; the API validates it and names any field it refuses."""
     body: dict[str, Any] = {
@@ -95,4 +97,6 @@ def campaign_body(
     }
     if scheduled_at is not None:
         body["scheduledAt"] = scheduled_at
+    if missing_vars is not None:
+        body["missingVars"] = missing_vars
     return body

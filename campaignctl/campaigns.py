@@ -30,6 +30,12 @@ class Priority(StrEnum):
     high = "high"
 
 
+class MissingVars(StrEnum):
+    error = "error"
+    empty = "empty"
+    skip = "skip"
+
+
 @app.command()
 def create(
     ctx: typer.Context,
@@ -54,6 +60,13 @@ def create(
         str | None, typer.Option(help="Start at this ISO 8601 time, with its offset.")
     ] = None,
     priority: Annotated[Priority, typer.Option(help="Share of the rate.")] = Priority.normal,
+    missing_vars: Annotated[
+        MissingVars | None,
+        typer.Option(
+            help="A contact lacking a variable the message names: error (the API's "
+            "default), empty (fill with nothing) or skip (leave the contact out)."
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Create a campaign: a draft to start later, or scheduled with --schedule."""
@@ -73,7 +86,15 @@ def create(
                 f"Imported {report['imported']} contacts from {contacts_csv} "
                 f"({report['skipped']} rows skipped)."
             )
-        body = campaign_body(name, text, contact or [], recipients, schedule, priority.value)
+        body = campaign_body(
+            name,
+            text,
+            contact or [],
+            recipients,
+            schedule,
+            priority.value,
+            missing_vars=missing_vars.value if missing_vars else None,
+        )
         campaign = api.create_campaign(body)
     if wants_json(ctx, json_output):
         output.print_json(campaign)

@@ -117,7 +117,7 @@ def metrics_tables(metrics: Mapping[str, Any], alerts: list[Mapping[str, Any]]) 
     """The dashboard: campaigns by status, the processing queue, the system, alerts."""
     queue = metrics["campaignQueue"]
     processing = metrics["processingQueue"]
-    system = metrics["system"]
+    system = metrics.get("system")
     campaigns = _pairs("Campaigns", [(key.capitalize(), value) for key, value in queue.items()])
     backlog = _pairs(
         "Processing queue",
@@ -127,19 +127,19 @@ def metrics_tables(metrics: Mapping[str, Any], alerts: list[Mapping[str, Any]]) 
             *((f"Lag {topic}", lag) for topic, lag in processing["consumerLag"].items()),
         ],
     )
-    state = _pairs(
-        "System",
-        [
+    totals = metrics.get("totals") or (system or {}).get("totals", {})
+    rows = [("Sent (total)", totals.get("sent")), ("Failed (total)", totals.get("failed"))]
+    if system is not None:  # null unless the token has the admin role
+        rows = [
             ("Active senders", system["activeWorkers"]),
             ("Circuit breaker", system["circuitBreaker"]),
             ("Kafka connected", system["kafka"].get("connected")),
             ("Redis connected", system["redis"].get("connected")),
-            ("Sent (total)", system["totals"]["sent"]),
-            ("Failed (total)", system["totals"]["failed"]),
+            *rows,
             ("Avg processing", _ms(system.get("averageProcessingTimeMs"))),
             ("Uptime", f"{system['uptimeS']:.0f} s"),
-        ],
-    )
+        ]
+    state = _pairs("System", rows)
     alert_rows = [(alert["name"], alert["message"]) for alert in alerts]
     alert_rows = alert_rows or [("none", "no alert holds now")]
     return [campaigns, backlog, state, _pairs("Active alerts", alert_rows)]

@@ -12,7 +12,8 @@ from devstack.processes import ProcessTable, await_ready, free_port, http_ok
 from devstack.stack import start_python
 
 TOKEN = "e2e-token"
-API_TOKENS = f"marketer:{TOKEN},other:other-token"
+ADMIN_TOKEN = "e2e-admin-token"  # the dashboard's system part is for admins
+API_TOKENS = f"marketer:{TOKEN},other:other-token,ops:{ADMIN_TOKEN}:admin"
 
 
 @dataclass

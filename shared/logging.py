@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -17,12 +17,18 @@ from opentelemetry import trace
 
 MASK = "[secret]"
 _secrets: set[str] = set()
+# Longest first: a secret that contains another is masked whole, not around it.
+_secrets_longest_first: tuple[str, ...] = ()
+_PLAIN = (int, float, bool, type(None))
 
 
 def register_secret(value: str | None) -> None:
-    # Short values would mask innocent text; real tokens are long.
-    if value and len(value) >= 8:
+    # Every length counts: a short token is still a token, and masking some innocent
+    # text costs less than logging it.
+    global _secrets_longest_first
+    if value and value.strip():
         _secrets.add(value)
+        _secrets_longest_first = tuple(sorted(_secrets, key=len, reverse=True))
 
 
 def add_trace_ids(_logger: object, _method: str, event: MutableMapping[str, Any]) -> Any:
@@ -33,14 +39,39 @@ def add_trace_ids(_logger: object, _method: str, event: MutableMapping[str, Any]
     return event
 
 
+def _masked_text(text: str) -> str:
+    for secret in _secrets_longest_first:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def masked(value: Any, _visiting: frozenset[int] = frozenset()) -> Any:
+    """``value`` with every registered secret masked, inside dicts, lists, tuples and sets
+    too; containers are copied, never changed (they may be the caller's)."""
+    if isinstance(value, str):
+        return _masked_text(value)
+    if isinstance(value, _PLAIN):
+        return value
+    if id(value) in _visiting:
+        return "[cycle]"
+    inner = _visiting | {id(value)}
+    if isinstance(value, Mapping):
+        return {masked(key, inner): masked(item, inner) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        # A list either way: that is how the JSON line shows each of them.
+        return [masked(item, inner) for item in value]
+    # Anything else is rendered through its repr: mask it when a secret shows there.
+    shown = repr(value)
+    text = _masked_text(shown)
+    return value if text == shown else text
+
+
 def mask_secrets(_logger: object, _method: str, event: MutableMapping[str, Any]) -> Any:
-    if not _secrets:
+    if not _secrets_longest_first:
         return event
-    for key, value in event.items():
-        if isinstance(value, str) and any(secret in value for secret in _secrets):
-            for secret in _secrets:
-                value = value.replace(secret, MASK)
-            event[key] = value
+    for key, value in list(event.items()):
+        event[key] = masked(value)
     return event
 
 

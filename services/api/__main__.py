@@ -1,4 +1,5 @@
-"""``python -m services.api`` serves the API; ``... create-token <user>`` issues a token."""
+"""``python -m services.api`` serves the API; ``... create-token <user>`` issues a token,
+``list-tokens`` and ``revoke-token <id>`` manage them."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import signal
 import uvicorn
 
 from services.api.app import traced_app
+from services.api.auth import DEFAULT_ROLE, ROLES
 from services.api.settings import ApiSettings
-from services.api.tokens_cli import run_create_token
+from services.api.tokens_cli import run_create_token, run_list_tokens, run_revoke_token
 from shared.logging import configure_logging, register_secret
 from shared.settings import load_settings
 from shared.trace_sampling import check_sampler_settings
@@ -22,6 +24,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     commands.add_parser("serve", help="serve the API (the default)")
     token = commands.add_parser("create-token", help="print a new bearer token for a user")
     token.add_argument("user", help="the user the token acts as")
+    token.add_argument("--role", choices=ROLES, default=DEFAULT_ROLE, help="what it may do")
+    token.add_argument(
+        "--expires-in", metavar="DURATION", help="e.g. 30d, 12h, 90m (default: never)"
+    )
+    commands.add_parser("list-tokens", help="list tokens (ids, never the tokens)")
+    revoke = commands.add_parser("revoke-token", help="revoke an issued token by its id")
+    revoke.add_argument("id", help="the token's id, as list-tokens shows it")
     return parser.parse_args(argv)
 
 
@@ -71,7 +80,11 @@ def main(argv: list[str] | None = None) -> None:
         register_secret(token)  # bearer tokens are as secret as the Twilio one
     configure_logging("api", settings.log_level)
     if args.command == "create-token":
-        run_create_token(settings, args.user)
+        run_create_token(settings, args.user, args.role, args.expires_in)
+    elif args.command == "list-tokens":
+        run_list_tokens(settings)
+    elif args.command == "revoke-token":
+        run_revoke_token(settings, args.id)
     else:
         # Once here: with several workers, each would fail alone and be restarted.
         check_sampler_settings()

@@ -24,6 +24,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from services.api.alerts import AlertMonitor, AlertStore
 from services.api.auth import TokenRegistry
+from services.api.body_limit import BodyLimit
 from services.api.campaigns import CampaignService
 from services.api.contacts_store import ContactStore
 from services.api.dashboard import DashboardGenerations, DashboardService
@@ -37,11 +38,12 @@ from services.api.routes import (
     dashboard,
     health,
     live,
-    metrics,
     suppressions,
+    tokens,
     web,
     webhooks,
 )
+from services.api.routes.metrics import MetricsServer
 from services.api.senders import live_breakers
 from services.api.settings import ApiSettings
 from shared.logging import configure_logging, register_secret
@@ -110,10 +112,19 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
             Topics.from_settings(settings).alerts,
         )
         alert_monitor.start()
+        state.metrics_server = MetricsServer(
+            settings.health_host,
+            settings.api_metrics_port,
+            connections.probes(),
+            campaign_store,
+            lag_monitor,
+        )
+        await state.metrics_server.start()
         log.info("service initialised", extra={"service_name": "api"})
         try:
             yield
         finally:
+            await state.metrics_server.stop()
             await alert_monitor.stop()
             await lag_monitor.close()
             await connections.close()
@@ -128,15 +139,20 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(
+        BodyLimit,
+        max_body_bytes=settings.api_max_body_bytes,
+        max_import_bytes=settings.api_max_import_bytes,
+    )
     app.include_router(health.router)
     app.include_router(campaigns.router)
     app.include_router(control.router)
     app.include_router(contacts.router)
     app.include_router(dashboard.router)
-    app.include_router(metrics.router)
     app.include_router(live.router)
     app.include_router(web.router)
     app.include_router(suppressions.router)
+    app.include_router(tokens.router)
     app.include_router(webhooks.router)
     return app
 

@@ -8,17 +8,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from redis.exceptions import RedisError
 
+from services.api.audience import IndexedRecipient, request_recipients
 from services.api.auth import User
-from services.api.contacts_store import ContactStore
+from services.api.contacts_store import Contact, ContactStore
 from services.api.errors import CampaignNotFound, EventNotWritten, IllegalTransition, InvalidInput
 from services.api.estimate import longest_window_wait_ms, time_to_send_ms
 from services.api.models import AudienceItem, CampaignCreate
+from services.api.personalised import personalised_audience
 from services.api.phones import require_phone
 from services.api.publisher import CampaignEventPublisher
 from services.api.queue_status import QueueStatus, is_running, queue_status, unsent, with_funnel
@@ -29,7 +33,6 @@ from shared.events.models import (
     CampaignResumed,
     CampaignScheduled,
     CampaignStopped,
-    Recipient,
 )
 from shared.priority import weight
 from shared.redis import Keys
@@ -44,11 +47,18 @@ from shared.store.held import HeldCommands
 from shared.store.progress import ProgressStore
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 STARTABLE = ("draft", "scheduled")
 CONTACT_LOOKUP_CHUNK = 1_000
 # Recipients whose time zones estimate the wait for a send window to open.
 WINDOW_SAMPLE = 1_000
+# Audiences longer than this have their phones parsed and messages filled in a worker
+# thread: 20,000 phones take about a second, which would stall every other request.
+OFF_LOOP_FROM = 500
+# Campaign ids are uuid4s, retry runs' `<id>-retry-<n>`, older systems' ids similar:
+# never a ':', which would make the id name another Redis key (`<id>:audience`).
+CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 # action -> (event, status it leads to, statuses it may leave). Anything else is a 409:
 # pausing a paused or finished campaign, resuming one that is not paused, stopping
 # a finished one.
@@ -69,6 +79,15 @@ def _now() -> datetime:
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+async def _off_the_loop_if_large(size: int, work: Callable[[], T]) -> T:
+    return await asyncio.to_thread(work) if size > OFF_LOOP_FROM else work()
+
+
+def _require_campaign_id(campaign_id: str) -> None:
+    if not CAMPAIGN_ID.match(campaign_id):
+        raise CampaignNotFound(campaign_id)
 
 
 class CampaignService:
@@ -105,8 +124,12 @@ class CampaignService:
             # Later than datetime can count (a scheduledAt late in year 9999): never expires.
             return None
 
-    async def create(self, user: User, body: CampaignCreate) -> CampaignRecord:
-        """Store the definition and its audience; a future ``scheduledAt`` schedules it."""
+    async def create(self, user: User, body: CampaignCreate) -> tuple[CampaignRecord, int]:
+        """Store the definition and its audience; a future ``scheduledAt`` schedules it.
+
+        Returns the campaign and how many contacts were left out for lacking a variable
+        the message names (``missingVars: skip``).
+        """
         region = self._settings.default_phone_region
         from_number = (
             require_phone(body.from_number, region, ("body", "fromNumber"))
@@ -120,14 +143,18 @@ class CampaignService:
                 "not a configured Messaging Service (MESSAGING_SERVICES)",
                 sid,
             )
-        audience = await self._audience(user, body.contacts)
+        content = body.message.to_content()
+        indexed = await self._audience(user, body.contacts)
+        audience, skipped = await _off_the_loop_if_large(
+            len(indexed), lambda: personalised_audience(content, indexed, body.missing_vars)
+        )
         record = CampaignRecord(
             id=str(uuid.uuid4()),
             owner_id=user.id,
             name=body.name,
             status="scheduled" if body.scheduled_at else "draft",
             priority=body.priority,
-            content=body.message.to_content(),
+            content=content,
             from_number=from_number,
             messaging_service_sid=sid,
             send_window=body.send_window,
@@ -148,10 +175,11 @@ class CampaignService:
                 "campaign_id": record.id,
                 "owner_id": user.id,
                 "contacts": record.total,
+                "skipped_for_missing_vars": skipped,
                 "status": record.status,
             },
         )
-        return record
+        return record, skipped
 
     async def _schedule(self, record: CampaignRecord, due: datetime) -> None:
         try:
@@ -164,49 +192,25 @@ class CampaignService:
         await self._campaigns.schedule(record.id, due)
         await self._campaigns.mark_active(record.id)
 
-    async def _audience(self, user: User, items: Sequence[AudienceItem]) -> list[Recipient]:
-        """Recipients in request order; phones in E.164; a stored contact listed twice once."""
+    async def _audience(self, user: User, items: Sequence[AudienceItem]) -> list[IndexedRecipient]:
+        """Recipients in request order, each with its index in the request; phones in
+        E.164; a stored contact listed twice once."""
         stored_ids = list(dict.fromkeys(i.contact_id for i in items if i.contact_id is not None))
-        stored = {}
+        stored: dict[str, Contact | None] = {}
         for start in range(0, len(stored_ids), CONTACT_LOOKUP_CHUNK):
             chunk = stored_ids[start : start + CONTACT_LOOKUP_CHUNK]
             found = await self._contacts.get_many(user.id, chunk)
             stored.update(zip(chunk, found, strict=True))
         region = self._settings.default_phone_region
-        recipients: list[Recipient] = []
-        seen: set[str] = set()
-        for index, item in enumerate(items):
-            if item.contact_id is not None:
-                contact = stored.get(item.contact_id)
-                if contact is None:
-                    raise InvalidInput(
-                        ("body", "contacts", index), "unknown contact id", item.contact_id
-                    )
-                if item.contact_id in seen:
-                    continue
-                seen.add(item.contact_id)
-                recipients.append(
-                    Recipient(
-                        contact_id=item.contact_id,
-                        phone=contact.phone,
-                        name=contact.name,
-                        vars=contact.vars,
-                    )
-                )
-            else:
-                assert item.phone is not None
-                phone = require_phone(item.phone, region, ("body", "contacts", index, "phone"))
-                recipients.append(
-                    Recipient(
-                        contact_id=f"inline-{index}", phone=phone, name=item.name, vars=item.vars
-                    )
-                )
-        return recipients
+        return await _off_the_loop_if_large(
+            len(items), lambda: request_recipients(items, stored, region)
+        )
 
     async def get(self, user: User, campaign_id: str) -> CampaignRecord:
         """A campaign the user may see: their own, or one with no owner."""
+        _require_campaign_id(campaign_id)
         record = await self._campaigns.get(campaign_id)
-        if record is None or (record.owner_id is not None and record.owner_id != user.id):
+        if record is None or not user.may_see(record.owner_id):
             raise CampaignNotFound(campaign_id)
         return record
 
@@ -350,6 +354,7 @@ class CampaignService:
     async def queue_status(self, user: User, campaign_id: str) -> QueueStatus:
         """The campaign, its progress, held commands, funnel and the senders' breakers,
         read in one round trip (one non-transactional pipeline): a dashboard polls this."""
+        _require_campaign_id(campaign_id)
         async with self._campaigns.pipeline() as pipe:
             # Each store queues its reads; marks[i] is where the replies of part i end.
             marks = []
@@ -367,7 +372,7 @@ class CampaignService:
             replies[begin:end] for begin, end in itertools.pairwise([0, *marks])
         )
         record = self._campaigns.parse_get(*raw_record)
-        if record is None or (record.owner_id is not None and record.owner_id != user.id):
+        if record is None or not user.may_see(record.owner_id):
             raise CampaignNotFound(campaign_id)
         progress = self._progress.parse_read(*raw_progress)
         status = queue_status(

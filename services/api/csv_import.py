@@ -3,10 +3,16 @@
 The upload is read through a text decoder by ``csv.reader`` a chunk of rows at a
 time (in a worker thread, since the spooled upload is a blocking file), and each
 chunk goes to Redis in one round trip: memory stays flat whatever the file size.
+
+Nothing is altered on the way: a file that is not UTF-8 is refused whole before a row
+is imported (a Latin-1 file would otherwise turn "José" into "Jos\ufffd"), and a row
+that is malformed (a quoted field running over lines, more cells than the header,
+control or bidi-override characters) is reported by its line rather than imported.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterator
@@ -17,10 +23,13 @@ from starlette.concurrency import run_in_threadpool
 
 from services.api.contacts_store import Contact, ContactStore
 from services.api.errors import InvalidInput
+from services.api.models import MAX_VARS
 from services.api.phones import INVALID_PHONE
+from services.api.safe_text import unsafe_character
 from shared.phones import normalise_phone
 
 MAX_REPORTED_ERRORS = 20
+UTF8_SCAN_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,23 +67,72 @@ class Columns:
         name = lowered.index("name") if "name" in lowered else None
         phone = lowered.index("phone")
         extra = {i: column for i, column in enumerate(names) if i not in (phone, name) and column}
+        if len(extra) > MAX_VARS:
+            raise InvalidInput(
+                ("body", "file"),
+                f"the header names {len(extra):,} variable columns; at most {MAX_VARS} "
+                "(besides phone and name), as for a contact's vars",
+            )
+        for column in names:
+            if (found := unsafe_character(column)) is not None:
+                raise InvalidInput(("body", "file"), f"header column {column!r}: {found}")
         return cls(phone, name, extra)
+
+
+def check_utf8(binary: BinaryIO) -> None:
+    """Raise InvalidInput naming the line and byte where ``binary`` stops being UTF-8;
+    reads it through once, a chunk at a time, and rewinds it."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    offset = 0  # bytes read before this chunk
+    line = 1
+    try:
+        while True:
+            chunk = binary.read(UTF8_SCAN_CHUNK)
+            pending = decoder.getstate()[0]
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as error:
+                data = pending + chunk
+                position = offset - len(pending) + error.start
+                line += data[: error.start].count(b"\n")
+                bad = data[error.start : error.start + 1].hex().upper() or "end of file"
+                raise InvalidInput(
+                    ("body", "file"),
+                    f"not UTF-8: byte 0x{bad} at offset {position:,} (line {line}); "
+                    "save the file as UTF-8 (CSV UTF-8 in Excel)",
+                ) from None
+            if not chunk:
+                return
+            offset += len(chunk)
+            line += chunk.count(b"\n")
+    finally:
+        binary.seek(0)
 
 
 def _cell(row: list[str], index: int | None) -> str:
     return row[index].strip() if index is not None and index < len(row) else ""
 
 
+def _unsafe_cell(row: list[str], columns: Columns) -> str | None:
+    named = {columns.name: "name"} if columns.name is not None else {}
+    for index, column in {**named, **columns.vars}.items():
+        if (found := unsafe_character(_cell(row, index))) is not None:
+            return f"{column}: control and bidi-override characters are not allowed: {found}"
+    return None
+
+
 class _Rows:
     """``(line number, fields)`` of non-blank records, pulled a chunk at a time."""
 
     def __init__(self, binary: BinaryIO) -> None:
-        self._text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
+        # Strict: check_utf8 has read the file through already; a BOM is skipped.
+        self._text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="strict", newline="")
         self._reader = csv.reader(self._text)
         self.errors: list[tuple[int, str]] = []
 
     def _records(self) -> Iterator[tuple[int, list[str]]]:
         while True:
+            first_line = self._reader.line_num + 1
             try:
                 row = next(self._reader)
             except StopIteration:
@@ -82,8 +140,19 @@ class _Rows:
             except csv.Error as error:
                 self.errors.append((self._reader.line_num, f"unreadable row: {error}"))
                 continue
+            last_line = self._reader.line_num
+            if last_line > first_line:
+                # A contact is one line: a quoted field running on swallowed the next rows.
+                self.errors.append(
+                    (
+                        first_line,
+                        f"a quoted field runs from line {first_line} to line {last_line} "
+                        "(an unterminated quote?); none of those lines was imported",
+                    )
+                )
+                continue
             if any(cell.strip() for cell in row):
-                yield self._reader.line_num, row
+                yield first_line, row
 
     def take(self, count: int) -> list[tuple[int, list[str]]]:
         records = self._records()
@@ -98,18 +167,28 @@ async def import_contacts(
     binary: BinaryIO, store: ContactStore, user_id: str, default_region: str, chunk_rows: int
 ) -> ImportReport:
     report = ImportReport()
+    await run_in_threadpool(check_utf8, binary)
     rows = _Rows(binary)
     try:
         header = await run_in_threadpool(rows.take, 1)
         if not header:
             raise InvalidInput(("body", "file"), "the file is empty: a header row is needed")
         columns = Columns.from_header(header[0][1])
+        header_width = len(header[0][1])
         while chunk := await run_in_threadpool(rows.take, chunk_rows):
             for line, message in rows.errors:
                 report.reject(line, message)
             rows.errors.clear()
             contacts = []
             for line, row in chunk:
+                if len(row) > header_width and any(cell.strip() for cell in row[header_width:]):
+                    report.reject(
+                        line, f"{len(row)} cells, but the header names {header_width} columns"
+                    )
+                    continue
+                if (problem := _unsafe_cell(row, columns)) is not None:
+                    report.reject(line, problem)
+                    continue
                 raw_phone = _cell(row, columns.phone)
                 if not raw_phone:
                     report.reject(line, "phone is missing")

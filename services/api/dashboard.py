@@ -1,7 +1,9 @@
 """The queue dashboard, from real state: campaign hashes, progress views, Kafka, Redis.
 
-Campaign counts and totals cover what the user may see (their campaigns and those with
-no owner); the processing queue and the system part describe the whole system.
+Campaign counts, totals and the processing queue's backlog cover the campaigns the user
+may see: their own, and for an admin also those with no owner. Consumer lag and the
+system part describe the infrastructure shared by every tenant: admins only (for a
+marketer ``system`` is null and the lag maps are empty).
 
 A user's summary is cached for DASHBOARD_CACHE_S (1 s): under 200 polling clients,
 recomputing it per request was most of the api's work. Each worker process keeps its
@@ -23,7 +25,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.api.auth import User
-from services.api.lag import ConsumerLagMonitor, lag_by_topic
+from services.api.lag import ConsumerLagMonitor, GroupLag, lag_by_topic
 from services.api.models import ApiModel
 from services.api.queue_status import FunnelPublic, is_running, unsent
 from services.api.senders import breaker_verdict, live_breakers
@@ -86,7 +88,13 @@ class SystemMetrics(ApiModel):
 class DashboardMetrics(ApiModel):
     campaign_queue: CampaignQueueCounts
     processing_queue: ProcessingQueue
-    system: SystemMetrics
+    totals: Totals = Field(description="Sent and failed over your campaigns.")
+    funnel: FunnelPublic = Field(
+        description="Delivery funnel summed over your running and recently run campaigns."
+    )
+    system: SystemMetrics | None = Field(
+        description="Infrastructure (workers, breakers, Kafka, Redis): admins only, else null."
+    )
 
 
 class DashboardPublic(ApiModel):
@@ -99,7 +107,7 @@ class DashboardGenerations:
 
     ``dashboard:generation:{user}`` counts the changes a user made to their campaigns
     through the api, ``dashboard:generation`` those to campaigns without an owner, which
-    every user sees. A control request INCRs the counter after the change; a worker
+    admins see. A control request INCRs the counter after the change; a worker
     keys its cached summary by the counters it read before computing it. So one cheap
     MGET per dashboard request tells every worker whether its summary is still good,
     with no message between workers, and a summary computed while a change was made is
@@ -127,6 +135,11 @@ class DashboardGenerations:
             pipe.incr(self._key(owner_id))
             pipe.expire(self._key(owner_id), GENERATION_TTL_S)
             await pipe.execute()
+
+
+def _view(user: User) -> str:
+    """The cache key of a user's summary: its content depends on the role too."""
+    return f"{user.role}:{user.id}"
 
 
 @dataclass(slots=True)
@@ -172,7 +185,7 @@ class DashboardService:
             return await self._compute(user)
         generation = await self._generations.current(user.id)
         now = time.monotonic()
-        cached = self._summaries.get(user.id)
+        cached = self._summaries.get(_view(user))
         if (
             cached is None
             or cached.generation != generation
@@ -182,14 +195,14 @@ class DashboardService:
             if len(self._summaries) >= MAX_CACHED_SUMMARIES:
                 self._drop_expired(now, ttl_s)
             cached = _Cached(generation, now, asyncio.create_task(self._compute(user)))
-            self._summaries[user.id] = cached
+            self._summaries[_view(user)] = cached
         # Shielded: a client that goes away does not cancel the others' summary.
         return await asyncio.shield(cached.summary)
 
     def _drop_expired(self, now: float, ttl_s: float) -> None:
-        for user_id, cached in list(self._summaries.items()):
+        for view, cached in list(self._summaries.items()):
             if now - cached.at >= ttl_s and cached.summary.done():
-                del self._summaries[user_id]
+                del self._summaries[view]
 
     async def _compute(self, user: User) -> DashboardMetrics:
         own_ids = await self._campaigns.owner_ids(user.id)
@@ -204,7 +217,8 @@ class DashboardService:
         # Funnels of the recent campaigns the user sees: (id, accepted) for one read.
         recent: list[tuple[str, int]] = []
         for campaign_id, record, progress in zip(ids, records, progresses, strict=True):
-            if record is None:
+            # Another tenant's backlog is theirs: counted for nobody else.
+            if record is None or not user.may_see(record.owner_id):
                 continue
             running = is_running(record, progress)
             if campaign_id in active and running:
@@ -212,8 +226,6 @@ class DashboardService:
                 if progress is not None:
                     emitted = min(progress.batches_emitted, progress.batches_total)
                     in_flight += max(0, emitted - progress.jobs_completed)
-            if record.owner_id not in (None, user.id):
-                continue
             counts[record.status] += 1
             if campaign_id in active:
                 recent.append((campaign_id, progress.sent if progress is not None else 0))
@@ -222,9 +234,10 @@ class DashboardService:
                 failed += progress.failed
                 if progress.finished_ms is not None and progress.started_ms is not None:
                     durations.append(progress.finished_ms - progress.started_ms)
+        totals = Totals(sent=sent, failed=failed)
+        average_ms = round(sum(durations) / len(durations)) if durations else None
         funnel = await self._funnel_totals(recent)
-        lag = await self._lag.lag()
-        redis_info, kafka_up, workers = await self._system_state()
+        lag = await self._lag.lag() if user.is_admin else {}
         return DashboardMetrics(
             campaign_queue=CampaignQueueCounts(
                 waiting=counts["queued"],
@@ -242,24 +255,34 @@ class DashboardService:
                 consumer_lag=lag_by_topic(lag or {}),
                 consumer_groups=lag or {},
             ),
-            system=SystemMetrics(
-                active_workers=len(workers),
-                circuit_breakers=workers,
-                circuit_breaker=breaker_verdict(workers.values()),
-                uptime_s=round(time.monotonic() - self._started_monotonic, 3),
-                redis=redis_info,
-                kafka={
-                    "connected": kafka_up,
-                    "bootstrapServers": self._settings.kafka_bootstrap_servers,
-                    "topicPrefix": self._settings.kafka_topic_prefix,
-                    "lagAvailable": lag is not None,
-                },
-                average_processing_time_ms=(
-                    round(sum(durations) / len(durations)) if durations else None
-                ),
-                totals=Totals(sent=sent, failed=failed),
-                funnel=funnel,
-            ),
+            totals=totals,
+            funnel=funnel,
+            system=await self._system(lag, totals, average_ms, funnel) if user.is_admin else None,
+        )
+
+    async def _system(
+        self,
+        lag: GroupLag | None,
+        totals: Totals,
+        average_ms: int | None,
+        funnel: FunnelPublic,
+    ) -> SystemMetrics:
+        redis_info, kafka_up, workers = await self._system_state()
+        return SystemMetrics(
+            active_workers=len(workers),
+            circuit_breakers=workers,
+            circuit_breaker=breaker_verdict(workers.values()),
+            uptime_s=round(time.monotonic() - self._started_monotonic, 3),
+            redis=redis_info,
+            kafka={
+                "connected": kafka_up,
+                "bootstrapServers": self._settings.kafka_bootstrap_servers,
+                "topicPrefix": self._settings.kafka_topic_prefix,
+                "lagAvailable": lag is not None,
+            },
+            average_processing_time_ms=average_ms,
+            totals=totals,
+            funnel=funnel,
         )
 
     async def _funnel_totals(self, campaigns: list[tuple[str, int]]) -> FunnelPublic:

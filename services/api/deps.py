@@ -62,6 +62,16 @@ async def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
+async def get_admin_user(user: CurrentUser) -> User:
+    """The user, when their token has the admin role; 403 for anyone else."""
+    if not user.is_admin:
+        raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="admin role required")
+    return user
+
+
+AdminUser = Annotated[User, Depends(get_admin_user)]
+
+
 def get_campaign_store(request: Request) -> CampaignStore:
     return request.app.state.campaign_store
 

@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,14 @@ def install_error_handlers(app: FastAPI) -> None:
             {"detail": "Redis unavailable", "message": "Redis unavailable, try again"},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
+
+    @app.exception_handler(ResponseError)
+    async def on_redis_refused(request: Request, error: ResponseError) -> JSONResponse:
+        # An id from the path that names a key of another type (`<id>:audience`, a list,
+        # read as a campaign's hash) is not a campaign: a 404, not an outage.
+        if str(error).startswith("WRONGTYPE") and "campaign_id" in request.path_params:
+            return await on_not_found(request, CampaignNotFound(request.path_params["campaign_id"]))
+        return await on_redis_down(request, error)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(_request: Request, error: StarletteHTTPException) -> JSONResponse:

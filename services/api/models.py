@@ -6,11 +6,12 @@ Shapes match the Bull-based system this API replaces.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -25,6 +26,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from services.api.safe_text import require_safe
 from shared.events.models import Priority, SendWindow, TemplateContent, TextContent
 from shared.senders import MESSAGING_SERVICE_SID_PATTERN
 from shared.store.campaigns import CampaignRecord, CampaignStatus
@@ -33,15 +35,33 @@ CONTENT_SID_PATTERN = r"^HX[0-9a-fA-F]{32}$"
 # Listings read pages by Redis offset, a 64-bit integer: a page past this is a 422 naming
 # `page` rather than an offset Redis rejects. No listing here is that long.
 MAX_PAGE = 1_000_000
+# WhatsApp's limit on a message body, once personalised for its recipient.
+MAX_MESSAGE_CHARS = 1600
+# Audience entries in one request. Larger audiences go through the CSV import
+# (POST /api/contacts/import) and are then named by contact id, or sent in several
+# requests; 20,000 short entries fit in the default 1 MiB body (API_MAX_BODY_BYTES).
+MAX_AUDIENCE_ITEMS = 20_000
+# Variables per contact, as Twilio's ContentVariables allow: a CSV has as many columns.
+MAX_VARS = 100
+# A campaign scheduled further ahead is a typo (year 9999) more often than a plan;
+# 366 days so that the same date next year is always accepted.
+MAX_SCHEDULE_AHEAD = timedelta(days=366)
 
-MessageText = Annotated[str, Field(min_length=1, max_length=1600)]
+# Names and variables are one line; a message body may hold line breaks and tabs.
+SafeLine = Annotated[str, AfterValidator(require_safe)]
+SafeText = Annotated[str, AfterValidator(lambda value: require_safe(value, multiline=True))]
+MessageText = Annotated[SafeText, Field(min_length=1, max_length=MAX_MESSAGE_CHARS)]
 ContactId = Annotated[str, Field(min_length=1, max_length=128)]
+ContactName = Annotated[SafeLine, Field(max_length=256)]
+ContactVars = Annotated[dict[SafeLine, SafeLine], Field(max_length=MAX_VARS)]
+MissingVars = Literal["error", "empty", "skip"]
 
 
 class ApiModel(BaseModel):
-    """camelCase on the wire, snake_case in Python."""
+    """camelCase on the wire, snake_case in Python; an unknown field is a 422 naming it
+    (a typo such as ``scheduleAt`` would otherwise make a draft of a scheduled campaign)."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
 def string_or_object_with_one_of(
@@ -77,8 +97,8 @@ def string_or_object_with_one_of(
 # Twilio's ContentVariables: at most 100 pairs, keys as the template names its
 # placeholders ("1", "first_name"), values at most 1,600 characters.
 VariableName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")]
-VariableValue = Annotated[str, Field(max_length=1600)]
-ContentVariables = Annotated[dict[VariableName, VariableValue], Field(max_length=100)]
+VariableValue = Annotated[SafeLine, Field(max_length=MAX_MESSAGE_CHARS)]
+ContentVariables = Annotated[dict[VariableName, VariableValue], Field(max_length=MAX_VARS)]
 
 
 class TemplateMessage(ApiModel):
@@ -129,8 +149,8 @@ class AudienceItem(ApiModel):
 
     contact_id: ContactId | None = None
     phone: str | None = Field(default=None, min_length=1, max_length=64)
-    name: str | None = Field(default=None, max_length=256)
-    vars: dict[str, str] = Field(default_factory=dict, max_length=100)
+    name: ContactName | None = None
+    vars: ContactVars = Field(default_factory=dict)
 
     __get_pydantic_json_schema__ = string_or_object_with_one_of(ContactId, "contactId", "phone")
 
@@ -147,11 +167,26 @@ class AudienceItem(ApiModel):
 
 
 class CampaignCreate(ApiModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: SafeLine = Field(min_length=1, max_length=200)
     message: MessageIn
-    contacts: list[AudienceItem] = Field(min_length=1)
+    contacts: list[AudienceItem] = Field(
+        min_length=1,
+        max_length=MAX_AUDIENCE_ITEMS,
+        description=f"At most {MAX_AUDIENCE_ITEMS:,} entries (and a body of at most "
+        "API_MAX_BODY_BYTES, 1 MiB by default): import a larger audience with "
+        "POST /api/contacts/import and name its contacts by id, or split it.",
+    )
+    missing_vars: MissingVars = Field(
+        default="error",
+        description="A contact lacking a variable the message names: `error` refuses the "
+        "campaign (422 listing each missing variable and how many contacts lack it), "
+        "`empty` fills it with nothing, `skip` leaves that contact out of the audience "
+        "(counted in `skippedContacts`).",
+    )
     scheduled_at: AwareDatetime | None = Field(
-        default=None, description="ISO 8601 with an offset; the campaign starts itself then."
+        default=None,
+        description="ISO 8601 with an offset, at most 366 days ahead; the campaign starts "
+        "itself then.",
     )
     expires_at: AwareDatetime | None = Field(
         default=None,
@@ -169,6 +204,18 @@ class CampaignCreate(ApiModel):
         default=None,
         description="Local hours (each recipient's time zone) in which messages may go out.",
     )
+
+    @field_validator("contacts", mode="before")
+    @classmethod
+    def _not_too_many(cls, value: Any) -> Any:
+        # Before the entries are validated one by one: a 100,000-entry list is refused
+        # at once, with a pointer to the way to send that many.
+        if isinstance(value, list) and len(value) > MAX_AUDIENCE_ITEMS:
+            raise ValueError(
+                f"{len(value):,} entries; at most {MAX_AUDIENCE_ITEMS:,} per request: import "
+                "a larger audience with POST /api/contacts/import and name its contacts by id"
+            )
+        return value
 
     @field_validator("messaging_service_sid")
     @classmethod
@@ -191,6 +238,13 @@ class CampaignCreate(ApiModel):
             raise ValueError("must be in the future")
         return value
 
+    @field_validator("scheduled_at")
+    @classmethod
+    def _within_a_year(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value - datetime.now(UTC) > MAX_SCHEDULE_AHEAD:
+            raise ValueError(f"must be at most {MAX_SCHEDULE_AHEAD.days} days ahead")
+        return value
+
     @field_validator("expires_at")
     @classmethod
     def _after_the_schedule(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
@@ -202,6 +256,8 @@ class CampaignCreate(ApiModel):
 
 class SendWindowIn(SendWindow):
     """``start`` and ``end`` as HH:MM; an end before the start spans midnight."""
+
+    model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="after")
     def _valid(self) -> SendWindowIn:
@@ -236,7 +292,7 @@ class CampaignPublic(ApiModel):
     )
 
     @classmethod
-    def from_record(cls, record: CampaignRecord) -> CampaignPublic:
+    def from_record(cls, record: CampaignRecord) -> Self:
         content = record.content
         message: str | TemplateMessage = (
             content.body
@@ -269,6 +325,14 @@ class CampaignPublic(ApiModel):
         )
 
 
+class CampaignCreatedPublic(CampaignPublic):
+    skipped_contacts: int | None = Field(
+        default=None,
+        description="With `missingVars: skip`: contacts left out for lacking a variable "
+        "(absent otherwise).",
+    )
+
+
 class CampaignsPublic(ApiModel):
     campaigns: list[CampaignPublic]
     total: int
@@ -295,8 +359,8 @@ class ControlPublic(ApiModel):
 
 class ContactCreate(ApiModel):
     phone: str = Field(min_length=1, max_length=64)
-    name: str | None = Field(default=None, max_length=256)
-    vars: dict[str, str] = Field(default_factory=dict, max_length=100)
+    name: ContactName | None = None
+    vars: ContactVars = Field(default_factory=dict)
 
 
 class ContactPublic(ApiModel):

@@ -90,6 +90,9 @@ class QueueStatus(ApiModel):
         description="While the campaign runs: the senders' circuit breakers as one, "
         "`open` when Twilio calls wait (its messages are not failed for it).",
     )
+    failure_reason: str | None = Field(
+        default=None, description="When `failed`: why the system gave up on the campaign."
+    )
     funnel: FunnelPublic = Field(default_factory=lambda: FunnelPublic())
     funnel_errors_by_code: dict[str, dict[str, int]] = Field(
         default_factory=dict,
@@ -119,7 +122,14 @@ def queue_status(
     waiting = WaitingPublic(send_window=held.get("window", 0), tier=held.get("tier", 0))
     metrics = status.metrics.model_copy(update={"waiting": waiting})
     throttled_until = _from_ms(record.throttled_until_ms) if record.status == "throttled" else None
-    return status.model_copy(update={"metrics": metrics, "throttled_until": throttled_until})
+    failure_reason = record.failure_reason if record.status == "failed" else None
+    return status.model_copy(
+        update={
+            "metrics": metrics,
+            "throttled_until": throttled_until,
+            "failure_reason": failure_reason,
+        }
+    )
 
 
 def _queue_status(record: CampaignRecord, progress: Progress | None, now_ms: int) -> QueueStatus:

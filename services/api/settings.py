@@ -7,6 +7,7 @@ import os
 import phonenumbers
 from pydantic import Field, SecretStr, field_validator
 
+from services.api.auth import DEFAULT_ROLE, ROLES, Role
 from shared.settings import Settings
 
 
@@ -19,17 +20,26 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def parse_token_pairs(value: str) -> dict[str, str]:
-    """``user:token,user:token`` as token -> user; raises ValueError on a malformed pair."""
-    tokens: dict[str, str] = {}
-    for pair in (item.strip() for item in value.split(",")):
-        if not pair:
+def parse_api_tokens(value: str) -> dict[str, tuple[str, Role]]:
+    """``user:token[:role]`` entries, comma-separated, as token -> (user, role); no role
+    means marketer. Raises ValueError on a malformed entry."""
+    tokens: dict[str, tuple[str, Role]] = {}
+    for entry in (item.strip() for item in value.split(",")):
+        if not entry:
             continue
-        user, sep, token = pair.partition(":")
-        if not sep or not user.strip() or not token.strip():
-            raise ValueError("expected comma-separated user:token pairs")
-        tokens[token.strip()] = user.strip()
+        parts = [part.strip() for part in entry.split(":")]
+        if len(parts) not in (2, 3) or not all(parts):
+            raise ValueError("expected comma-separated user:token or user:token:role entries")
+        user, token, *role = parts
+        if role and role[0] not in ROLES:
+            raise ValueError(f"unknown role {role[0]!r}: expected one of {', '.join(ROLES)}")
+        tokens[token] = (user, role[0] if role else DEFAULT_ROLE)  # type: ignore[assignment]
     return tokens
+
+
+def parse_token_pairs(value: str) -> dict[str, str]:
+    """``user:token[:role]`` entries as token -> user."""
+    return {token: user for token, (user, _) in parse_api_tokens(value).items()}
 
 
 class ApiSettings(Settings):
@@ -38,13 +48,20 @@ class ApiSettings(Settings):
     # Worker processes serving the API (uvicorn workers sharing one socket): one per
     # core by default. Each opens its own Kafka and Redis connections.
     api_workers: int = Field(default_factory=usable_cores, ge=1, le=512)
-    # Static bearer tokens, ``user:token`` pairs separated by commas. More tokens can be
-    # made at run time with ``python -m services.api create-token <user>``.
+    # Static bearer tokens, ``user:token`` or ``user:token:role`` (marketer, the default,
+    # or admin) separated by commas. More tokens can be made at run time with
+    # ``python -m services.api create-token <user> [--role admin] [--expires-in 30d]``.
     api_tokens: str = ""
+    # Prometheus' GET /metrics, served apart from the public API port (0: a free port).
+    api_metrics_port: int = Field(default=9464, ge=0, le=65535)
     # Region used to read phone numbers written without a leading + (ISO 3166 code).
     default_phone_region: str = "US"
     # Contacts written to Redis per round trip during an import.
     contacts_import_chunk: int = Field(default=1_000, ge=1, le=5_000)
+    # Request bodies larger than this are refused (413) before they are parsed; the CSV
+    # import, which streams its file, has its own cap.
+    api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    api_max_import_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     # How long consumer lag numbers are reused before Kafka is asked again.
     consumer_lag_cache_s: float = Field(default=2.0, ge=0)
     # How long a user's dashboard summary is reused (0: never). A change through the api
@@ -74,7 +91,7 @@ class ApiSettings(Settings):
     @field_validator("api_tokens")
     @classmethod
     def _tokens_well_formed(cls, value: str) -> str:
-        parse_token_pairs(value)
+        parse_api_tokens(value)
         return value
 
     @field_validator("default_phone_region")
@@ -86,6 +103,6 @@ class ApiSettings(Settings):
         return region
 
     @property
-    def static_tokens(self) -> dict[str, str]:
-        """Token -> user, from API_TOKENS."""
-        return parse_token_pairs(self.api_tokens)
+    def static_tokens(self) -> dict[str, tuple[str, Role]]:
+        """Token -> (user, role), from API_TOKENS."""
+        return parse_api_tokens(self.api_tokens)

@@ -29,7 +29,7 @@ from redis.asyncio import Redis
 
 from services.dispatcher.admission import Admission
 from services.dispatcher.pacing import batch_credits
-from services.dispatcher.personalise import contact_fields, personalise
+from services.dispatcher.personalise import UnsendableContent, contact_fields, personalise
 from services.dispatcher.positions import claim_positions
 from services.dispatcher.republish import skipped_opted_out
 from services.dispatcher.ticks import TickSender
@@ -37,6 +37,7 @@ from shared.events.models import (
     CampaignStarted,
     Event,
     InlineAudience,
+    MessageFailed,
     MessagesCancelled,
     MessageSkipped,
     Recipient,
@@ -71,6 +72,15 @@ class ExpansionConfig:
     default_from_number: str
     max_concurrent_batches: int
     senders: SenderDirectory
+
+
+def has_expired(expires_at: datetime | None, now: datetime) -> bool:
+    """Events refuse a zone-less time at decode; one that slipped in reads as UTC."""
+    if expires_at is None:
+        return False
+    if expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)
+    return now >= expires_at
 
 
 def held_total(counts: dict[str, int]) -> int:
@@ -131,8 +141,10 @@ class Expander:
             await self._finish(campaign_id, total)
             return
         status = await self.campaigns.status(campaign_id)
-        expired = event.expires_at is not None and datetime.now(UTC) >= event.expires_at
-        if expired or status == "stopped":
+        # A stop is read first: it holds whatever is odd about the expiry.
+        stopped = status == "stopped"
+        expired = not stopped and has_expired(event.expires_at, datetime.now(UTC))
+        if stopped or expired:
             reason: Literal["stopped", "expired"] = "expired" if expired else "stopped"
             cursor = await self._cancel_some(event, cursor, total, reason)
             save_cursor(cursor)
@@ -186,6 +198,11 @@ class Expander:
             )
         if cursor >= total:
             await self._finish(campaign_id, total)
+
+    async def abandon(self, campaign_id: str) -> None:
+        """Expand the campaign no further: it failed. Its pending ticks then find nothing."""
+        await self.expansions.forget(campaign_id)
+        self._started.pop(campaign_id, None)
 
     async def _finish(self, campaign_id: str, total: int) -> None:
         await self.expansions.forget(campaign_id)
@@ -265,8 +282,16 @@ class Expander:
                 results.append(MessageSkipped(reason="duplicate", **common))
             else:
                 fields = contact_fields(recipient, phone)
+                try:
+                    content = personalise(event.content, fields)
+                except UnsendableContent as reason:
+                    results.append(
+                        MessageFailed(
+                            error_code=None, error_message=str(reason), retryable=False, **common
+                        )
+                    )
+                    continue
                 fields_by_contact[contact_id] = fields
-                content = personalise(event.content, fields)
                 commands.append(
                     SendMessage(
                         from_number=choose_sender(phone),

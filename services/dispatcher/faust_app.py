@@ -8,16 +8,14 @@ dispatcher continues each campaign where it stopped.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
 
 import faust
-from aiokafka.errors import KafkaError
-from redis.exceptions import RedisError
 
 from services.dispatcher.expansion import Expander
+from services.dispatcher.isolation import fail_campaign, failure_reason, with_retries
 from services.dispatcher.settings import DispatcherSettings
 from shared.dlq import send_to_dlq
 from shared.events import EventDecodeError, decode
@@ -27,6 +25,7 @@ from shared.events.models import (
     CampaignStarted,
     CampaignStopped,
 )
+from shared.outages import is_outage
 from shared.topics import Topics
 from shared.tracing import consuming
 
@@ -37,25 +36,27 @@ log = logging.getLogger(__name__)
 CONTROL_STATUS = {CampaignPaused: "paused", CampaignResumed: "sending", CampaignStopped: "stopped"}
 
 
-async def _with_retries(
-    settings: DispatcherSettings, campaign_id: str, step: Callable[[], Awaitable[None]]
+async def _isolated(
+    settings: DispatcherSettings,
+    expander: Expander,
+    topics: Topics,
+    record: faust.EventT[bytes],
+    campaign_id: str,
+    step: Callable[[], Awaitable[None]],
 ) -> None:
-    """A step that fails on Kafka or Redis is tried BATCH_RETRY_ATTEMPTS more times,
-    BATCH_RETRY_DELAY ms apart. Every step is idempotent, so trying again is safe."""
-    for attempt in range(settings.batch_retry_attempts + 1):
-        try:
-            await step()
-            return
-        except (RedisError, KafkaError, OSError) as error:
-            log.warning(
-                "dispatcher step failed",
-                extra={"campaign_id": campaign_id, "attempt": attempt + 1, "reason": repr(error)},
-            )
-            if attempt < settings.batch_retry_attempts:
-                await asyncio.sleep(settings.batch_retry_delay / 1000)
-    # A start or control event is not lost either: the api's status is the truth the
-    # senders read, and a campaign left expanding is ticked again by the pacer.
-    log.error("dispatcher step failed after its retries", extra={"campaign_id": campaign_id})
+    """Run one campaign's step so that its failure never stops the agent's loop."""
+    error = await with_retries(settings, campaign_id, step)
+    if error is None or is_outage(error):
+        # A start or control event is not lost to an outage either: the api's status is
+        # the truth the senders read, and a campaign left expanding is ticked again.
+        return
+    reason = failure_reason(error, settings.batch_retry_attempts + 1)
+    try:
+        await fail_campaign(expander, campaign_id, reason)
+        await _dead_letter(expander, topics, record, reason)
+    except Exception:
+        # Redis or Kafka went away meanwhile: the campaign is tried again on its next tick.
+        log.exception("failed campaign not set aside", extra={"campaign_id": campaign_id})
 
 
 async def _dead_letter(
@@ -125,12 +126,20 @@ def create_faust_app(
                     topic=record.message.topic,
                     attributes={"campaign.id": event.campaign_id},
                 ):
-                    await _with_retries(
-                        settings, event.campaign_id, functools.partial(expander.on_started, event)
+                    await _isolated(
+                        settings,
+                        expander,
+                        topics,
+                        record,
+                        event.campaign_id,
+                        functools.partial(expander.on_started, event),
                     )
             elif type(event) in CONTROL_STATUS:
-                await _with_retries(
+                await _isolated(
                     settings,
+                    expander,
+                    topics,
+                    record,
                     event.campaign_id,
                     functools.partial(
                         _mirror_status, expander, event.campaign_id, CONTROL_STATUS[type(event)]
@@ -153,6 +162,6 @@ def create_faust_app(
             async def advance(campaign_id: str = campaign_id) -> None:
                 await expander.advance(campaign_id, cursors[campaign_id], save_cursor)
 
-            await _with_retries(settings, campaign_id, advance)
+            await _isolated(settings, expander, topics, record, campaign_id, advance)
 
     return app

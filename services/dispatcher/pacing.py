@@ -9,14 +9,18 @@ handler counts again before emitting, so extra ticks emit nothing extra.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from services.dispatcher.polling import Poller
 from services.dispatcher.ticks import TickSender
 from shared.metrics import BATCHES_IN_FLIGHT
+from shared.outages import is_outage
 from shared.store.campaigns import CampaignStore
 from shared.store.expansion import ExpansionStore
 from shared.store.held import HeldCommands
 from shared.store.progress import ProgressStore
+
+log = logging.getLogger(__name__)
 
 
 def batch_credits(emitted: int, processed: int, batch_size: int, max_batches: int) -> int:
@@ -48,7 +52,17 @@ class ExpansionPacer(Poller):
     async def poll_once(self) -> None:
         in_flight = 0
         for campaign_id in await self._expansions.expanding():
-            has_work, batches = await self._has_work(campaign_id)
+            try:
+                has_work, batches = await self._has_work(campaign_id)
+            except Exception as error:
+                if is_outage(error):
+                    raise  # every campaign would fail alike: the round is tried again
+                # One campaign's odd record must not keep the others from their ticks:
+                # its tick's handler meets the same error and fails the campaign.
+                log.warning(
+                    "campaign not paced", extra={"campaign_id": campaign_id, "reason": repr(error)}
+                )
+                has_work, batches = True, 0
             in_flight += batches
             if has_work:
                 await self._ticks.request(campaign_id)

@@ -1,4 +1,8 @@
-"""Per-contact message content: ``{{name}}``, ``{{phone}}`` and ``{{<var>}}`` filled in."""
+"""Per-contact message content: ``{{name}}``, ``{{phone}}`` and ``{{<var>}}`` filled in.
+
+A contact's values can make a valid campaign text unsendable (too long for
+WhatsApp): that contact fails with the reason, never the campaign's expansion.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,14 @@ import re
 
 from shared.events.models import MessageContent, Recipient, TemplateContent, TextContent
 
+# WhatsApp's (and TextContent's) limit on a free-form body.
+MAX_TEXT_LENGTH = 1600
+
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
+
+
+class UnsendableContent(ValueError):
+    """This contact's personalised content cannot be sent; the message says why."""
 
 
 def contact_fields(recipient: Recipient, phone: str) -> dict[str, str]:
@@ -27,7 +38,13 @@ def personalise(content: MessageContent, fields: dict[str, str]) -> MessageConte
         if "{{" not in content.body:
             return content
         # A body made only of unknown placeholders would be empty: send it unfilled.
-        return TextContent(body=fill(content.body, fields) or content.body)
+        body = fill(content.body, fields) or content.body
+        if len(body) > MAX_TEXT_LENGTH:
+            raise UnsendableContent(
+                f"personalised text is {len(body):,} characters; "
+                f"WhatsApp allows {MAX_TEXT_LENGTH:,}"
+            )
+        return TextContent(body=body)
     if not any("{{" in value for value in content.content_variables.values()):
         return content
     return TemplateContent(

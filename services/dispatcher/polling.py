@@ -30,6 +30,9 @@ class Poller:
                 log.warning(
                     "poll round failed", extra={"poller": type(self).__name__, "reason": str(error)}
                 )
+            except Exception:
+                # Anything else too: a poller that died would stall every campaign it serves.
+                log.exception("poll round failed", extra={"poller": type(self).__name__})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopped.wait(), self._poll_interval_s)
 

@@ -12,9 +12,12 @@ each record is processed as soon as it is fetched, and fetching goes on until
 Records then finish out of order, while Kafka keeps one position per partition: the
 commit is a partition's lowest unfinished offset, so a crash repeats work but never
 skips it. A failed record is retried where it stands, since seeking back would repeat
-all that was fetched after it. Revoked partitions are forgotten: work still running
-for them ends unrecorded, and a later assignment starts afresh. Whatever is repeated
-the ledger makes harmless.
+all that was fetched after it; one that fails SENDER_RECORD_MAX_FAILURES times in a row
+for a reason other than an outage (shared/outages.py) goes to the DLQ, its unsent
+contacts failed with the reason, so that it cannot hold its partition's commits
+forever. Revoked partitions are forgotten: work still running for them ends
+unrecorded, and a later assignment starts afresh. Whatever is repeated the ledger
+makes harmless.
 """
 
 from __future__ import annotations
@@ -30,11 +33,12 @@ from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import KafkaError
 
 from services.sender.outcomes import OutcomePublisher
+from services.sender.set_aside import dead_letter, error_summary, failed_for
 from services.sender.settings import SenderSettings
-from shared.dlq import send_to_dlq
 from shared.events import EventDecodeError, decode
 from shared.events.models import MessageFailed, MessageOutcome, SendMessage, SendMessageBatch
 from shared.kafka import make_consumer
+from shared.outages import is_outage
 from shared.topics import Topics
 from shared.tracing import consuming, message_span, trace_failure, tracer
 
@@ -110,6 +114,10 @@ class _Record:
     dead_letter: tuple[ConsumerRecord, str] | None = None
     # Its trace context, continued by the sends and their outcomes.
     headers: list[tuple[str, bytes]] = field(default_factory=list)
+    # The record as fetched, for the DLQ should it keep failing.
+    source: ConsumerRecord | None = None
+    # Failures in a row that were not outages.
+    failures: int = 0
 
 
 class CommandConsumer:
@@ -122,6 +130,7 @@ class CommandConsumer:
         self._outcomes = OutcomePublisher(producer, self._topics.message_results, SOURCE)
         self._max_records = settings.sender_fetch_max_records
         self._max_buffered = settings.sender_max_buffered_commands
+        self._max_failures = settings.sender_record_max_failures
         self._consumer = make_consumer(
             settings,
             group_id=group_id(settings),
@@ -218,7 +227,9 @@ class CommandConsumer:
     def _take(self, tp: TopicPartition, record: ConsumerRecord) -> None:
         partition = self._partitions.setdefault(tp, _Partition())
         partition.take(record.offset)
-        taken = _Record(tp, record.offset, partition, headers=list(record.headers or ()))
+        taken = _Record(
+            tp, record.offset, partition, headers=list(record.headers or ()), source=record
+        )
         commands_or_reason = self._commands_of(record)
         if isinstance(commands_or_reason, str):
             taken.dead_letter = (record, commands_or_reason)
@@ -250,11 +261,21 @@ class CommandConsumer:
                 try:
                     await self._process_once(taken)
                 except Exception as error:
+                    # An outage is waited out however long it lasts: it says nothing bad
+                    # about the record, and dead-lettering then would lose work.
+                    taken.failures = 0 if is_outage(error) else taken.failures + 1
                     log.error(
                         "record not processed; trying it again shortly",
-                        extra={"partition": str(taken.tp), "offset": taken.offset},
+                        extra={
+                            "partition": str(taken.tp),
+                            "offset": taken.offset,
+                            "failures": taken.failures,
+                        },
                         exc_info=error,
                     )
+                    if taken.failures >= self._max_failures and await self._set_aside(taken, error):
+                        taken.partition.finish(taken.offset)
+                        return
                 else:
                     taken.partition.finish(taken.offset)
                     return
@@ -274,17 +295,7 @@ class CommandConsumer:
     async def _process_once(self, taken: _Record) -> None:
         if taken.dead_letter is not None:
             record, reason = taken.dead_letter
-            await send_to_dlq(
-                self._producer,
-                self._topics.message_dlq,
-                value=record.value,
-                key=record.key,
-                reason=reason,
-                source_topic=record.topic,
-                source_partition=record.partition,
-                source_offset=record.offset,
-                source=SOURCE,
-            )
+            await dead_letter(self._producer, self._topics.message_dlq, record, reason)
             taken.dead_letter = None
         if not taken.unpublished:
             return
@@ -304,7 +315,34 @@ class CommandConsumer:
             )
         if taken.unpublished:
             errors = [result for result in results if isinstance(result, Exception)]
-            raise errors[0] if errors else RuntimeError("commands left unpublished")
+            if not errors:
+                raise RuntimeError("commands left unpublished")
+            # One outage among the errors makes the round an outage: it is not counted.
+            raise next((error for error in errors if is_outage(error)), errors[0])
+
+    async def _set_aside(self, taken: _Record, error: Exception) -> bool:
+        """Fail the record's unsent contacts with the reason and dead-letter the record;
+        False when that could not be done (it is then tried again like the record)."""
+        reason = f"record failed {taken.failures} times in a row: {error_summary(error)}"
+        try:
+            for index, command in list(taken.unpublished.items()):
+                await self._outcomes.publish(failed_for(command, reason))
+                del taken.unpublished[index]
+                self._release(1)
+            if taken.source is not None:
+                await dead_letter(self._producer, self._topics.message_dlq, taken.source, reason)
+        except Exception as set_aside_error:
+            log.warning(
+                "failing record not set aside; trying it again",
+                extra={"partition": str(taken.tp), "offset": taken.offset},
+                exc_info=set_aside_error,
+            )
+            return False
+        log.error(
+            "record dead-lettered after repeated failures",
+            extra={"partition": str(taken.tp), "offset": taken.offset, "reason": reason},
+        )
+        return True
 
     async def _handle_and_publish(self, taken: _Record, index: int) -> None:
         command = taken.unpublished[index]

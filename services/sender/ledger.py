@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 
 from services.sender.coalesce import GATHER_OUTCOMES_S, Coalescer
 from shared.redis import Keys
+from shared.send_ledger import ledger_key
 
 
 class LedgerState(StrEnum):
@@ -147,7 +148,7 @@ class Ledger:
         )
 
     def key(self, campaign_id: str) -> str:
-        return self._keys("ledger", campaign_id)
+        return ledger_key(self._keys, campaign_id)
 
     async def read(self, campaign_id: str, contact_id: str) -> Snapshot:
         return await self._reads.submit((self.key(campaign_id), contact_id))

@@ -59,6 +59,10 @@ class SenderSettings(Settings):
     # How long the consumer may go without fetching (its buffer full) before the group
     # evicts it.
     sender_max_poll_interval_ms: PositiveInt = 900_000
+    # A record that fails this many times in a row, other than for Redis or Kafka being
+    # away, goes to the DLQ with the reason (its unsent contacts failed) and is committed
+    # past: retried forever, it would hold its partition's commits for good.
+    sender_record_max_failures: PositiveInt = 5
     # On shutdown, in-flight sends get this long to finish before they are cancelled.
     sender_drain_timeout_s: PositiveFloat = 20
 

@@ -14,10 +14,24 @@ import random
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 Priority = Literal["low", "normal", "high"]
+# Every datetime on the wire names its zone: a naive one is refused at decode (and
+# dead-lettered) rather than compared with an aware one deep in a consumer.
+# The pattern says so in the published schemas too: validators often skip "format".
+ZonedDatetime = Annotated[
+    AwareDatetime,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": r"([Zz]|[+-][0-9]{2}:?[0-9]{2})$",
+            "description": "ISO 8601 with its zone: Z or an offset such as +02:00.",
+        }
+    ),
+]
 
 
 def _now() -> datetime:
@@ -47,7 +61,7 @@ class Wire(BaseModel):
 
 class Event(Wire):
     event_id: str = Field(default_factory=_new_id, description="Unique id of this event.")
-    occurred_at: datetime = Field(default_factory=_now, description="When it happened (UTC).")
+    occurred_at: ZonedDatetime = Field(default_factory=_now, description="When it happened (UTC).")
 
 
 # Message content -------------------------------------------------------------
@@ -123,7 +137,7 @@ class CampaignStarted(Event):
     from_number: str | None = Field(
         default=None, description="Sender; the configured TWILIO_WHATSAPP_NUMBER when absent."
     )
-    expires_at: datetime | None = Field(
+    expires_at: ZonedDatetime | None = Field(
         default=None, description="After this, nothing more is sent: the rest end expired."
     )
     messaging_service_sid: str | None = Field(
@@ -139,7 +153,7 @@ class CampaignScheduled(Event):
     type: Literal["CampaignScheduled"] = "CampaignScheduled"
     version: Literal[1] = 1
     campaign_id: str = Field(min_length=1, max_length=128)
-    scheduled_at: datetime
+    scheduled_at: ZonedDatetime
 
 
 class CampaignControl(Event):
@@ -176,7 +190,7 @@ class SendMessage(Event):
     content: MessageContent
     attempt: int = Field(default=1, ge=1)
     batch_index: int = Field(default=0, ge=0)
-    expires_at: datetime | None = None
+    expires_at: ZonedDatetime | None = None
     priority: Priority = Field(
         default="normal", description="The campaign's share of the send rate, by weight."
     )
@@ -245,7 +259,7 @@ class MessageDeferred(MessageOutcome):
     type: Literal["MessageDeferred"] = "MessageDeferred"
     version: Literal[1] = 1
     reason: str
-    not_before: datetime | None = None
+    not_before: ZonedDatetime | None = None
 
 
 # message.status ---------------------------------------------------------------
@@ -287,7 +301,7 @@ class AlertCleared(Event):
     type: Literal["AlertCleared"] = "AlertCleared"
     version: Literal[1] = 1
     name: AlertName
-    raised_at: datetime
+    raised_at: ZonedDatetime
 
 
 # message.dlq --------------------------------------------------------------------

@@ -93,6 +93,8 @@ class CampaignRecord(BaseModel):
     finished_at: datetime | None = None
     # While the sender's messaging tier is used up: when it has room again (epoch ms).
     throttled_until_ms: int | None = None
+    # Why a campaign is failed: set by the dispatcher when it gave up on it.
+    failure_reason: str | None = None
 
     def to_hash(self) -> dict[str, str]:
         fields = self.model_dump(mode="json", exclude={"content", "send_window"})

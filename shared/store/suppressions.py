@@ -5,6 +5,13 @@ Layout (under the prefix), per account SID:
                                       answers membership for a whole batch in one
                                       ZMSCORE and pages newest first
 - ``suppressions:{account}:details``  hash: number -> {"reason", "added_ms"} as JSON
+- ``suppressions:{account}:audit``    list: every change, newest first, as JSON
+                                      {"at_ms", "action", "phone", "reason", "actor"}
+
+Each change and its audit entry are written in one transaction, under WATCH of the
+details, so a removal that depends on the entry's reason decides on what it removes.
+The interface (add, remove, get, page, audit_page, suppressed_among) is all a store
+needs to offer; a PostgreSQL one can replace this.
 
 Numbers are E.164 without the ``whatsapp:`` prefix: an opt-out covers the person,
 whatever the channel the STOP came from.
@@ -13,17 +20,21 @@ whatever the channel the STOP came from.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from shared.phones import WHATSAPP_PREFIX
 from shared.redis import Keys
 
 Reason = str  # "inbound_stop", "error_21610", "api", ...
+# Who made a change: a user id, "recipient" (STOP/START replies) or "twilio" (its errors).
+Actor = str
+INBOUND_STOP: Reason = "inbound_stop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +42,24 @@ class Suppression:
     phone: str
     reason: Reason
     added_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: datetime
+    action: str  # "added" or "removed"
+    phone: str
+    reason: Reason  # the suppression's reason, for a removal the one it had
+    actor: Actor
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """What a removal found: the entry's reason (None: not on the list) and whether it
+    was lifted (False when ``lifts`` refused that reason)."""
+
+    reason: Reason | None
+    removed: bool
 
 
 def _bare(phone: str) -> str:
@@ -42,26 +71,80 @@ class SuppressionStore:
         self._redis = redis
         self._numbers = keys("suppressions", account_sid)
         self._details = keys("suppressions", account_sid, "details")
+        self._audit = keys("suppressions", account_sid, "audit")
 
-    async def add(self, phone_e164: str, reason: Reason) -> bool:
-        """Suppress the number; True if it was not already. A repeat keeps the first reason."""
-        phone = _bare(phone_e164)
-        added_ms = int(time.time() * 1000)
-        details = orjson.dumps({"reason": reason, "added_ms": added_ms})
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(self._numbers, {phone: added_ms}, nx=True)
-            pipe.hsetnx(self._details, phone, details)
-            added, _ = await pipe.execute()
-        return bool(added)
-
-    async def remove(self, phone_e164: str) -> bool:
-        """Lift the suppression; True if the number was on the list."""
+    async def add(self, phone_e164: str, reason: Reason, actor: Actor = "twilio") -> bool:
+        """Suppress the number; True if it was not already. A repeat keeps the first reason
+        and is not audited (nothing changed). ``actor`` defaults to Twilio, whose errors
+        (error_21610...) the sender adds."""
         phone = _bare(phone_e164)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zrem(self._numbers, phone)
-            pipe.hdel(self._details, phone)
-            removed, _ = await pipe.execute()
-        return bool(removed)
+            while True:
+                try:
+                    await pipe.watch(self._details)
+                    if await pipe.hexists(self._details, phone):
+                        return False
+                    added_ms = int(time.time() * 1000)
+                    pipe.multi()
+                    pipe.zadd(self._numbers, {phone: added_ms})
+                    pipe.hset(
+                        self._details,
+                        phone,
+                        orjson.dumps({"reason": reason, "added_ms": added_ms}),
+                    )
+                    pipe.lpush(self._audit, _audit_json(added_ms, "added", phone, reason, actor))
+                    await pipe.execute()
+                    return True
+                except WatchError:
+                    continue
+
+    async def remove(
+        self,
+        phone_e164: str,
+        actor: Actor,
+        lifts: Callable[[Reason], bool] = lambda _reason: True,
+    ) -> Removal:
+        """Lift the suppression if ``lifts`` accepts its reason, with its audit entry."""
+        phone = _bare(phone_e164)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(self._details)
+                    raw = await pipe.hget(self._details, phone)
+                    if raw is None:
+                        return Removal(None, removed=False)
+                    reason = orjson.loads(raw)["reason"]
+                    if not lifts(reason):
+                        return Removal(reason, removed=False)
+                    at_ms = int(time.time() * 1000)
+                    pipe.multi()
+                    pipe.zrem(self._numbers, phone)
+                    pipe.hdel(self._details, phone)
+                    pipe.lpush(self._audit, _audit_json(at_ms, "removed", phone, reason, actor))
+                    await pipe.execute()
+                    return Removal(reason, removed=True)
+                except WatchError:
+                    continue
+
+    async def audit_page(self, offset: int, limit: int) -> tuple[list[AuditEntry], int]:
+        """Changes to the list, newest first, and how many there are in all."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.lrange(self._audit, offset, offset + limit - 1)
+            pipe.llen(self._audit)
+            raws, total = await pipe.execute()
+        entries = []
+        for raw in raws:
+            entry = orjson.loads(raw)
+            entries.append(
+                AuditEntry(
+                    at=_from_ms(entry["at_ms"]),
+                    action=entry["action"],
+                    phone=entry["phone"],
+                    reason=entry["reason"],
+                    actor=entry["actor"],
+                )
+            )
+        return entries, int(total)
 
     async def suppressed_among(self, phones_e164: Sequence[str]) -> set[str]:
         """Those of the numbers on the list, as given, in one round trip."""
@@ -97,6 +180,12 @@ class SuppressionStore:
     def _entry(phone: str, raw: bytes) -> Suppression:
         details = orjson.loads(raw)
         return Suppression(phone, details["reason"], _from_ms(details["added_ms"]))
+
+
+def _audit_json(at_ms: int, action: str, phone: str, reason: Reason, actor: Actor) -> bytes:
+    return orjson.dumps(
+        {"at_ms": at_ms, "action": action, "phone": phone, "reason": reason, "actor": actor}
+    )
 
 
 def _from_ms(ms: int) -> datetime:

@@ -86,7 +86,11 @@ async def test_dashboard_reports_counts_backlog_lag_and_workers(api: Api) -> Non
     body = response.json()
     assert body["success"] is True
     metrics = body["metrics"]
-    assert set(metrics) == {"campaignQueue", "processingQueue", "system"}
+    assert set(metrics) == {"campaignQueue", "processingQueue", "totals", "funnel", "system"}
+    # Infrastructure is for admins: a marketer sees their own figures only.
+    assert metrics["system"] is None
+    assert metrics["processingQueue"]["consumerLag"] == {}
+    assert metrics["totals"] == {"sent": 2, "failed": 1}
     queue = metrics["campaignQueue"]
     assert {
         k: queue[k] for k in ("waiting", "active", "completed", "failed", "paused", "scheduled")
@@ -96,6 +100,11 @@ async def test_dashboard_reports_counts_backlog_lag_and_workers(api: Api) -> Non
     processing = metrics["processingQueue"]
     assert processing["inFlightBatches"] == 1  # batch 1 emitted, one of its two done
     assert processing["pendingMessages"] == 1 + 3  # running: 1 left; paused: all 3
+
+    admin_view = (await api.admin.get("/api/dashboard/campaign-queue-metrics")).json()["metrics"]
+    processing = admin_view["processingQueue"]
+    # alice's backlog is hers: the admin owns no campaign.
+    assert (processing["pendingMessages"], processing["inFlightBatches"]) == (0, 0)
     lag = processing["consumerLag"]
     assert lag[topics.message_commands] == 3 + 3
     assert lag[topics.message_results] == 0
@@ -104,7 +113,7 @@ async def test_dashboard_reports_counts_backlog_lag_and_workers(api: Api) -> Non
     assert lag[topics.campaign_events] == 4
     assert processing["consumerGroups"][f"{prefix}sender"] == {topics.message_commands: 6}
 
-    system = metrics["system"]
+    system = admin_view["system"]
     assert set(system) >= {
         "activeWorkers",
         "uptimeS",
@@ -118,13 +127,13 @@ async def test_dashboard_reports_counts_backlog_lag_and_workers(api: Api) -> Non
     assert system["uptimeS"] > 0
     assert system["redis"]["connected"] is True and system["redis"]["usedMemoryBytes"] > 0
     assert system["kafka"]["connected"] is True
-    assert system["totals"] == {"sent": 2, "failed": 1}
+    assert system["totals"] == admin_view["totals"] == {"sent": 0, "failed": 0}
 
     # Numbers are cached for about 2 s, then read again from Kafka.
     await _commit(api, f"{prefix}sender", {TopicPartition(topics.message_commands, 1): 3})
 
     async def sender_lag() -> bool:
-        answer = await api.bob.get("/api/dashboard/campaign-queue-metrics")
+        answer = await api.admin.get("/api/dashboard/campaign-queue-metrics")
         return (
             answer.json()["metrics"]["processingQueue"]["consumerLag"][topics.message_commands] == 3
         )
@@ -133,4 +142,6 @@ async def test_dashboard_reports_counts_backlog_lag_and_workers(api: Api) -> Non
     bob_view = (await api.bob.get("/api/dashboard/campaign-queue-metrics")).json()["metrics"]
     assert bob_view["campaignQueue"]["draft"] == 1
     assert bob_view["campaignQueue"]["waiting"] == 0
-    assert bob_view["system"]["totals"] == {"sent": 0, "failed": 0}
+    assert bob_view["totals"] == {"sent": 0, "failed": 0}
+    assert bob_view["processingQueue"]["pendingMessages"] == 0  # alice's is not bob's
+    assert bob_view["system"] is None

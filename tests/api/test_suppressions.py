@@ -1,4 +1,5 @@
-"""The opt-out list over REST: add, list by page, remove; 422 and 404 name the problem."""
+"""The opt-out list over REST: add, look up, list by page, remove (listing and removing
+by an admin); 422 and 404 name the problem."""
 
 from __future__ import annotations
 
@@ -21,12 +22,16 @@ async def test_add_list_and_remove(api: Api) -> None:
     assert again.status_code == 200
     assert again.json() == body
 
-    listed = (await api.alice.get("/api/suppressions")).json()
+    looked_up = await api.bob.get("/api/suppressions/+34611001000")
+    assert looked_up.status_code == 200 and looked_up.json() == body
+
+    listed = (await api.admin.get("/api/suppressions")).json()
     assert (listed["total"], listed["page"], listed["limit"]) == (1, 1, 20)
     assert listed["suppressions"] == [body]
 
-    assert (await api.alice.delete("/api/suppressions/+34611001000")).status_code == 204
-    assert (await api.alice.get("/api/suppressions")).json()["total"] == 0
+    assert (await api.admin.delete("/api/suppressions/+34611001000")).status_code == 204
+    assert (await api.admin.get("/api/suppressions")).json()["total"] == 0
+    assert (await api.alice.get("/api/suppressions/+34611001000")).status_code == 404
     # The store the dispatcher reads, keyed by the account: empty again.
     store = SuppressionStore(api.redis, Keys(api.settings.redis_key_prefix), SANDBOX_ACCOUNT_SID)
     assert await store.suppressed_among(["+34611001000"]) == set()
@@ -38,7 +43,7 @@ async def test_an_added_number_is_suppressed_for_the_account(api: Api) -> None:
     store = SuppressionStore(api.redis, Keys(api.settings.redis_key_prefix), SANDBOX_ACCOUNT_SID)
     assert await store.suppressed_among([valid_phone(7), valid_phone(8)]) == {valid_phone(7)}
     # One list per account, whoever added the number.
-    assert (await api.alice.get("/api/suppressions")).json()["total"] == 1
+    assert (await api.admin.get("/api/suppressions")).json()["total"] == 1
 
 
 async def test_an_invalid_phone_is_422_naming_phone(api: Api) -> None:
@@ -47,13 +52,13 @@ async def test_an_invalid_phone_is_422_naming_phone(api: Api) -> None:
         assert response.status_code == 422, body
         assert response.json()["field"] == "phone"
         assert response.json()["message"].startswith("phone: ")
-    deleted = await api.alice.delete("/api/suppressions/12")
+    deleted = await api.admin.delete("/api/suppressions/12")
     assert deleted.status_code == 422
     assert deleted.json()["field"] == "phone"
 
 
 async def test_removing_a_number_not_on_the_list_is_404(api: Api) -> None:
-    response = await api.alice.delete(f"/api/suppressions/{valid_phone(3)}")
+    response = await api.admin.delete(f"/api/suppressions/{valid_phone(3)}")
     assert response.status_code == 404
     assert valid_phone(3) in response.json()["message"]
 
@@ -67,7 +72,7 @@ async def test_pages_newest_first(api: Api) -> None:
     await api.redis.zadd(key, {valid_phone(index): index for index in range(5)})
 
     pages = [
-        (await api.alice.get("/api/suppressions", params={"page": page, "limit": 2})).json()
+        (await api.admin.get("/api/suppressions", params={"page": page, "limit": 2})).json()
         for page in (1, 2, 3, 4)
     ]
     assert [p["total"] for p in pages] == [5, 5, 5, 5]
@@ -78,7 +83,7 @@ async def test_pages_newest_first(api: Api) -> None:
         [valid_phone(0)],
         [],
     ]
-    bad = await api.alice.get("/api/suppressions", params={"limit": 0})
+    bad = await api.admin.get("/api/suppressions", params={"limit": 0})
     assert bad.status_code == 422 and bad.json()["field"] == "limit"
 
 

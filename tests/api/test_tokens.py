@@ -1,4 +1,5 @@
-"""create-token prints a token once; it authenticates, and Redis keeps only its hash."""
+"""create-token prints a token once; it authenticates, and Redis keeps only its hash.
+list-tokens shows ids and roles, never tokens; revoke-token ends one."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import asyncio
 import hashlib
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
+
+import orjson
 
 from shared.redis import Keys
 from tests.api.conftest import Api
@@ -36,7 +40,11 @@ async def test_created_token_authenticates_as_its_user(api: Api) -> None:
     assert len(token) >= 32 and "\n" not in token
 
     stored = await api.redis.hgetall(Keys(api.settings.redis_key_prefix)("api_tokens"))
-    assert stored == {hashlib.sha256(token.encode()).hexdigest().encode(): b"carol"}
+    digest = hashlib.sha256(token.encode()).hexdigest().encode()
+    assert list(stored) == [digest]
+    assert token.encode() not in stored[digest]
+    entry = orjson.loads(stored[digest])
+    assert (entry["user"], entry["role"], entry.get("expires_ms")) == ("carol", "marketer", None)
 
     headers = {"Authorization": f"Bearer {token}"}
     created = await api.anonymous.post(
@@ -50,3 +58,68 @@ async def test_created_token_authenticates_as_its_user(api: Api) -> None:
     assert (await api.alice.get(f"/api/campaigns/{created.json()['id']}")).status_code == 404
     wrong = {"Authorization": f"Bearer {token}x"}
     assert (await api.anonymous.get("/api/campaigns", headers=wrong)).status_code == 401
+
+
+async def run_cli(api: Api, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """``python -m services.api ARGS`` against the test's Redis: (status, stdout, stderr)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "REDIS"))}
+    environment.update(settings_environment(api.settings))
+    environment["PYTHONPATH"] = str(REPO_ROOT)
+    environment.update(env or {})
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.api",
+        *args,
+        env=environment,
+        cwd=REPO_ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()
+
+
+async def test_an_admin_token_with_expiry_is_listed_then_revoked(api: Api) -> None:
+    status, stdout, stderr = await run_cli(
+        api, "create-token", "erin", "--role", "admin", "--expires-in", "30d"
+    )
+    assert status == 0, stderr
+    token = stdout.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    # An admin: it may list the opt-outs, which a marketer may not.
+    assert (await api.anonymous.get("/api/suppressions", headers=headers)).status_code == 200
+
+    status, listing, stderr = await run_cli(api, "list-tokens")
+    assert status == 0, stderr
+    assert token not in listing
+    rows = [line.split("\t") for line in listing.splitlines()[1:]]
+    erin = [row for row in rows if row[1] == "erin"]
+    assert len(erin) == 1
+    token_id, _, role, source, created, expires, state = erin[0]
+    assert (role, source, state) == ("admin", "issued", "active")
+    days = (datetime.fromisoformat(expires) - datetime.fromisoformat(created)).days
+    assert days == 30
+    assert token_id == hashlib.sha256(token.encode()).hexdigest()[:12]
+
+    status, stdout, stderr = await run_cli(api, "revoke-token", token_id)
+    assert status == 0, stderr
+    assert (await api.anonymous.get("/api/campaigns", headers=headers)).status_code == 401
+    status, _, stderr = await run_cli(api, "revoke-token", token_id)
+    assert status != 0 and token_id in stderr
+
+
+async def test_bad_token_options_and_settings_stop_with_one_line(api: Api) -> None:
+    status, stdout, stderr = await run_cli(api, "create-token", "erin", "--expires-in", "soon")
+    assert status != 0 and stdout == ""
+    assert stderr.strip().startswith("--expires-in") and len(stderr.strip().splitlines()) == 1
+
+    status, _, stderr = await run_cli(api, "create-token", "erin", "--role", "owner")
+    assert status != 0 and "--role" in stderr
+
+    bad = {"API_TOKENS": "alice:secret:superuser"}
+    status, _, stderr = await run_cli(api, "list-tokens", env=bad)
+    assert status != 0
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "API_TOKENS" in lines[0] and "secret" not in lines[0]

@@ -4,6 +4,7 @@ STOP and START replies change the opt-out list."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 
 import httpx
 from twilio.request_validator import RequestValidator
@@ -16,6 +17,7 @@ from shared.store.suppressions import SuppressionStore
 from shared.topics import Topics
 from tests.api.conftest import Api, valid_phone
 from tests.kafka_io import reading
+from tests.ledger_entries import record_sent
 
 BASE = "http://api"
 STATUS = "/api/webhooks/twilio/status"
@@ -55,6 +57,7 @@ def receipt_params(sid: str, status: str, **extra: str) -> dict[str, str]:
 async def test_a_signed_receipt_is_published_and_a_forged_one_is_not(api: Api) -> None:
     topic = Topics.from_settings(api.settings).message_status
     path = f"{STATUS}?campaignId=c-1&contactId=k-7"
+    await record_sent(api.redis, api.settings.redis_key_prefix, "c-1", "k-7", "SM1")
     async with reading(api.settings, topic) as receipts:
         # Same message, so the same partition: had the forgery been published, it would
         # come before the genuine receipt.
@@ -87,6 +90,7 @@ async def test_a_sha256_signed_receipt_is_accepted(api: Api) -> None:
     topic = Topics.from_settings(api.settings).message_status
     path = f"{STATUS}?campaignId=c-1&contactId=k-1"
     params = receipt_params("SM2", "read")
+    await record_sent(api.redis, api.settings.redis_key_prefix, "c-1", "k-1", "SM2")
     async with reading(api.settings, topic) as receipts:
         # The SHA-256 signature sent without the settings header is read as SHA-1.
         headers = signed_headers(BASE + path, params, "HMAC_SHA256")
@@ -103,8 +107,10 @@ async def test_a_sha256_signed_receipt_is_accepted(api: Api) -> None:
 async def test_a_signed_json_receipt_is_checked_against_its_body_hash(api: Api) -> None:
     topic = Topics.from_settings(api.settings).message_status
     body = '{"MessageSid":"SM3","MessageStatus":"delivered"}'
-    path = f"{STATUS}?campaignId=c-1&bodySHA256={hashlib.sha256(body.encode()).hexdigest()}"
+    body_hash = hashlib.sha256(body.encode()).hexdigest()
+    path = f"{STATUS}?campaignId=c-1&contactId=k-3&bodySHA256={body_hash}"
     headers = {**signed_headers(BASE + path, {}), "content-type": "application/json"}
+    await record_sent(api.redis, api.settings.redis_key_prefix, "c-1", "k-3", "SM3")
     async with reading(api.settings, topic) as receipts:
         tampered = await api.anonymous.post(
             path, content=body.replace("delivered", "read"), headers=headers
@@ -125,9 +131,13 @@ async def test_a_signed_receipt_without_a_sid_is_422(api: Api) -> None:
     assert response.json()["field"] == "MessageSid"
 
 
+_inbound_sids = itertools.count()
+
+
 def inbound_params(phone: str, body: str) -> dict[str, str]:
+    # A new SID each time: the api ignores a message SID it has seen.
     return {
-        "MessageSid": "SM9",
+        "MessageSid": f"SM{next(_inbound_sids):032x}",
         "AccountSid": SANDBOX_ACCOUNT_SID,
         "From": f"whatsapp:{phone}",
         "To": "whatsapp:+14155238886",

@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from services.api.settings import ApiSettings
-from tests.api.conftest import ALICE_TOKEN, API_TOKENS, valid_phone
+from tests.api.conftest import ADMIN_TOKEN, API_TOKENS, valid_phone
 from tests.conftest import settings_environment
 from tests.helpers import eventually, free_port
 
@@ -93,8 +93,9 @@ def _workers(pid: int) -> list[psutil.Process]:
 
 
 async def _dashboard(base_url: str) -> dict:
-    # A client per request: a new connection, which either worker may accept.
-    headers = {"Authorization": f"Bearer {ALICE_TOKEN}"}
+    # A client per request: a new connection, which either worker may accept. An admin's
+    # dashboard, as only admins see the system part (with each worker's uptime).
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as client:
         answer = await client.get(DASHBOARD)
     assert answer.status_code == 200, answer.text
@@ -123,13 +124,13 @@ async def test_two_workers_serve_drop_cached_dashboards_together_and_stop_on_sig
         workers = _workers(process.pid)
         assert len(workers) == 2, workers
 
-        headers = {"Authorization": f"Bearer {ALICE_TOKEN}"}
-        async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as alice:
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as admin:
             body = {"name": "c", "message": "hi", "contacts": [{"phone": valid_phone(0)}]}
-            created = await alice.post("/api/campaigns", json=body)
+            created = await admin.post("/api/campaigns", json=body)
             assert created.status_code == 201, created.text
             campaign_id = created.json()["id"]
-            assert (await alice.post(f"/api/campaigns/{campaign_id}/start")).status_code == 200
+            assert (await admin.post(f"/api/campaigns/{campaign_id}/start")).status_code == 200
 
             # A worker's cached summary keeps its uptime: two values, two workers' caches.
             uptimes: set[float] = set()
@@ -144,7 +145,7 @@ async def test_two_workers_serve_drop_cached_dashboards_together_and_stop_on_sig
 
             await eventually(both_workers_cached, timeout_s=30, what="both workers answered")
 
-            paused = await alice.post(f"/api/campaigns/{campaign_id}/queue-pause")
+            paused = await admin.post(f"/api/campaigns/{campaign_id}/queue-pause")
             assert paused.status_code == 200, paused.text
             seen_after: set[float] = set()
 
@@ -160,7 +161,7 @@ async def test_two_workers_serve_drop_cached_dashboards_together_and_stop_on_sig
                 both_workers_show_the_pause, timeout_s=30, what="both workers showed the pause"
             )
 
-            status = await alice.get(f"/api/campaigns/{campaign_id}/queue-status")
+            status = await admin.get(f"/api/campaigns/{campaign_id}/queue-status")
             assert status.status_code == 200 and status.json()["status"]["status"] == "paused"
 
         process.send_signal(signal.SIGTERM)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from devstack.processes import free_port
 from tests.e2e.test_campaigns import (
     FAST,
     create_campaign,
@@ -35,14 +36,17 @@ def total(samples: dict, name: str, **labels: str) -> float:
 
 def test_each_service_reports_the_messages_that_flowed(make_system, sandbox_admin):
     sandbox_admin.post("/_sandbox/faults", json={"mps": 1_000_000}).raise_for_status()
-    system = make_system(**FAST)
-    before = {name: scrape(url) for name, url in system.health_urls.items()}
+    # The api serves /metrics on its own port, not beside /health on the API port.
+    metrics_port = free_port()
+    system = make_system(**FAST, api_metrics_port=metrics_port)
+    urls = {**system.health_urls, "api": f"http://127.0.0.1:{metrics_port}/health"}
+    before = {name: scrape(url) for name, url in urls.items()}
     with system.client() as client:
         phones = [valid_phone(i) for i in range(SENT)] + [invalid_phone(i) for i in range(INVALID)]
         campaign = create_campaign(client, "observed", phones)
         start(client, campaign["id"])
         wait_finished(client, campaign["id"], timeout_s=60)
-    after = {name: scrape(url) for name, url in system.health_urls.items()}
+    after = {name: scrape(url) for name, url in urls.items()}
 
     def moved(service: str, name: str, **labels: str) -> float:
         return total(after[service], name, **labels) - total(before[service], name, **labels)

@@ -53,6 +53,8 @@ KUSTOMIZATIONS = ["base", "overlays/local"]
 
 # Where each service serves GET /health and GET /metrics (shared/metrics.py).
 SERVICE_PORTS = {"api": 8000, "dispatcher": 8101, "sender": 8102, "metrics": 8103}
+# Where Prometheus scrapes each: the api serves /metrics apart from its public port.
+METRICS_PORTS = {**SERVICE_PORTS, "api": 9464}
 METRIC_NAME = re.compile(r"campaign_queue_[a-z_]+")
 
 
@@ -183,7 +185,7 @@ def test_services_are_scraped_and_reachable_on_their_ports(rendered) -> None:
         template = deployments[name]["spec"]["template"]
         annotations = template["metadata"].get("annotations", {})
         assert annotations.get("prometheus.io/scrape") == "true", name
-        assert annotations.get("prometheus.io/port") == str(port), name
+        assert annotations.get("prometheus.io/port") == str(METRICS_PORTS[name]), name
         assert annotations.get("prometheus.io/path") == "/metrics", name
         # A Service selects the pods and leads to the same port.
         service = services[name]
@@ -537,7 +539,7 @@ def test_prometheus_scrapes_every_service_metrics_port() -> None:
                 assert host in services, job["job_name"]
                 assert path == "/metrics", job["job_name"]
                 scraped.add((host, dns["port"]))
-    missing = set(SERVICE_PORTS.items()) - scraped
+    missing = set(METRICS_PORTS.items()) - scraped
     assert not missing, f"not scraped: {sorted(missing)}"
 
 

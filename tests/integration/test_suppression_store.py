@@ -25,8 +25,8 @@ async def test_add_remove_and_membership(redis, unique_prefix) -> None:
     assert entry is not None and entry.reason == "inbound_stop"
     assert datetime.now(UTC) - entry.added_at < timedelta(minutes=1)
 
-    assert await store.remove("+34611001000")
-    assert not await store.remove("+34611001000")
+    assert (await store.remove("+34611001000", "root")).removed
+    assert (await store.remove("+34611001000", "root")).reason is None
     assert await store.suppressed_among(["+34611001000"]) == set()
     assert await store.get("+34611001000") is None
 

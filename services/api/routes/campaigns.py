@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from fastapi.responses import JSONResponse
 
 from services.api.deps import CampaignServiceDep, CurrentUser
 from services.api.models import (
     MAX_PAGE,
     CampaignCreate,
+    CampaignCreatedPublic,
     CampaignPublic,
     CampaignsPublic,
     CampaignStartPublic,
@@ -19,16 +21,30 @@ from shared.store.campaigns import CampaignRecord
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=CampaignPublic)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=CampaignCreatedPublic)
 async def create_campaign(
     body: CampaignCreate, user: CurrentUser, service: CampaignServiceDep
-) -> CampaignPublic:
+) -> JSONResponse:
     """Create a campaign from stored contact ids and/or inline recipients.
 
     It stays a draft until started, or is scheduled when `scheduledAt` is given.
+
+    Limits: a body of at most API_MAX_BODY_BYTES (1 MiB by default; 413 beyond), at most
+    20,000 `contacts` entries (a larger audience goes through `POST /api/contacts/import`),
+    a text of at most 1,600 characters once personalised for each contact, `scheduledAt`
+    at most 366 days ahead; no unknown fields, and no control or bidi-override characters
+    in names, variables and messages (line breaks and tabs are fine in a text).
     """
-    record = await service.create(user, body)
-    return CampaignPublic.from_record(record)
+    record, skipped = await service.create(user, body)
+    created = CampaignCreatedPublic.from_record(record)
+    created.skipped_contacts = skipped
+    # `skippedContacts` only when the request asked to skip: the answer is otherwise
+    # the same campaign as every other read returns.
+    exclude = None if body.missing_vars == "skip" else {"skipped_contacts"}
+    return JSONResponse(
+        created.model_dump(mode="json", by_alias=True, exclude=exclude),
+        status_code=status.HTTP_201_CREATED,
+    )
 
 
 @router.get("", response_model=CampaignsPublic)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, File, Query, UploadFile, status
+from pydantic import Field
+from starlette.concurrency import run_in_threadpool
 
 from services.api.contacts_store import Contact
 from services.api.csv_import import import_contacts
 from services.api.deps import ContactStoreDep, CurrentUser, SettingsDep
 from services.api.models import (
+    MAX_AUDIENCE_ITEMS,
     MAX_PAGE,
     ContactCreate,
     ContactPublic,
@@ -21,6 +24,8 @@ from services.api.models import (
 from services.api.phones import require_phone
 
 router = APIRouter(prefix="/api/contacts", tags=["contacts"])
+# Parsing this many phones or more would hold up every other request: a worker thread.
+OFF_LOOP_FROM = 500
 
 
 def _public(contact: Contact) -> ContactPublic:
@@ -31,26 +36,37 @@ def _public(contact: Contact) -> ContactPublic:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ContactsCreated)
 async def add_contacts(
-    body: Annotated[ContactCreate | list[ContactCreate], Body()],
+    body: Annotated[
+        ContactCreate | Annotated[list[ContactCreate], Field(max_length=MAX_AUDIENCE_ITEMS)],
+        Body(),
+    ],
     user: CurrentUser,
     store: ContactStoreDep,
     settings: SettingsDep,
 ) -> ContactsCreated:
-    """Add one contact or a list of them; a phone already stored updates that contact."""
+    """Add one contact or a list of them; a phone already stored updates that contact.
+
+    At most 20,000 in one request (and a body of at most API_MAX_BODY_BYTES): import
+    more with `POST /api/contacts/import`.
+    """
     items = body if isinstance(body, list) else [body]
     region = settings.default_phone_region
-    contacts = [
-        Contact(
-            require_phone(
-                item.phone,
-                region,
-                ("body", index, "phone") if isinstance(body, list) else ("body", "phone"),
-            ),
-            item.name,
-            item.vars,
-        )
-        for index, item in enumerate(items)
-    ]
+
+    def parsed() -> list[Contact]:
+        return [
+            Contact(
+                require_phone(
+                    item.phone,
+                    region,
+                    ("body", index, "phone") if isinstance(body, list) else ("body", "phone"),
+                ),
+                item.name,
+                item.vars,
+            )
+            for index, item in enumerate(items)
+        ]
+
+    contacts = await run_in_threadpool(parsed) if len(items) >= OFF_LOOP_FROM else parsed()
     created = updated = 0
     ids: list[str] = []
     chunk = settings.contacts_import_chunk
@@ -79,7 +95,11 @@ async def import_contacts_csv(
     """Import contacts from a CSV file.
 
     The header row must have a `phone` column; `name` is optional and every other
-    column becomes a contact variable. Rows are streamed: the file may be large.
+    column becomes a contact variable (at most 100). Rows are streamed: the file may be
+    large, up to API_MAX_IMPORT_BYTES (64 MiB by default; 413 beyond). The file must be
+    UTF-8 (a BOM is fine): any other encoding is a 422 naming the line and byte, and
+    nothing is imported. A malformed row (a quoted field running over lines, more cells
+    than the header, control or bidi-override characters) is skipped and reported.
     """
     report = await import_contacts(
         file.file, store, user.id, settings.default_phone_region, settings.contacts_import_chunk
@@ -89,7 +109,10 @@ async def import_contacts_csv(
         created=report.created,
         updated=report.updated,
         skipped=report.skipped,
-        errors=[RowErrorPublic(row=e.row, message=e.message) for e in report.errors],
+        errors=[
+            RowErrorPublic(row=e.row, message=e.message)
+            for e in sorted(report.errors, key=lambda e: e.row)
+        ],
     )
 
 

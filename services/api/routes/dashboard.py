@@ -17,7 +17,8 @@ router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
 async def campaign_queue_metrics(
     user: CurrentUser, service: DashboardServiceDep
 ) -> DashboardPublic:
-    """Campaign counts by status, backlog and consumer lag per topic, system state."""
+    """Your campaigns by status, their backlog, totals and funnel; for admins also
+    consumer lag per topic and the system state (``system`` is null for marketers)."""
     return DashboardPublic(metrics=await service.metrics(user))
 
 

@@ -3,35 +3,83 @@
 Campaigns by status and consumer lag describe the whole system, so the api (which
 reads both anyway for the dashboard) reports them; each other service reports its
 own work on its health port.
+
+They are served on their own port (API_METRICS_PORT), never on the public API port:
+they name every tenant's load and the infrastructure, and need no token because only
+the scraper can reach that port. Like the other services' health port, it answers
+GET /health too (shared/health.py).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 
-from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from aiohttp import web
 
+from services.api.lag import ConsumerLagMonitor
+from shared.health import HealthServer, Probe
 from shared.metrics import CAMPAIGNS, CONSUMER_LAG
-from shared.store.campaigns import CampaignStatus
+from shared.store.campaigns import CampaignStatus, CampaignStore
 
-router = APIRouter(tags=["health"])
+log = logging.getLogger(__name__)
+
 STATUSES: tuple[CampaignStatus, ...] = (
     "draft", "scheduled", "queued", "sending", "throttled", "paused", "stopped", "completed",
     "failed",
 )  # fmt: skip
 
 
-@router.get("/metrics", response_class=Response)
-async def metrics(request: Request) -> Response:
-    """Prometheus text format. Campaigns counted are the running and recently run ones."""
-    state = request.app.state
-    records = await state.campaign_store.get_many(await state.campaign_store.active_ids())
+async def refresh_metrics(campaigns: CampaignStore, lag: ConsumerLagMonitor) -> None:
+    """Set the gauges read from Redis and Kafka. Campaigns counted are the running and
+    recently run ones."""
+    records = await campaigns.get_many(await campaigns.active_ids())
     counts = Counter(record.status for record in records if record is not None)
     for status in STATUSES:
         CAMPAIGNS.labels(status=status).set(counts[status])
-    monitor = state.lag_monitor
-    await monitor.lag()
-    for (group, topic, partition), behind in monitor.by_partition.items():
+    await lag.lag()
+    for (group, topic, partition), behind in lag.by_partition.items():
         CONSUMER_LAG.labels(group=group, topic=topic, partition=str(partition)).set(behind)
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class MetricsServer(HealthServer):
+    """The health server of shared/health.py, refreshing the api's gauges per scrape.
+
+    Bound with SO_REUSEPORT: with API_WORKERS > 1 every worker serves the same port, as
+    they share the API socket, and any of them answers a scrape alike (the gauges come
+    from Redis and Kafka).
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        probes: dict[str, Probe],
+        campaigns: CampaignStore,
+        lag: ConsumerLagMonitor,
+    ) -> None:
+        super().__init__(host, port, probes)
+        self._campaigns = campaigns
+        self._lag = lag
+        self._metrics_runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/health", self._health)
+        app.router.add_get("/metrics", self._metrics)
+        self._metrics_runner = web.AppRunner(app, access_log=None)
+        await self._metrics_runner.setup()
+        site = web.TCPSite(self._metrics_runner, self._host, self._port, reuse_port=True)
+        await site.start()
+        # Port 0 asks the OS for a free port; report the one it gave.
+        sockets = site._server.sockets if site._server else []  # aiohttp exposes no public getter
+        self.port = sockets[0].getsockname()[1] if sockets else self._port
+        log.info("metrics endpoint listening", extra={"host": self._host, "port": self.port})
+
+    async def stop(self) -> None:
+        if self._metrics_runner is not None:
+            await self._metrics_runner.cleanup()
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        await refresh_metrics(self._campaigns, self._lag)
+        return await super()._metrics(request)

@@ -4,17 +4,25 @@ Twilio calls these, so they take no bearer token: a request counts only when its
 X-Twilio-Signature matches (services/api/webhook_signature.py), otherwise it gets a
 403 and nothing is published or changed. Not in the OpenAPI document: they are
 Twilio's contract, not the REST API's.
+
+A signed request can still be replayed, or name a message we never sent: a receipt
+counts once per (MessageSid, MessageStatus), an inbound message once per SID, for
+REPLAY_WINDOW_S; a receipt counts only for the SID the senders' ledger recorded for
+its campaign and contact. Others are acknowledged (Twilio would retry an error) and
+dropped.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from enum import IntEnum
 
 import orjson
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
+from redis.asyncio import Redis
 
 from services.api.errors import EventNotWritten, InvalidInput
 from services.api.opt_out_keywords import opt_change
@@ -24,6 +32,8 @@ from services.api.webhook_signature import WebhookSecrets, signed_url
 from shared.events import encode
 from shared.events.models import MessageStatusReported
 from shared.phones import normalise_phone
+from shared.redis import Keys
+from shared.send_ledger import SENT_SID_FUNCTION, ledger_key
 from shared.status_callback import INBOUND_PATH, STATUS_PATH, message_of
 from shared.topics import Topics
 
@@ -32,6 +42,20 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"], include_in_schema=False)
 SOURCE = "/services/api/webhooks"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+# Twilio retries a webhook for hours at most; a day covers every retry and replay of it.
+REPLAY_WINDOW_S = 24 * 60 * 60
+
+# KEYS[1]: the campaign's ledger, KEYS[2]: the receipt's seen-key. ARGV: contact, sid,
+# window. 0: not a SID the ledger holds for the contact; 1: seen before; 2: first time.
+# An unknown SID leaves no seen-key, so it cannot shadow the genuine receipt.
+_SIGHT_RECEIPT = (
+    SENT_SID_FUNCTION
+    + """
+if sent_sid(redis.call('HGET', KEYS[1], ARGV[1])) ~= ARGV[2] then return 0 end
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return 2 end
+return 1
+"""
+)
 
 
 class NotFromTwilio(Exception):
@@ -53,6 +77,8 @@ async def signed_params(request: Request) -> dict[str, str]:
         settings.public_base_url, str(request.url), request.url.path, request.url.query
     )
     if request.headers.get("content-type", "").startswith("application/json"):
+        if "bodySHA256" not in request.query_params:
+            raise NotFromTwilio("a JSON body without bodySHA256")
         return _json_params(secrets, url, await request.body(), request.headers)
     form = await request.form()
     if any(not isinstance(value, str) for _, value in form.multi_items()):
@@ -112,6 +138,37 @@ def receipt_from(params: Mapping[str, str], query: Mapping[str, str]) -> Message
     )
 
 
+def _redis_and_keys(request: Request) -> tuple[Redis, Keys]:
+    settings: ApiSettings = request.app.state.settings
+    return request.app.state.connections.redis, Keys(settings.redis_key_prefix)
+
+
+class Sighting(IntEnum):
+    NOT_OURS = 0
+    REPLAYED = 1
+    FIRST = 2
+
+
+async def _sight_receipt(
+    request: Request, receipt: MessageStatusReported, seen_key: str
+) -> Sighting:
+    if not (receipt.campaign_id and receipt.contact_id):
+        return Sighting.NOT_OURS
+    redis, keys = _redis_and_keys(request)
+    # EVALSHA: the script's text travels only when Redis has not seen it yet.
+    sight = redis.register_script(_SIGHT_RECEIPT)
+    answer = await sight(
+        keys=[ledger_key(keys, receipt.campaign_id), seen_key],
+        args=[receipt.contact_id, receipt.message_sid, REPLAY_WINDOW_S],
+    )
+    return Sighting(int(answer))
+
+
+async def _first_sighting(request: Request, *parts: str) -> bool:
+    redis, keys = _redis_and_keys(request)
+    return bool(await redis.set(keys("webhook", *parts), 1, nx=True, ex=REPLAY_WINDOW_S))
+
+
 async def _publish(request: Request, receipt: MessageStatusReported) -> None:
     settings: ApiSettings = request.app.state.settings
     producer = request.app.state.connections.producer
@@ -137,7 +194,20 @@ async def twilio_status_callback(request: Request) -> Response:
         log.warning("status callback refused", extra={"reason": str(error)})
         return _forbidden(str(error))
     receipt = receipt_from(params, request.query_params)
-    await _publish(request, receipt)
+    _, keys = _redis_and_keys(request)
+    seen_key = keys("webhook", "status", receipt.message_sid, receipt.status)
+    sighting = await _sight_receipt(request, receipt, seen_key)
+    if sighting is Sighting.NOT_OURS:
+        log.info("receipt for a message we did not send", extra={"sid": receipt.message_sid})
+    elif sighting is Sighting.REPLAYED:
+        log.info("receipt replayed", extra={"sid": receipt.message_sid, "status": receipt.status})
+    else:
+        try:
+            await _publish(request, receipt)
+        except EventNotWritten:
+            # Twilio retries on the error answer: that retry must not look like a replay.
+            await request.app.state.connections.redis.delete(seen_key)
+            raise
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -149,13 +219,22 @@ async def twilio_inbound_message(request: Request, suppressions: SuppressionStor
     except NotFromTwilio as error:
         log.warning("inbound message refused", extra={"reason": str(error)})
         return _forbidden(str(error))
+    sid = _required(params, "MessageSid", "SmsMessageSid", "SmsSid")
+    if not await _first_sighting(request, "inbound", sid):
+        log.info("inbound message replayed", extra={"sid": sid})
+        return Response(EMPTY_TWIML, media_type="text/xml")
     change = opt_change(params.get("Body"))
     phone = normalise_phone(params.get("From", ""))
     if change is not None and phone is not None:
         if change == "opt_out":
-            changed = await suppressions.add(phone, "inbound_stop")
+            changed = await suppressions.add(phone, "inbound_stop", actor="recipient")
         else:
-            changed = await suppressions.remove(phone)
+            # START undoes the recipient's own STOP only: an operator's entry (api) or
+            # Twilio's (error_21610...) stays until an admin lifts it.
+            lifted = await suppressions.remove(
+                phone, "recipient", lifts=lambda reason: reason == "inbound_stop"
+            )
+            changed = lifted.removed
         log.info("opt-out keyword", extra={"change": change, "changed": changed})
     # Nothing to say back: Twilio itself answers STOP on numbers with Advanced Opt-Out.
     return Response(EMPTY_TWIML, media_type="text/xml")

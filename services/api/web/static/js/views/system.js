@@ -132,30 +132,42 @@ function render(metrics, alerts) {
     ),
     h(
       "section",
-      { class: "card", "aria-labelledby": "system-heading" },
-      h("h2", { id: "system-heading", text: "System" }),
+      { class: "card", "aria-labelledby": "totals-heading" },
+      h("h2", { id: "totals-heading", text: "Your campaigns" }),
       facts([
-        ["Active senders", count(system.activeWorkers)],
-        ["Circuit breaker", BREAKER[system.circuitBreaker] ?? system.circuitBreaker],
-        ["Kafka", yesNo(system.kafka?.connected)],
-        ["Redis", yesNo(system.redis?.connected)],
-        ["Sent (your campaigns)", count(system.totals.sent)],
-        ["Failed (your campaigns)", count(system.totals.failed)],
-        [
-          "Average campaign time",
-          system.averageProcessingTimeMs == null
-            ? "—"
-            : `${(system.averageProcessingTimeMs / 1000).toFixed(1)} s`,
-        ],
-        ["API uptime", `${Math.round(system.uptimeS)} s`],
+        ["Sent", count(metrics.totals.sent)],
+        ["Failed", count(metrics.totals.failed)],
       ]),
-      table(
-        ["Sender", "Circuit breaker"],
-        Object.entries(system.circuitBreakers).map(([id, state]) => [id, BREAKER[state] ?? state]),
-        "No sender is alive.",
-      ),
     ),
+    // The infrastructure is for admins: the API leaves `system` out for others.
+    system ? systemSection(system) : null,
   ];
+}
+
+function systemSection(system) {
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "system-heading" },
+    h("h2", { id: "system-heading", text: "System" }),
+    facts([
+      ["Active senders", count(system.activeWorkers)],
+      ["Circuit breaker", BREAKER[system.circuitBreaker] ?? system.circuitBreaker],
+      ["Kafka", yesNo(system.kafka?.connected)],
+      ["Redis", yesNo(system.redis?.connected)],
+      [
+        "Average campaign time",
+        system.averageProcessingTimeMs == null
+          ? "—"
+          : `${(system.averageProcessingTimeMs / 1000).toFixed(1)} s`,
+      ],
+      ["API uptime", `${Math.round(system.uptimeS)} s`],
+    ]),
+    table(
+      ["Sender", "Circuit breaker"],
+      Object.entries(system.circuitBreakers).map(([id, state]) => [id, BREAKER[state] ?? state]),
+      "No sender is alive.",
+    ),
+  );
 }
 
 export function showSystem(view) {

@@ -1,0 +1,77 @@
+"""One campaign's failure stays its own: tried again, then failed with a reason.
+
+A step (a start, a tick, a control event) that fails is tried BATCH_RETRY_ATTEMPTS
+more times. If it still fails because Redis or Kafka is away, the work is kept: the
+start stays on the api's record and the pacer ticks the campaign again once the
+outage ends. If it fails for any other reason (bad data, a bug), trying more would
+fail the same way and hold the partition for every campaign behind it: the campaign
+is marked failed with the reason, which queue-status shows, and is expanded no further.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from services.dispatcher.expansion import Expander
+from services.dispatcher.settings import DispatcherSettings
+from shared.outages import is_outage
+
+log = logging.getLogger(__name__)
+
+# A failed campaign in these states is moved to failed; a stopped or finished one
+# keeps its status (the stop or the result is the truer story).
+FAILABLE = ("draft", "scheduled", "queued", "sending", "throttled", "paused")
+# Enough of an error for a person; a validation error can run to many lines.
+MAX_REASON_CHARS = 300
+
+
+async def with_retries(
+    settings: DispatcherSettings, campaign_id: str, step: Callable[[], Awaitable[None]]
+) -> Exception | None:
+    """Run an idempotent step, trying it again on any error; the last error, or None."""
+    last: Exception | None = None
+    for attempt in range(settings.batch_retry_attempts + 1):
+        try:
+            await step()
+            return None
+        except Exception as error:
+            last = error
+            log.warning(
+                "dispatcher step failed",
+                extra={"campaign_id": campaign_id, "attempt": attempt + 1, "reason": repr(error)},
+            )
+            if attempt < settings.batch_retry_attempts:
+                await asyncio.sleep(settings.batch_retry_delay / 1000)
+    log.error(
+        "dispatcher step failed after its retries",
+        extra={"campaign_id": campaign_id, "outage": last is not None and is_outage(last)},
+        exc_info=last,
+    )
+    return last
+
+
+def failure_reason(error: Exception, attempts: int) -> str:
+    summary = " ".join(f"{type(error).__name__}: {error}".split())
+    if len(summary) > MAX_REASON_CHARS:
+        summary = summary[: MAX_REASON_CHARS - 1] + "…"
+    return f"dispatcher failed {attempts} times on this campaign: {summary}"
+
+
+async def fail_campaign(expander: Expander, campaign_id: str, reason: str) -> bool:
+    """Mark the campaign failed with ``reason`` and stop expanding it; True when moved."""
+    moved, found = await expander.campaigns.transition(
+        campaign_id,
+        FAILABLE,
+        "failed",
+        failure_reason=reason,
+        finished_at=datetime.now(UTC).isoformat(),
+    )
+    await expander.abandon(campaign_id)
+    log.error(
+        "campaign failed",
+        extra={"campaign_id": campaign_id, "reason": reason, "previous_status": found},
+    )
+    return moved
