@@ -49,7 +49,8 @@ class System:
             extra["HEALTH_PORT"] = str(port)
             extra["SENDER_REPLICA_ID"] = name
             health = f"http://127.0.0.1:{port}/health"
-        module = "sender" if name.startswith("sender") else name
+        # Replicas are named after their service: sender-1, dispatcher-2.
+        module = name.split("-", 1)[0]
         base = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "REDIS"))}
         self.health_urls[name] = health
         tracked = start_python(self.table, name, ["-m", f"services.{module}"], base, extra)

@@ -9,6 +9,8 @@ queue-status counting what the ledger holds.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from devstack.processes import is_running
 from devstack.system import System
 from tests.e2e.test_campaigns import create_campaign, invalid_phone, ledger, start, valid_phone
 from tests.helpers import eventually_sync
@@ -50,6 +53,14 @@ class Outcome:
     status: dict
     # The longest gap between two of the campaign's messages accepted by Twilio.
     stall_s: float
+
+
+def kill_hard(system: System, name: str) -> None:
+    tracked = system.table.get(name)
+    assert tracked is not None and is_running(tracked), f"{name} is not running"
+    os.kill(tracked.pid, signal.SIGKILL)
+    eventually_sync(lambda: not is_running(tracked), timeout_s=10, what=f"{name} gone")
+    system.table.stop(name)  # forget the dead process
 
 
 class FaultRun:

@@ -8,14 +8,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 
 from devstack.kafka import (
     KafkaPorts,
@@ -33,7 +31,6 @@ from tests.faults.harness import PACED, VALID, FaultRun
 from tests.helpers import eventually_sync, free_port
 
 NODES = 3
-FROZEN_S = 30
 
 
 class Cluster:
@@ -145,40 +142,6 @@ def test_a_rolling_restart_of_the_three_brokers(cluster, make_system, sandbox_ad
         "3 Kafka brokers restarted one at a time, each back in sync before the next",
         "each broker handed its leaderships over before stopping and caught up after; "
         "writes went on with two copies in sync",
-        outcome,
-    )
-    assert (outcome.lost, outcome.duplicates) == (0, 0)
-
-
-def test_one_broker_frozen_for_thirty_seconds(cluster, make_system, sandbox_admin, fault_table):
-    system, run = _campaign(cluster, make_system, sandbox_admin, "broker frozen")
-    run.wait_sent(VALID // 4)
-    victim = cluster.leading_most(_commands_topic(system))
-    topic = _commands_topic(system)
-    pid = cluster.pid(victim)
-    frozen_at = time.monotonic()
-    os.kill(pid, signal.SIGSTOP)  # like a network partition: open sockets, no answers
-    try:
-        # The controllers fence it once its heartbeats stop: its partitions move.
-
-        def moved() -> bool:
-            try:
-                return victim not in cluster.leaders(topic, without=victim)
-            except (KafkaError, TimeoutError):  # asked, the frozen one does not answer
-                return False
-
-        eventually_sync(moved, timeout_s=FROZEN_S, what="the frozen broker's leaderships moved")
-        # The fault lasts its full length, whatever the cluster did meanwhile.
-        time.sleep(max(0.0, FROZEN_S - (time.monotonic() - frozen_at)))
-    finally:
-        os.kill(pid, signal.SIGCONT)
-    outcome = run.finish()
-    fault_table.record(
-        f"3 Kafka brokers: the one leading most message.commands partitions frozen "
-        f"(SIGSTOP) for {FROZEN_S} s, then resumed",
-        "the controllers fenced it when its heartbeats stopped and moved its "
-        "leaderships; requests in flight to it timed out and were retried on the new "
-        "leaders; it rejoined and caught up when resumed",
         outcome,
     )
     assert (outcome.lost, outcome.duplicates) == (0, 0)

@@ -2,21 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
-
-from devstack.processes import is_running
-from devstack.system import System
-from tests.faults.harness import PACED, VALID, FaultRun
-from tests.helpers import eventually_sync
-
-
-def kill_hard(system: System, name: str) -> None:
-    tracked = system.table.get(name)
-    assert tracked is not None and is_running(tracked), f"{name} is not running"
-    os.kill(tracked.pid, signal.SIGKILL)
-    eventually_sync(lambda: not is_running(tracked), timeout_s=10, what=f"{name} gone")
-    system.table.stop(name)  # forget the dead process
+from tests.faults.harness import PACED, VALID, FaultRun, kill_hard
 
 
 def test_a_sender_replica_killed_mid_campaign(make_system, sandbox_admin, fault_table):

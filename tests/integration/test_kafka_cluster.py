@@ -56,7 +56,15 @@ async def _topic_layout(bootstrap: str, topic: str) -> tuple[list[dict], dict[st
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        (described,) = await admin.describe_topics([topic])
+
+        async def described_with_partitions() -> dict | None:
+            # A topic just created reaches each broker's metadata a moment later.
+            (found,) = await admin.describe_topics([topic])
+            return found if found["partitions"] else None
+
+        described = await eventually(
+            described_with_partitions, timeout_s=30, what=f"{topic}'s partitions"
+        )
         (response,) = await admin.describe_configs(
             [ConfigResource(ConfigResourceType.TOPIC, topic)]
         )
