@@ -105,6 +105,16 @@ class Bench:
         found = {name: listener_pid(port) for name, port in ports.items() if port}
         return {name: pid for name, pid in found.items() if pid is not None}
 
+    def redis_command_calls(self) -> dict[str, int]:
+        """Commands Redis has run since it started, by name (INFO commandstats): a
+        script's own calls are counted under their names, besides the EVALSHA."""
+        client = redis.Redis.from_url(self.stack["REDIS_URL"])
+        try:
+            stats = client.info("commandstats")
+        finally:
+            client.close()
+        return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+
     def faults(self, **faults: object) -> None:
         self.sandbox.post("/_sandbox/faults", json=faults).raise_for_status()
 

@@ -202,6 +202,23 @@ def render(results: dict, machine: dict) -> str:
                 + " | ".join(str(v) for v in apart)
                 + " |"
             )
+        redis_rows = [run for run in capacity["runs"] if "redis_commands_per_message" in run]
+        if redis_rows:
+            lines += [
+                "",
+                "Redis commands per message in the same runs (INFO commandstats; a",
+                "script's own calls counted under their names, its EVALSHA apart):",
+                "",
+                "| Twilio latency | sender replicas | commands | scripts | most called |",
+                "| --- | --- | --- | --- | --- |",
+            ]
+            for run in redis_rows:
+                work = run["redis_commands_per_message"]
+                busiest = ", ".join(f"{name} {calls}" for name, calls in work["busiest"])
+                lines.append(
+                    f"| {run['latency_ms']} ms | {run['sender_replicas']} | {work['all']} | "
+                    f"{work['scripts']} | {busiest} |"
+                )
     scale = results.get("scale")
     if scale:
         rss = ", ".join(f"{k} {v}" for k, v in scale["peak_rss_mb"].items())

@@ -89,11 +89,13 @@ def pipeline_capacity(bench: Bench, smoke: bool) -> dict:
                 theirs = bench.infrastructure_pids()
                 pids = {**ours, **theirs}
                 cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+                redis_before = bench.redis_command_calls()
                 started = time.monotonic()
                 campaign_id = create_and_start(client, "capacity", messages)
                 wait_done(client, campaign_id, timeout_s=600)
                 elapsed = time.monotonic() - started
                 cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+                redis_after = bench.redis_command_calls()
             runs.append(
                 {
                     "latency_ms": latency_ms,
@@ -102,6 +104,9 @@ def pipeline_capacity(bench: Bench, smoke: bool) -> dict:
                     "seconds": round(elapsed, 2),
                     "messages_per_s": round(messages / elapsed, 1),
                     **cpu_per_message(cpu, set(ours), messages),
+                    "redis_commands_per_message": redis_per_message(
+                        redis_before, redis_after, messages
+                    ),
                 }
             )
     return {"runs": runs}
@@ -120,6 +125,24 @@ def cpu_per_message(cpu_s: dict[str, float], ours: set[str], messages: int) -> d
     own["ours"] = per_message(sum(cpu_s[name] for name in ours))
     infrastructure = {name: per_message(v) for name, v in sorted(cpu_s.items()) if name not in ours}
     return {"cpu_ms_per_message": own, "infrastructure_cpu_ms_per_message": infrastructure}
+
+
+def redis_per_message(before: dict[str, int], after: dict[str, int], messages: int) -> dict:
+    """Redis commands a message cost: all of them (a script's own calls included, as
+    Redis counts them), the scripts run, and the commands sent from outside a script."""
+    ran = {name: calls - before.get(name, 0) for name, calls in after.items()}
+    scripts = sum(ran.get(name, 0) for name in ("evalsha", "eval", "fcall"))
+    # INFO commandstats has no "called from a script" split: a script's own calls are
+    # counted under their names. Reported: everything, and the scripts apart.
+    total = sum(ran.values())
+    return {
+        "all": round(total / messages, 2),
+        "scripts": round(scripts / messages, 3),
+        "busiest": sorted(
+            ((name, round(calls / messages, 2)) for name, calls in ran.items() if calls),
+            key=lambda item: -item[1],
+        )[:5],
+    }
 
 
 def control_latency(bench: Bench, smoke: bool) -> dict:
