@@ -25,7 +25,7 @@ from shared.store.suppressions import INBOUND_STOP, AuditEntry, Suppression, Sup
 router = APIRouter(prefix="/api/suppressions", tags=["suppressions"])
 
 
-def get_suppression_store(request: Request) -> SuppressionStore:
+async def get_suppression_store(request: Request) -> SuppressionStore:
     settings: ApiSettings = request.app.state.settings
     account_sid, _ = settings.twilio_credentials
     return SuppressionStore(
