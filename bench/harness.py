@@ -118,16 +118,6 @@ class Bench:
     def faults(self, **faults: object) -> None:
         self.sandbox.post("/_sandbox/faults", json=faults).raise_for_status()
 
-    def limiter_grant_times(self, key_prefix: str) -> list[float]:
-        """Every grant in the limiters' logs (Redis server time, ms), in order."""
-        client = redis.Redis.from_url(self.stack["REDIS_URL"])
-        try:
-            keys = list(client.scan_iter(match=f"{key_prefix}limiter:*"))
-            logs = [client.zrange(key, 0, -1, withscores=True) for key in keys]
-            return sorted(score for log in logs for _, score in log)
-        finally:
-            client.close()
-
     def ledger_times(self, since_ms: int | None = None) -> list[int]:
         params = {"since_ms": since_ms} if since_ms is not None else {}
         messages = self.sandbox.get("/_sandbox/ledger", params=params).json()["messages"]

@@ -49,7 +49,7 @@ def rate_precision(bench: Bench, smoke: bool) -> dict:
     with bench.system(sender_replicas=3) as system, system.client() as client:
         campaign_id = create_and_start(client, "rate precision", messages)
         wait_done(client, campaign_id, timeout_s=messages / 5 + 60)
-        grants = bench.limiter_grant_times(system.env["REDIS_KEY_PREFIX"])
+        grants = system.limiter_grant_times()
     times = bench.ledger_times()
     span_s = (times[-1] - times[0]) / 1000
     achieved = (len(times) - 1) / span_s if span_s else 0.0

@@ -15,6 +15,7 @@ from campaignctl.context import JsonOption, client, wants_json
 from campaignctl.errors import CliError
 from campaignctl.follow import follow
 from campaignctl.progress import Snapshot
+from shared.lifecycle import FAILED
 
 app = typer.Typer(help="Create, start, watch and control campaigns.", no_args_is_help=True)
 
@@ -198,5 +199,5 @@ def _follow(api: ApiClient, campaign_id: str, as_json: bool) -> None:
         output.print_json(last.source)
     else:
         output.stdout.print(output.summary_table(last))
-    if last.status == "failed":
+    if last.status == FAILED:
         raise CliError(f"campaign '{campaign_id}' ended failed")

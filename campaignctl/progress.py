@@ -10,10 +10,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.lifecycle import is_final
+
 POLL_INTERVAL_S = 0.5
 # How long a campaign's status and its counts may disagree about it being over.
 SETTLE_S = 3.0
-FINAL_STATUSES = frozenset({"completed", "stopped", "failed", "expired"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,7 @@ class Snapshot:
 
     @property
     def final(self) -> bool:
-        return self.status in FINAL_STATUSES
+        return is_final(self.status)
 
     @property
     def all_processed(self) -> bool:

@@ -29,6 +29,25 @@ class System:
     extras: list[str] = field(default_factory=list)
     health_urls: dict[str, str] = field(default_factory=dict)
 
+    def limiter_grant_times(self) -> list[float]:
+        """Every grant in the senders' shared limiter logs (Redis server time, ms), in
+        order: the limit is the limiter's, so this is where it is checked."""
+        import redis
+
+        from services.sender.limiter import grant_log_key
+        from shared.redis import Keys
+
+        pattern = grant_log_key(Keys(self.env.get("REDIS_KEY_PREFIX", "")), "*")
+        client = redis.Redis.from_url(self.env["REDIS_URL"])
+        try:
+            logs = [
+                client.zrange(key, 0, -1, withscores=True)
+                for key in client.scan_iter(match=pattern)
+            ]
+            return sorted(score for log in logs for _, score in log)
+        finally:
+            client.close()
+
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"

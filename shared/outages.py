@@ -1,8 +1,11 @@
-"""Which errors mean "the infrastructure is away" rather than "this work is bad".
+"""Which errors mean "the infrastructure is away" rather than "this work is bad",
+and what is said of an error when work is set aside for it.
 
 Work that fails on an outage is kept and tried again, however long the outage: it
 is never dead-lettered or failed for it. Work that fails the same way for any other
-reason is set aside after a few tries, so that it cannot stall what comes after it.
+reason is set aside after a few tries, so that it cannot stall what comes after it;
+``summarise`` gives the reason it is set aside with (a DLQ entry, a contact's or a
+campaign's failure).
 """
 
 from __future__ import annotations
@@ -39,3 +42,15 @@ def is_outage(error: BaseException) -> bool:
     return isinstance(
         error, RedisConnectionError | RedisTimeoutError | ReadOnlyError | OSError | TimeoutError
     )
+
+
+# Enough of an error for a person; a validation error can run to many lines.
+MAX_REASON_CHARS = 300
+
+
+def summarise(error: BaseException, limit: int = MAX_REASON_CHARS) -> str:
+    """The error on one line, its type first, cut to ``limit`` characters."""
+    summary = " ".join(f"{type(error).__name__}: {error}".split())
+    if len(summary) > limit:
+        summary = summary[: limit - 1] + "…"
+    return summary

@@ -11,18 +11,21 @@ import uvloop
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from redis.asyncio import Redis
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay
 
 from shared.health import HealthServer, Probe
 from shared.kafka import ensure_topics, kafka_reachable, make_producer
 from shared.redis import make_redis, redis_reachable
+from shared.retry import Backoff
 from shared.settings import Settings
 from shared.tracing import instrument_redis, setup_tracing, shutdown_tracing
 
 log = logging.getLogger(__name__)
 
-# In a cluster the broker may start after the service: keep trying this long.
+# In a cluster the broker may start after the service: keep trying this long,
+# 0.2 s after the first try, doubling up to every 5 s.
 STARTUP_TIMEOUT_S = 120
+STARTUP_BACKOFF = Backoff(base_delay_ms=200, max_delay_ms=5_000, jitter="none")
 
 
 class Connections:
@@ -37,7 +40,7 @@ class Connections:
         """Create the topics and start the producer, retrying while Kafka comes up."""
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type((KafkaError, OSError, TimeoutError)),
-            wait=wait_exponential(multiplier=0.2, max=5),
+            wait=STARTUP_BACKOFF.tenacity_wait(),
             stop=stop_after_delay(startup_timeout_s),
             reraise=True,
         ):

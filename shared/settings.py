@@ -92,7 +92,10 @@ class Settings(BaseSettings):
     batch_size: PositiveInt = 500
     max_concurrent_batches: PositiveInt = 10
     batch_retry_attempts: NonNegativeInt = 3
-    batch_retry_delay: NonNegativeInt = 1000  # milliseconds, as the original
+    # Named BATCH_RETRY_DELAY before it carried its unit; the old name still counts.
+    batch_retry_delay_ms: NonNegativeInt = Field(
+        default=1000, validation_alias=AliasChoices("BATCH_RETRY_DELAY_MS", "BATCH_RETRY_DELAY")
+    )  # as the original
 
     # Twilio limits per sender number, shared by all sender replicas.
     twilio_rate_limit_per_second: PositiveInt = 10

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import pytest_asyncio
@@ -22,6 +23,9 @@ from pydantic_core import to_json
 from redis.asyncio import Redis
 
 from shared.settings import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, Settings
+
+if TYPE_CHECKING:
+    from tests.kafka_cluster import KafkaCluster
 
 
 @dataclass(frozen=True)
@@ -132,3 +136,18 @@ async def redis(stack: StackEndpoints, unique_prefix: str) -> AsyncIterator[Redi
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+@pytest.fixture(scope="module")
+def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """Three Kafka nodes of their own for one test module (see tests/kafka_cluster.py)."""
+    from devstack.processes import ProcessTable
+    from devstack.stack import stop_all
+    from tests.kafka_cluster import KafkaCluster
+
+    cluster = KafkaCluster(ProcessTable(Path(tmp_path_factory.mktemp("kafka-cluster"))))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        stop_all(cluster.table)

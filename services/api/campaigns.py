@@ -28,20 +28,21 @@ from services.api.publisher import CampaignEventPublisher
 from services.api.queue_status import QueueStatus, is_running, queue_status, unsent, with_funnel
 from services.api.senders import alive_breakers, breaker_verdict, heartbeats_key
 from services.api.settings import ApiSettings
-from shared.events.models import (
-    CampaignPaused,
-    CampaignResumed,
-    CampaignScheduled,
-    CampaignStopped,
+from shared.events.models import CampaignScheduled
+from shared.lifecycle import (
+    CONTROLS,
+    DRAFT,
+    FINAL,
+    NOT_STARTED,
+    PAUSED,
+    QUEUED,
+    SCHEDULED,
+    STOPPED,
+    move,
 )
 from shared.priority import weight
 from shared.redis import Keys
-from shared.store.campaigns import (
-    FINISHED_STATUSES,
-    CampaignRecord,
-    CampaignStore,
-    started_event,
-)
+from shared.store.campaigns import CampaignRecord, CampaignStore, started_event
 from shared.store.funnel import FunnelStore
 from shared.store.held import HeldCommands
 from shared.store.progress import ProgressStore
@@ -49,7 +50,6 @@ from shared.store.progress import ProgressStore
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-STARTABLE = ("draft", "scheduled")
 CONTACT_LOOKUP_CHUNK = 1_000
 # Recipients whose time zones estimate the wait for a send window to open.
 WINDOW_SAMPLE = 1_000
@@ -59,18 +59,6 @@ OFF_LOOP_FROM = 500
 # Campaign ids are uuid4s, retry runs' `<id>-retry-<n>`, older systems' ids similar:
 # never a ':', which would make the id name another Redis key (`<id>:audience`).
 CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
-# action -> (event, status it leads to, statuses it may leave). Anything else is a 409:
-# pausing a paused or finished campaign, resuming one that is not paused, stopping
-# a finished one.
-CONTROL = {
-    "pause": (CampaignPaused, "paused", ("queued", "sending", "throttled")),
-    "resume": (CampaignResumed, "sending", ("paused",)),
-    "stop": (
-        CampaignStopped,
-        "stopped",
-        ("draft", "scheduled", "queued", "sending", "throttled", "paused"),
-    ),
-}
 
 
 def _now() -> datetime:
@@ -152,7 +140,7 @@ class CampaignService:
             id=str(uuid.uuid4()),
             owner_id=user.id,
             name=body.name,
-            status="scheduled" if body.scheduled_at else "draft",
+            status=SCHEDULED if body.scheduled_at else DRAFT,
             priority=body.priority,
             content=content,
             from_number=from_number,
@@ -187,7 +175,7 @@ class CampaignService:
                 CampaignScheduled(campaign_id=record.id, scheduled_at=due)
             )
         except EventNotWritten:
-            await self._campaigns.set_fields(record.id, status="draft", scheduled_at="")
+            await move(self._campaigns, record.id, (SCHEDULED,), DRAFT, scheduled_at="")
             raise
         await self._campaigns.schedule(record.id, due)
         await self._campaigns.mark_active(record.id)
@@ -222,25 +210,25 @@ class CampaignService:
     async def start(self, user: User, campaign_id: str) -> tuple[CampaignRecord, int]:
         """Queue the campaign and write its CampaignStarted; returns it and the estimate in ms."""
         record = await self.get(user, campaign_id)
-        if record.status not in STARTABLE:
+        if record.status not in NOT_STARTED:
             raise IllegalTransition(campaign_id, record.status, "start")
         size = await self._campaigns.audience_size(campaign_id)
         job_id = f"campaign_{campaign_id}_{_ms(_now())}"
-        moved, found = await self._campaigns.transition(
-            campaign_id, STARTABLE, "queued", job_id=job_id, total=str(size)
+        moved, found = await move(
+            self._campaigns, campaign_id, NOT_STARTED, QUEUED, job_id=job_id, total=str(size)
         )
         if not moved:  # another request started it in between
             raise IllegalTransition(campaign_id, found, "start")
-        if record.status == "scheduled":
+        if record.status == SCHEDULED:
             await self._campaigns.unschedule(campaign_id)
-        record = record.model_copy(update={"status": "queued", "job_id": job_id, "total": size})
+        record = record.model_copy(update={"status": QUEUED, "job_id": job_id, "total": size})
         others = await self.running_backlog(exclude=campaign_id)
         event = started_event(record, self._campaigns.audience_key(campaign_id), size)
         try:
             await self._publisher.publish(event)
         except EventNotWritten:
-            await self._campaigns.transition(campaign_id, ("queued",), found or "draft", job_id="")
-            if found == "scheduled" and record.scheduled_at is not None:
+            await move(self._campaigns, campaign_id, (QUEUED,), found or DRAFT, job_id="")
+            if found == SCHEDULED and record.scheduled_at is not None:
                 await self._campaigns.schedule(campaign_id, record.scheduled_at)
             raise
         await self._campaigns.mark_active(campaign_id)
@@ -264,7 +252,7 @@ class CampaignService:
         and counts, and the original campaign's stay as they were.
         """
         record = await self.get(user, campaign_id)
-        if record.status not in FINISHED_STATUSES:
+        if record.status not in FINAL:
             raise IllegalTransition(campaign_id, record.status, "retry-failed")
         retryable = await self._progress.take_retryable_failures(campaign_id)
         contacts = await self._progress.definitely_failed(campaign_id, retryable)
@@ -284,7 +272,7 @@ class CampaignService:
             update={
                 "id": run_id,
                 "name": f"{record.name} (retry {number})",
-                "status": "draft",
+                "status": DRAFT,
                 "total": len(recipients),
                 "job_id": None,
                 "created_at": _now(),
@@ -311,10 +299,10 @@ class CampaignService:
         finished = []
         for campaign_id, record, progress in zip(ids, records, progresses, strict=True):
             if record is None or (
-                record.status not in ("draft", "scheduled") and not is_running(record, progress)
+                record.status not in NOT_STARTED and not is_running(record, progress)
             ):
                 finished.append(campaign_id)
-            elif is_running(record, progress) and record.status != "paused":
+            elif is_running(record, progress) and record.status != PAUSED:
                 # A paused campaign takes no share of the rate while it is paused.
                 waiting.append((unsent(record, progress), weight(record.priority)))
         await self._campaigns.mark_inactive(*finished)
@@ -323,17 +311,20 @@ class CampaignService:
     async def control(self, user: User, campaign_id: str, action: str) -> CampaignRecord:
         """Pause, resume or stop: write the event, then set the status it leads to."""
         record = await self.get(user, campaign_id)
-        event_type, status, allowed = CONTROL[action]
+        control = CONTROLS[action]
+        status = control.status
         # Atomic: of two concurrent requests, one moves the campaign, the other gets 409.
-        moved, found = await self._campaigns.transition(campaign_id, allowed, status)
+        moved, found = await move(self._campaigns, campaign_id, control.allowed_from, status)
         if not moved:
             raise IllegalTransition(campaign_id, found, action)
         try:
-            await self._publisher.publish(event_type(campaign_id=campaign_id, requested_by=user.id))
+            await self._publisher.publish(
+                control.event(campaign_id=campaign_id, requested_by=user.id)
+            )
         except EventNotWritten:
-            await self._campaigns.transition(campaign_id, (status,), found or record.status)
+            await move(self._campaigns, campaign_id, (status,), found or record.status)
             raise
-        if status == "stopped" and found == "scheduled":
+        if status == STOPPED and found == SCHEDULED:
             await self._campaigns.unschedule(campaign_id)
         await self._notify(record.owner_id)
         log.info(

@@ -31,6 +31,17 @@ from services.api.queue_status import FunnelPublic, is_running, unsent
 from services.api.senders import breaker_verdict, live_breakers
 from services.api.settings import ApiSettings
 from shared.kafka import kafka_reachable
+from shared.lifecycle import (
+    COMPLETED,
+    DRAFT,
+    FAILED,
+    PAUSED,
+    QUEUED,
+    SCHEDULED,
+    SENDING,
+    STOPPED,
+    THROTTLED,
+)
 from shared.redis import Keys
 from shared.runtime import Connections
 from shared.store.campaigns import CampaignStore
@@ -240,14 +251,14 @@ class DashboardService:
         lag = await self._lag.lag() if user.is_admin else {}
         return DashboardMetrics(
             campaign_queue=CampaignQueueCounts(
-                waiting=counts["queued"],
-                active=counts["sending"] + counts["throttled"],
-                completed=counts["completed"],
-                failed=counts["failed"],
-                paused=counts["paused"],
-                scheduled=counts["scheduled"],
-                draft=counts["draft"],
-                stopped=counts["stopped"],
+                waiting=counts[QUEUED],
+                active=counts[SENDING] + counts[THROTTLED],
+                completed=counts[COMPLETED],
+                failed=counts[FAILED],
+                paused=counts[PAUSED],
+                scheduled=counts[SCHEDULED],
+                draft=counts[DRAFT],
+                stopped=counts[STOPPED],
             ),
             processing_queue=ProcessingQueue(
                 in_flight_batches=in_flight,

@@ -28,8 +28,9 @@ from pydantic_core import CoreSchema
 
 from services.api.safe_text import require_safe
 from shared.events.models import Priority, SendWindow, TemplateContent, TextContent
+from shared.lifecycle import THROTTLED, Action, CampaignStatus, allowed_actions
 from shared.senders import MESSAGING_SERVICE_SID_PATTERN
-from shared.store.campaigns import CampaignRecord, CampaignStatus
+from shared.store.campaigns import CampaignRecord
 
 CONTENT_SID_PATTERN = r"^HX[0-9a-fA-F]{32}$"
 # Listings read pages by Redis offset, a 64-bit integer: a page past this is a 422 naming
@@ -55,6 +56,8 @@ ContactId = Annotated[str, Field(min_length=1, max_length=128)]
 ContactName = Annotated[SafeLine, Field(max_length=256)]
 ContactVars = Annotated[dict[SafeLine, SafeLine], Field(max_length=MAX_VARS)]
 MissingVars = Literal["error", "empty", "skip"]
+ALLOWED_ACTIONS = "What may be done to the campaign now, each its own route; none once it is over."
+AllowedActions = Annotated[list[Action], Field(description=ALLOWED_ACTIONS)]
 
 
 class ApiModel(BaseModel):
@@ -274,6 +277,7 @@ class CampaignPublic(ApiModel):
     id: str
     name: str | None
     status: CampaignStatus
+    allowed_actions: AllowedActions
     priority: Priority
     message: str | TemplateMessage
     total_contacts: int
@@ -305,6 +309,7 @@ class CampaignPublic(ApiModel):
             id=record.id,
             name=record.name,
             status=record.status,
+            allowed_actions=allowed_actions(record.status),
             priority=record.priority,
             message=message,
             total_contacts=record.total,
@@ -319,7 +324,7 @@ class CampaignPublic(ApiModel):
             send_window=record.send_window,
             throttled_until=(
                 datetime.fromtimestamp(record.throttled_until_ms / 1000, UTC)
-                if record.status == "throttled" and record.throttled_until_ms
+                if record.status == THROTTLED and record.throttled_until_ms
                 else None
             ),
         )

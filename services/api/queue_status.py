@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 
 from pydantic import Field
 
-from services.api.models import ApiModel
-from shared.store.campaigns import CampaignRecord, CampaignStatus
+from services.api.models import AllowedActions, ApiModel
+from shared.lifecycle import FAILED, RUNNING, THROTTLED, CampaignStatus, allowed_actions
+from shared.store.campaigns import CampaignRecord
 from shared.store.funnel import Funnel
 from shared.store.progress import Progress
 from shared.twilio_errors import failure_meaning
@@ -74,6 +75,7 @@ class FunnelPublic(ApiModel):
 class QueueStatus(ApiModel):
     campaign_id: str
     status: CampaignStatus
+    allowed_actions: AllowedActions
     total_jobs: int
     active_jobs: int
     waiting_jobs: int
@@ -121,8 +123,8 @@ def queue_status(
     held = held or {}
     waiting = WaitingPublic(send_window=held.get("window", 0), tier=held.get("tier", 0))
     metrics = status.metrics.model_copy(update={"waiting": waiting})
-    throttled_until = _from_ms(record.throttled_until_ms) if record.status == "throttled" else None
-    failure_reason = record.failure_reason if record.status == "failed" else None
+    throttled_until = _from_ms(record.throttled_until_ms) if record.status == THROTTLED else None
+    failure_reason = record.failure_reason if record.status == FAILED else None
     return status.model_copy(
         update={
             "metrics": metrics,
@@ -138,6 +140,7 @@ def _queue_status(record: CampaignRecord, progress: Progress | None, now_ms: int
         return QueueStatus(
             campaign_id=record.id,
             status=record.status,
+            allowed_actions=allowed_actions(record.status),
             total_jobs=0,
             active_jobs=0,
             waiting_jobs=0,
@@ -169,6 +172,7 @@ def _queue_status(record: CampaignRecord, progress: Progress | None, now_ms: int
     return QueueStatus(
         campaign_id=record.id,
         status=record.status,
+        allowed_actions=allowed_actions(record.status),
         total_jobs=progress.batches_total,
         active_jobs=emitted - completed,
         waiting_jobs=progress.batches_total - emitted,
@@ -235,6 +239,6 @@ def unsent(record: CampaignRecord, progress: Progress | None) -> int:
 
 def is_running(record: CampaignRecord, progress: Progress | None) -> bool:
     """Started and not finished: its unsent contacts are ahead of a new campaign's."""
-    if record.status not in ("queued", "sending", "throttled", "paused"):
+    if record.status not in RUNNING:
         return False
     return not (progress is not None and progress.total and progress.processed >= progress.total)

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from services.dispatcher.polling import Poller
 from services.dispatcher.republish import cancelled, produce_commands, produce_results
 from shared.events.models import SendMessage
+from shared.lifecycle import PAUSED, STOPPED
 from shared.redis import Keys
 from shared.store.campaigns import CampaignStore
 from shared.store.deferred import DeferredCommands
@@ -44,11 +45,11 @@ class DeferredReleaser(Poller):
     async def poll_once(self) -> None:
         for campaign_id in await self._deferred.campaigns():
             status = await self._campaigns.status(campaign_id)
-            if status == "paused":
+            if status == PAUSED:
                 continue
             released = 0
             while commands := await self._deferred.peek(campaign_id, SLICE):
-                if status == "stopped":
+                if status == STOPPED:
                     await self._cancel(campaign_id, commands)
                 else:
                     await self._resend(campaign_id, commands)

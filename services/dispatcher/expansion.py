@@ -20,7 +20,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 
 from aiokafka import AIOKafkaProducer
 from opentelemetry import propagate
@@ -28,6 +27,7 @@ from opentelemetry.trace import SpanKind
 from redis.asyncio import Redis
 
 from services.dispatcher.admission import Admission
+from services.dispatcher.command_batches import by_position, command_records
 from services.dispatcher.pacing import batch_credits
 from services.dispatcher.personalise import UnsendableContent, contact_fields, personalise
 from services.dispatcher.positions import claim_positions
@@ -35,6 +35,7 @@ from services.dispatcher.republish import skipped_opted_out
 from services.dispatcher.ticks import TickSender
 from shared.events.models import (
     CampaignStarted,
+    CancelReason,
     Event,
     InlineAudience,
     MessageFailed,
@@ -42,9 +43,18 @@ from shared.events.models import (
     MessageSkipped,
     Recipient,
     SendMessage,
-    SendMessageBatch,
 )
 from shared.kafka import send_events
+from shared.lifecycle import (
+    BEGINS_SENDING_FROM,
+    SENDING,
+    STOPPED,
+    THROTTLED,
+    THROTTLES_FROM,
+    has_expired,
+    is_holding,
+    move,
+)
 from shared.metrics import BATCHES_EMITTED
 from shared.phones import whatsapp_address
 from shared.redis import Keys
@@ -59,7 +69,6 @@ from shared.tracing import tracer
 log = logging.getLogger(__name__)
 _tracer = tracer(__name__)
 SOURCE = "/services/dispatcher"
-STARTABLE = frozenset({"draft", "scheduled", "queued"})
 # A stopped campaign's rest is cancelled this many batches per tick, so that a
 # million cancellations do not hold the partition.
 CANCEL_BATCHES_PER_TICK = 50
@@ -72,15 +81,6 @@ class ExpansionConfig:
     default_from_number: str
     max_concurrent_batches: int
     senders: SenderDirectory
-
-
-def has_expired(expires_at: datetime | None, now: datetime) -> bool:
-    """Events refuse a zone-less time at decode; one that slipped in reads as UTC."""
-    if expires_at is None:
-        return False
-    if expires_at.tzinfo is None:
-        expires_at = expires_at.replace(tzinfo=UTC)
-    return now >= expires_at
 
 
 def held_total(counts: dict[str, int]) -> int:
@@ -142,10 +142,10 @@ class Expander:
             return
         status = await self.campaigns.status(campaign_id)
         # A stop is read first: it holds whatever is odd about the expiry.
-        stopped = status == "stopped"
+        stopped = status == STOPPED
         expired = not stopped and has_expired(event.expires_at, datetime.now(UTC))
         if stopped or expired:
-            reason: Literal["stopped", "expired"] = "expired" if expired else "stopped"
+            reason: CancelReason = "expired" if expired else "stopped"
             cursor = await self._cancel_some(event, cursor, total, reason)
             save_cursor(cursor)
             await self.progress.record_emitted(campaign_id, -(-cursor // batch_size), cursor)
@@ -155,7 +155,7 @@ class Expander:
                 log.info(f"campaign {reason} during expansion", extra={"campaign_id": campaign_id})
                 await self._finish(campaign_id, total)
             return
-        if status in ("paused", "throttled"):
+        if is_holding(status):
             return  # a throttled campaign goes on when the held releaser frees it
         # Held commands wait for a time, not for a sender: they return no credits, yet
         # they must not hold back the recipients whose window is open.
@@ -233,7 +233,7 @@ class Expander:
                 id=event.campaign_id,
                 owner_id=event.owner_id,
                 name=event.name,
-                status="sending",
+                status=SENDING,
                 priority=event.priority,
                 content=event.content,
                 from_number=event.from_number,
@@ -244,9 +244,14 @@ class Expander:
             )
             await self.campaigns.save(record)
             await self.campaigns.mark_active(record.id)
-        elif record.status in STARTABLE:
-            await self.campaigns.set_fields(
-                event.campaign_id, status="sending", started_at=now.isoformat(), total=str(total)
+        else:
+            await move(
+                self.campaigns,
+                event.campaign_id,
+                BEGINS_SENDING_FROM,
+                SENDING,
+                started_at=now.isoformat(),
+                total=str(total),
             )
         await self.progress.begin(
             event.campaign_id, total, self._config.batch_size, int(now.timestamp() * 1000)
@@ -311,8 +316,8 @@ class Expander:
 
     async def throttle(self, campaign_id: str, until_ms: int) -> None:
         """The sender's tier is used up: hold the rest of the campaign until ``until_ms``."""
-        moved, _ = await self.campaigns.transition(
-            campaign_id, ("sending", "throttled"), "throttled", throttled_until_ms=str(until_ms)
+        moved, _ = await move(
+            self.campaigns, campaign_id, THROTTLES_FROM, THROTTLED, throttled_until_ms=str(until_ms)
         )
         if moved:
             log.info(
@@ -342,19 +347,9 @@ class Expander:
         results: list[Event],
     ) -> None:
         size = self._config.commands_per_record
-        # One key per record spreads a campaign over every partition, so every sender
-        # replica shares it.
-        records = [
-            (
-                f"{campaign_id}:{batch_index}:{chunk_start}".encode(),
-                SendMessageBatch(
-                    campaign_id=campaign_id,
-                    batch_index=batch_index,
-                    commands=commands[chunk_start : chunk_start + size],
-                ),
-            )
-            for chunk_start in range(0, len(commands), size)
-        ]
+        records = command_records(
+            campaign_id, commands, size, by_position(campaign_id, batch_index)
+        )
         await send_events(self.producer, self._topics.message_commands, records, source=SOURCE)
         key = campaign_id.encode()
         await send_events(
@@ -369,7 +364,7 @@ class Expander:
         event: CampaignStarted,
         start: int,
         total: int,
-        reason: Literal["stopped", "expired"],
+        reason: CancelReason,
     ) -> int:
         """A stop or expiry: the next contacts never emitted end so. Returns the new cursor."""
         batch_size = self._config.batch_size

@@ -19,21 +19,13 @@ from services.dispatcher.isolation import fail_campaign, failure_reason, with_re
 from services.dispatcher.settings import DispatcherSettings
 from shared.dlq import send_to_dlq
 from shared.events import EventDecodeError, decode
-from shared.events.models import (
-    CampaignPaused,
-    CampaignResumed,
-    CampaignStarted,
-    CampaignStopped,
-)
+from shared.events.models import CampaignStarted
+from shared.lifecycle import CONTROL_OF_EVENT, Control, move
 from shared.outages import is_outage
 from shared.topics import Topics
 from shared.tracing import consuming
 
 log = logging.getLogger(__name__)
-
-# Control events from other services are mirrored into the campaign's status,
-# which the dispatcher and the senders check.
-CONTROL_STATUS = {CampaignPaused: "paused", CampaignResumed: "sending", CampaignStopped: "stopped"}
 
 
 async def _isolated(
@@ -76,9 +68,10 @@ async def _dead_letter(
     )
 
 
-async def _mirror_status(expander: Expander, campaign_id: str, status: str) -> None:
-    if await expander.campaigns.exists(campaign_id):
-        await expander.campaigns.set_fields(campaign_id, status=status)
+async def _mirror_status(expander: Expander, campaign_id: str, control: Control) -> None:
+    """A control event from another service, written straight to Kafka, moves the status
+    the dispatcher and the senders check; one from the api finds it moved already."""
+    await move(expander.campaigns, campaign_id, control.mirrored_from, control.status)
 
 
 def create_faust_app(
@@ -134,7 +127,7 @@ def create_faust_app(
                         event.campaign_id,
                         functools.partial(expander.on_started, event),
                     )
-            elif type(event) in CONTROL_STATUS:
+            elif type(event) in CONTROL_OF_EVENT:
                 await _isolated(
                     settings,
                     expander,
@@ -142,7 +135,7 @@ def create_faust_app(
                     record,
                     event.campaign_id,
                     functools.partial(
-                        _mirror_status, expander, event.campaign_id, CONTROL_STATUS[type(event)]
+                        _mirror_status, expander, event.campaign_id, CONTROL_OF_EVENT[type(event)]
                     ),
                 )
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Literal
 
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
@@ -25,7 +24,8 @@ from services.dispatcher.republish import (
     skipped_opted_out,
 )
 from shared.clock import Clock
-from shared.events.models import Event, SendMessage
+from shared.events.models import CancelReason, Event, SendMessage
+from shared.lifecycle import PAUSED, SENDING, STOPPED, THROTTLED, has_expired, move
 from shared.redis import Keys
 from shared.store.campaigns import CampaignStore
 from shared.store.held import HeldCommands, HoldReason
@@ -60,14 +60,10 @@ class HeldReleaser(Poller):
         for campaign_id, reason in await self._held.holding():
             record = await self._campaigns.get(campaign_id)
             status = record.status if record else None
-            expired = (
-                record is not None
-                and record.expires_at is not None
-                and datetime.now(UTC) >= record.expires_at
-            )
-            if status == "paused" and not expired:
+            expired = record is not None and has_expired(record.expires_at, datetime.now(UTC))
+            if status == PAUSED and not expired:
                 continue
-            if status == "stopped" or expired:
+            if status == STOPPED or expired:
                 # Held for a window or a tier that opens after the expiry: they would
                 # only wait to expire, keeping the campaign from ending meanwhile.
                 await self._cancel_all(campaign_id, reason, "expired" if expired else "stopped")
@@ -100,17 +96,19 @@ class HeldReleaser(Poller):
     async def _update_throttle(self, campaign_id: str) -> None:
         next_due_ms = await self._held.next_due_ms(campaign_id, "tier")
         if next_due_ms is None:
-            moved, _ = await self._campaigns.transition(campaign_id, ("throttled",), "sending")
+            moved, _ = await move(self._campaigns, campaign_id, (THROTTLED,), SENDING)
             if moved:
                 log.info("campaign no longer throttled", extra={"campaign_id": campaign_id})
         else:
-            await self._campaigns.transition(
-                campaign_id, ("throttled",), "throttled", throttled_until_ms=str(next_due_ms)
+            await move(
+                self._campaigns,
+                campaign_id,
+                (THROTTLED,),
+                THROTTLED,
+                throttled_until_ms=str(next_due_ms),
             )
 
-    async def _cancel_all(
-        self, campaign_id: str, reason: HoldReason, why: Literal["stopped", "expired"]
-    ) -> None:
+    async def _cancel_all(self, campaign_id: str, reason: HoldReason, why: CancelReason) -> None:
         while held := await self._held.all(campaign_id, reason, SLICE):
             outcomes = cancelled([command for _, command in held], why)
             await self._produce(campaign_id, [], outcomes)

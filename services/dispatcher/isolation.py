@@ -17,15 +17,15 @@ from datetime import UTC, datetime
 
 from services.dispatcher.expansion import Expander
 from services.dispatcher.settings import DispatcherSettings
-from shared.outages import is_outage
+from shared import lifecycle
+from shared.outages import is_outage, summarise
+from shared.retry import Backoff
 
 log = logging.getLogger(__name__)
 
 # A failed campaign in these states is moved to failed; a stopped or finished one
 # keeps its status (the stop or the result is the truer story).
-FAILABLE = ("draft", "scheduled", "queued", "sending", "throttled", "paused")
-# Enough of an error for a person; a validation error can run to many lines.
-MAX_REASON_CHARS = 300
+FAILABLE = lifecycle.NOT_FINAL
 
 
 async def with_retries(
@@ -33,6 +33,7 @@ async def with_retries(
 ) -> Exception | None:
     """Run an idempotent step, trying it again on any error; the last error, or None."""
     last: Exception | None = None
+    backoff = Backoff.fixed(settings.batch_retry_delay_ms)
     for attempt in range(settings.batch_retry_attempts + 1):
         try:
             await step()
@@ -44,7 +45,7 @@ async def with_retries(
                 extra={"campaign_id": campaign_id, "attempt": attempt + 1, "reason": repr(error)},
             )
             if attempt < settings.batch_retry_attempts:
-                await asyncio.sleep(settings.batch_retry_delay / 1000)
+                await asyncio.sleep(backoff.delay_s(attempt + 1))
     log.error(
         "dispatcher step failed after its retries",
         extra={"campaign_id": campaign_id, "outage": last is not None and is_outage(last)},
@@ -54,18 +55,16 @@ async def with_retries(
 
 
 def failure_reason(error: Exception, attempts: int) -> str:
-    summary = " ".join(f"{type(error).__name__}: {error}".split())
-    if len(summary) > MAX_REASON_CHARS:
-        summary = summary[: MAX_REASON_CHARS - 1] + "…"
-    return f"dispatcher failed {attempts} times on this campaign: {summary}"
+    return f"dispatcher failed {attempts} times on this campaign: {summarise(error)}"
 
 
 async def fail_campaign(expander: Expander, campaign_id: str, reason: str) -> bool:
     """Mark the campaign failed with ``reason`` and stop expanding it; True when moved."""
-    moved, found = await expander.campaigns.transition(
+    moved, found = await lifecycle.move(
+        expander.campaigns,
         campaign_id,
         FAILABLE,
-        "failed",
+        lifecycle.FAILED,
         failure_reason=reason,
         finished_at=datetime.now(UTC).isoformat(),
     )

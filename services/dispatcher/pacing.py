@@ -13,6 +13,7 @@ import logging
 
 from services.dispatcher.polling import Poller
 from services.dispatcher.ticks import TickSender
+from shared.lifecycle import STOPPED, is_holding
 from shared.metrics import BATCHES_IN_FLIGHT
 from shared.outages import is_outage
 from shared.store.campaigns import CampaignStore
@@ -77,13 +78,13 @@ class ExpansionPacer(Poller):
             self._held.counts(campaign_id),
         )
         if progress is None:
-            return status not in ("paused", "throttled"), 0  # the tick's handler finds out
+            return not is_holding(status), 0  # the tick's handler finds out
         held = sum(held_counts.values())
         credits = batch_credits(
             progress.emitted, progress.processed + held, progress.batch_size, self._max_batches
         )
         in_flight = self._max_batches - credits
-        if status in ("paused", "throttled"):
+        if is_holding(status):
             return False, in_flight
         # A stopped campaign's rest is to be cancelled.
-        return status == "stopped" or credits > 0, in_flight
+        return status == STOPPED or credits > 0, in_flight

@@ -11,14 +11,8 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from shared.events.models import (
-    Event,
-    MessageCancelled,
-    MessageOutcome,
-    MessageSkipped,
-    SendMessage,
-    SendMessageBatch,
-)
+from services.dispatcher.command_batches import by_first_contact, command_records
+from shared.events.models import CancelReason, Event, SendMessage
 from shared.kafka import send_events
 
 SOURCE = "/services/dispatcher"
@@ -32,13 +26,9 @@ async def produce_commands(
     per_record: int,
     origin: str,
 ) -> None:
-    records: list[tuple[bytes, Event]] = []
-    for start in range(0, len(commands), per_record):
-        chunk = list(commands[start : start + per_record])
-        batch = SendMessageBatch(
-            campaign_id=campaign_id, batch_index=chunk[0].batch_index, commands=chunk
-        )
-        records.append((f"{campaign_id}:{origin}:{chunk[0].contact_id}".encode(), batch))
+    records = command_records(
+        campaign_id, commands, per_record, by_first_contact(campaign_id, origin)
+    )
     if records:
         await send_events(producer, topic, records, source=SOURCE)
 
@@ -51,25 +41,12 @@ async def produce_results(
         await send_events(producer, topic, [(key, result) for result in results], source=SOURCE)
 
 
-def outcomes(
-    commands: Sequence[SendMessage], outcome: type[MessageOutcome], **fields: str
-) -> list[Event]:
-    """The same outcome for each of these commands, decided without a send."""
-    return [
-        outcome(
-            campaign_id=c.campaign_id,
-            contact_id=c.contact_id,
-            to=c.to,
-            batch_index=c.batch_index,
-            **fields,
-        )
-        for c in commands
-    ]
+# Outcomes decided without a send, built by the commands themselves like the sender's.
 
 
-def cancelled(commands: Sequence[SendMessage], reason: str = "stopped") -> list[Event]:
-    return outcomes(commands, MessageCancelled, reason=reason)
+def cancelled(commands: Sequence[SendMessage], reason: CancelReason = "stopped") -> list[Event]:
+    return [command.cancelled(reason) for command in commands]
 
 
 def skipped_opted_out(commands: Sequence[SendMessage]) -> list[Event]:
-    return outcomes(commands, MessageSkipped, reason="opted_out")
+    return [command.skipped("opted_out") for command in commands]

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from services.dispatcher.polling import Poller
 from shared.events import encode
+from shared.lifecycle import QUEUED, SCHEDULED, move
 from shared.redis import Keys
 from shared.store.campaigns import CampaignStore, started_event
 from shared.topics import Topics
@@ -46,12 +47,12 @@ class ScheduleStarter(Poller):
             size = await self._campaigns.audience_size(campaign_id)
             job_id = f"campaign_{campaign_id}_{int(now.timestamp() * 1000)}"
             # Atomic: a user starting the same campaign at this moment cannot also win.
-            moved, found = await self._campaigns.transition(
-                campaign_id, ["scheduled"], "queued", job_id=job_id, total=str(size)
+            moved, found = await move(
+                self._campaigns, campaign_id, (SCHEDULED,), QUEUED, job_id=job_id, total=str(size)
             )
             # Still queued after a crash between the two steps: publish again; a second
             # start of one campaign is harmless (the expansion continues from its cursor).
-            record = await self._campaigns.get(campaign_id) if moved or found == "queued" else None
+            record = await self._campaigns.get(campaign_id) if moved or found == QUEUED else None
             if record is not None:
                 event = started_event(record, self._campaigns.audience_key(campaign_id), size)
                 value, headers = encode(event, source="/services/dispatcher")

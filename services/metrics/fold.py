@@ -22,8 +22,9 @@ from shared.events.models import (
     MessageSent,
     MessageSkipped,
 )
+from shared.lifecycle import COMPLETED, FAILED, NOT_FINAL, move
 from shared.metrics import RESULTS_FOLDED
-from shared.store.campaigns import FINISHED_STATUSES, CampaignStore
+from shared.store.campaigns import CampaignStore
 from shared.store.progress import ContactResult, Outcome, ProgressStore, ResultGroup
 from shared.store.stats import BUCKET_MS, OutcomeTally, StatsStore
 
@@ -138,13 +139,15 @@ class ProgressFolder:
             self._unflushed = OutcomeTally()
 
     async def _complete(self, campaign_id: str) -> None:
-        status = await self._campaigns.status(campaign_id)
         # A stopped campaign stays stopped once its last contact is cancelled.
-        if status is not None and status not in FINISHED_STATUSES:
-            status = "completed"
-            await self._campaigns.set_fields(
-                campaign_id, status=status, finished_at=datetime.now(UTC).isoformat()
-            )
+        moved, found = await move(
+            self._campaigns,
+            campaign_id,
+            NOT_FINAL,
+            COMPLETED,
+            finished_at=datetime.now(UTC).isoformat(),
+        )
+        status = COMPLETED if moved else found
         await self._clean_up(campaign_id, status)
         log.info("campaign completed", extra={"campaign_id": campaign_id, "status": status})
 
@@ -158,7 +161,7 @@ class ProgressFolder:
         )
         progress = await self._progress.read(campaign_id)
         record = await self._campaigns.get(campaign_id)
-        failed = status == "failed"
+        failed = status == FAILED
         await self._progress.record_job(
             "failed" if failed else "completed",
             {

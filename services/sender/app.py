@@ -7,7 +7,7 @@ import logging
 from services.sender.consumer import CommandConsumer
 from services.sender.control import CampaignControl, Decision
 from services.sender.fair_gate import FairGate
-from services.sender.handler import HandlerConfig, SendHandler
+from services.sender.handler import SendHandler
 from services.sender.heartbeat import Heartbeat
 from services.sender.ledger import Ledger
 from services.sender.limiter import SlidingWindowLimiter, default_windows, windows_by_number
@@ -22,18 +22,6 @@ from shared.store.stats import StatsStore
 from shared.store.suppressions import SuppressionStore
 
 log = logging.getLogger(__name__)
-
-
-def handler_config(settings: SenderSettings) -> HandlerConfig:
-    return HandlerConfig(
-        max_attempts=settings.send_max_attempts,
-        retry_base_delay_ms=settings.send_retry_base_delay_ms,
-        retry_max_delay_ms=settings.send_retry_max_delay_ms,
-        claim_stale_after_ms=int(
-            (settings.twilio_timeout_s + settings.ledger_claim_margin_s) * 1000
-        ),
-        crash_after_accepted=settings.sender_fault_crash_after_accepted,
-    )
 
 
 class SenderService(Service):
@@ -82,7 +70,7 @@ class SenderService(Service):
             control=control,
             gate=self.gate,
             gateway=self.gateway,
-            config=handler_config(settings),
+            settings=settings,
             suppressions=SuppressionStore(redis, keys, settings.twilio_credentials[0]),
         )
         self.consumer = CommandConsumer(settings, self.connections.producer, handler.handle)

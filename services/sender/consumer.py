@@ -23,7 +23,6 @@ makes harmless.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -33,12 +32,13 @@ from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import KafkaError
 
 from services.sender.outcomes import OutcomePublisher
-from services.sender.set_aside import dead_letter, error_summary, failed_for
+from services.sender.set_aside import dead_letter, failed_for
 from services.sender.settings import SenderSettings
 from shared.events import EventDecodeError, decode
 from shared.events.models import MessageFailed, MessageOutcome, SendMessage, SendMessageBatch
 from shared.kafka import make_consumer
-from shared.outages import is_outage
+from shared.outages import is_outage, summarise
+from shared.retry import Backoff, sleep_unless
 from shared.topics import Topics
 from shared.tracing import consuming, message_span, trace_failure, tracer
 
@@ -47,8 +47,9 @@ _tracer = tracer(__name__)
 
 SOURCE = "/services/sender"
 FETCH_TIMEOUT_MS = 500
-# After an error in the loop or in a record, wait this long before trying again.
-LOOP_ERROR_PAUSE_S = 1.0
+# After an error in the loop or in a record: soon at first, a blip passes; then at
+# most every 2 s, so that a long outage is not hammered by every record at once.
+RETRY_BACKOFF = Backoff(base_delay_ms=250, max_delay_ms=2_000)
 # Commits of finished records: at most this often.
 COMMIT_INTERVAL_S = 0.2
 # With the buffer full, look this often whether the consumer is stopping.
@@ -59,11 +60,6 @@ Handle = Callable[[SendMessage], Awaitable[MessageOutcome | None]]
 
 def group_id(settings: SenderSettings) -> str:
     return f"{settings.kafka_topic_prefix}sender"
-
-
-async def _wait(event: asyncio.Event, timeout_s: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), timeout_s)
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):
@@ -121,6 +117,14 @@ class _Record:
 
 
 class CommandConsumer:
+    """The fetch loop, the records in flight and the commits of their partitions.
+
+    Longer than most classes on purpose: the loop, the record tasks, the rebalance
+    listener and the commits all read and change the same per-partition tracking,
+    and the rule that makes a crash harmless (commit a partition's lowest unfinished
+    offset) is kept by keeping that tracking in one object.
+    """
+
     def __init__(
         self, settings: SenderSettings, producer: AIOKafkaProducer, handle: Handle
     ) -> None:
@@ -203,6 +207,7 @@ class CommandConsumer:
 
     async def _run(self) -> None:
         next_commit_at = 0.0
+        errors_in_a_row = 0
         while not self._stopping.is_set():
             try:
                 if time.monotonic() >= next_commit_at:
@@ -210,7 +215,7 @@ class CommandConsumer:
                     await self.commit_done()
                 if self.commands_in_flight >= self._max_buffered:
                     self._room.clear()
-                    await _wait(self._room, ROOM_WAIT_S)
+                    await sleep_unless(self._room, ROOM_WAIT_S)
                     continue
                 batches = await self._consumer.getmany(
                     timeout_ms=FETCH_TIMEOUT_MS, max_records=self._max_records
@@ -220,9 +225,11 @@ class CommandConsumer:
                 for tp, records in batches.items():
                     for record in records:
                         self._take(tp, record)
+                errors_in_a_row = 0
             except Exception:
                 log.exception("sender loop error; fetching again shortly")
-                await _wait(self._stopping, LOOP_ERROR_PAUSE_S)
+                errors_in_a_row += 1
+                await sleep_unless(self._stopping, RETRY_BACKOFF.delay_s(errors_in_a_row))
 
     def _take(self, tp: TopicPartition, record: ConsumerRecord) -> None:
         partition = self._partitions.setdefault(tp, _Partition())
@@ -256,8 +263,10 @@ class CommandConsumer:
 
     async def _process(self, taken: _Record) -> None:
         """Process a record until it is done, or until it is no longer ours to do."""
+        tries = 0
         try:
             while True:
+                tries += 1
                 try:
                     await self._process_once(taken)
                 except Exception as error:
@@ -280,7 +289,7 @@ class CommandConsumer:
                     taken.partition.finish(taken.offset)
                     return
                 if self._still_ours(taken):
-                    await _wait(self._stopping, LOOP_ERROR_PAUSE_S)
+                    await sleep_unless(self._stopping, RETRY_BACKOFF.delay_s(tries))
                 if not self._still_ours(taken):
                     # Its partition's next owner (or our next start) processes it again.
                     log.warning(
@@ -323,7 +332,7 @@ class CommandConsumer:
     async def _set_aside(self, taken: _Record, error: Exception) -> bool:
         """Fail the record's unsent contacts with the reason and dead-letter the record;
         False when that could not be done (it is then tried again like the record)."""
-        reason = f"record failed {taken.failures} times in a row: {error_summary(error)}"
+        reason = f"record failed {taken.failures} times in a row: {summarise(error)}"
         try:
             for index, command in list(taken.unpublished.items()):
                 await self._outcomes.publish(failed_for(command, reason))

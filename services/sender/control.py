@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from redis.asyncio import Redis
 
+from shared import lifecycle
 from shared.redis import Keys
 
 
@@ -25,8 +26,8 @@ class Decision(StrEnum):
 # Statuses not listed (and a missing campaign hash: campaigns published straight to
 # Kafka by other services have none) mean SEND.
 DECISION_BY_STATUS: dict[str, Decision] = {
-    "stopped": Decision.CANCEL,
-    "paused": Decision.DEFER,
+    lifecycle.STOPPED: Decision.CANCEL,
+    lifecycle.PAUSED: Decision.DEFER,
 }
 
 # Past this many cached campaigns, expired entries are dropped.

@@ -90,6 +90,14 @@ class _NumberQueue:
 
 
 class FairGate:
+    """The lanes of every sender number and the loops that hand out their grants.
+
+    Longer than most classes on purpose: waiting, choosing by stride and granting in
+    groups share the lanes and the request slots, and the module docstring's order
+    (a slot, then a grant, then the lane furthest behind) holds only if one object
+    owns all three.
+    """
+
     def __init__(
         self, limiter: SlidingWindowLimiter, sendable: Sendable, max_concurrent: int
     ) -> None:

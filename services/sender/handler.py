@@ -15,15 +15,14 @@ import asyncio
 import logging
 import os
 import signal
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 
+from services.sender.breaker import BreakerOpen
 from services.sender.control import CampaignControl, Decision
 from services.sender.fair_gate import FairGate
 from services.sender.ledger import Ledger, LedgerEntry, LedgerState, Verdict, verdict
-from services.sender.retry import retry_delay_ms
-from services.sender.twilio_gateway import BreakerOpen, SendError, TwilioGateway
+from services.sender.settings import SenderSettings
+from services.sender.twilio_gateway import SendError, TwilioGateway
 from shared.events.models import (
     MessageCancelled,
     MessageDeferred,
@@ -32,7 +31,9 @@ from shared.events.models import (
     MessageSent,
     SendMessage,
 )
+from shared.lifecycle import has_expired
 from shared.metrics import MESSAGES_FAILED, MESSAGES_SENT
+from shared.retry import Backoff
 from shared.store.deferred import DeferredCommands
 from shared.store.suppressions import SuppressionStore
 from shared.twilio_errors import is_retryable
@@ -44,19 +45,8 @@ UNSUBSCRIBED_RECIPIENT = 21610
 
 # Twilio's date_sent has one-second precision and clocks differ: look back this far.
 RECONCILE_LOOKBACK_MS = 60_000
-
-
-@dataclass(frozen=True, slots=True)
-class HandlerConfig:
-    max_attempts: int = 3
-    retry_base_delay_ms: int = 500
-    retry_max_delay_ms: int = 30_000
-    # A claim younger than this has a live owner whose call may still be in flight.
-    claim_stale_after_ms: int = 20_000
-    # How often to look again at a contact another sender is busy with.
-    busy_poll_s: float = 0.25
-    # Fault testing: die after this many accepted messages, before recording them (0: never).
-    crash_after_accepted: int = 0
+# How often to look again at a contact another sender is busy with.
+BUSY_POLL_S = 0.25
 
 
 class _ClaimLost:
@@ -66,44 +56,19 @@ class _ClaimLost:
 CLAIM_LOST = _ClaimLost()
 
 
-def _common(command: SendMessage) -> dict[str, object]:
-    return {
-        "campaign_id": command.campaign_id,
-        "contact_id": command.contact_id,
-        "to": command.to,
-        "attempt": command.attempt,
-        "batch_index": command.batch_index,
-    }
-
-
-def sent(command: SendMessage, sid: str) -> MessageSent:
-    return MessageSent(message_sid=sid, **_common(command))
-
-
-def failed(command: SendMessage, code: int | None, message: str, retryable: bool) -> MessageFailed:
-    return MessageFailed(
-        error_code=code, error_message=message, retryable=retryable, **_common(command)
-    )
-
-
-def cancelled(
-    command: SendMessage, reason: Literal["stopped", "expired"] = "stopped"
-) -> MessageCancelled:
-    return MessageCancelled(reason=reason, **_common(command))  # type: ignore[arg-type]
-
-
-def deferred(command: SendMessage) -> MessageDeferred:
-    return MessageDeferred(reason="paused", **_common(command))  # type: ignore[arg-type]
-
-
 def outcome_from_entry(command: SendMessage, entry: LedgerEntry) -> MessageOutcome:
     """The outcome a final ledger entry recorded, to be published again."""
     if entry.state is LedgerState.SENT and entry.sid:
-        return sent(command, entry.sid)
+        return command.sent(entry.sid)
     code_text = f"Twilio error {entry.code}" if entry.code is not None else "no Twilio error code"
-    return failed(
-        command, entry.code, f"failed earlier ({code_text})", is_retryable(entry.code, None)
+    return command.failed(
+        entry.code, f"failed earlier ({code_text})", retryable=is_retryable(entry.code, None)
     )
+
+
+def claim_stale_after_ms(settings: SenderSettings) -> int:
+    """A claim younger than this has a live owner whose call may still be in flight."""
+    return int((settings.twilio_timeout_s + settings.ledger_claim_margin_s) * 1000)
 
 
 def _since(at_ms: int) -> datetime:
@@ -111,6 +76,14 @@ def _since(at_ms: int) -> datetime:
 
 
 class SendHandler:
+    """One command's send, from the ledger read to the recorded outcome.
+
+    Longer than most classes on purpose: the attempts, the reconciliation with Twilio
+    and the hold-backs share one ledger claim and the order of steps the module
+    docstring gives; split apart, each part would be handed the claim's state and
+    trusted to keep that order.
+    """
+
     def __init__(
         self,
         *,
@@ -119,7 +92,7 @@ class SendHandler:
         control: CampaignControl,
         gate: FairGate,
         gateway: TwilioGateway,
-        config: HandlerConfig,
+        settings: SenderSettings,
         suppressions: SuppressionStore | None = None,
     ) -> None:
         self._ledger = ledger
@@ -128,14 +101,18 @@ class SendHandler:
         self._control = control
         self._gate = gate
         self._gateway = gateway
-        self._config = config
+        self._max_attempts = settings.send_max_attempts
+        self._backoff = Backoff(settings.send_retry_base_delay_ms, settings.send_retry_max_delay_ms)
+        self._claim_stale_after_ms = claim_stale_after_ms(settings)
+        # Fault testing: die after this many accepted messages, before recording them.
+        self._crash_after_accepted = settings.sender_fault_crash_after_accepted
         self._accepted = 0
 
     async def handle(self, command: SendMessage) -> MessageOutcome | None:
         ids = {"campaign_id": command.campaign_id, "contact_id": command.contact_id}
         while True:
             snapshot = await self._ledger.read(command.campaign_id, command.contact_id)
-            found = verdict(snapshot, self._config.claim_stale_after_ms)
+            found = verdict(snapshot, self._claim_stale_after_ms)
             if found is Verdict.FINAL:
                 assert snapshot.entry is not None
                 log.info("already done: outcome re-emitted", extra=ids)
@@ -143,7 +120,7 @@ class SendHandler:
             if found is Verdict.BUSY:
                 # Another sender (or a redelivered copy here) is calling Twilio for this
                 # contact: wait for its outcome, or for its claim to go stale if it died.
-                await asyncio.sleep(self._config.busy_poll_s)
+                await asyncio.sleep(BUSY_POLL_S)
                 continue
             if found is Verdict.IN_DOUBT:
                 assert snapshot.entry is not None
@@ -155,30 +132,31 @@ class SendHandler:
                     sid = await self._find_at_twilio(command, snapshot.entry.at_ms)
                 except SendError as error:
                     # Sending now could message the contact twice: report, keep the claim.
-                    return failed(command, error.code, f"outcome unknown: {error.message}", True)
+                    return command.failed(
+                        error.code, f"outcome unknown: {error.message}", retryable=True
+                    )
                 if sid is not None:
                     await self._ledger.record(
                         command.campaign_id, command.contact_id, LedgerState.SENT, sid, None
                     )
-                    return sent(command, sid)
+                    return command.sent(sid)
             decision = await self._decide(command)
             if decision is not Decision.SEND:
                 return await self._hold_back(command, decision, snapshot.raw)
             outcome = await self._send(command, snapshot.raw)
-            if outcome is not CLAIM_LOST:
-                return outcome  # type: ignore[return-value]
+            if not isinstance(outcome, _ClaimLost):
+                return outcome
 
     async def _send(
         self, command: SendMessage, expected_raw: str | None
     ) -> MessageOutcome | _ClaimLost:
-        config = self._config
         ids = {"campaign_id": command.campaign_id, "contact_id": command.contact_id}
         claim_raw = expected_raw
         last_error: SendError | None = None
         # After a timeout or a 5xx the message may be at Twilio: ask before sending again.
         unresolved_since_ms: int | None = None
         attempt = 0
-        while attempt < config.max_attempts:
+        while attempt < self._max_attempts:
             if unresolved_since_ms is not None:
                 try:
                     sid = await self._find_at_twilio(command, unresolved_since_ms)
@@ -229,17 +207,10 @@ class SendHandler:
                 "send attempt failed",
                 extra={**ids, "attempt": attempt, "code": last_error and last_error.code},
             )
-            if attempt >= config.max_attempts:
+            if attempt >= self._max_attempts:
                 break
-            await asyncio.sleep(
-                retry_delay_ms(
-                    attempt,
-                    base_delay_ms=config.retry_base_delay_ms,
-                    max_delay_ms=config.retry_max_delay_ms,
-                    retry_after_s=last_error.retry_after_s if last_error else None,
-                )
-                / 1000
-            )
+            retry_after_s = last_error.retry_after_s if last_error else None
+            await asyncio.sleep(self._backoff.delay_s(attempt, retry_after_s=retry_after_s))
             decision = await self._decide(command)
             if decision is not Decision.SEND and unresolved_since_ms is None:
                 return await self._hold_back(command, decision, claim_raw)
@@ -251,8 +222,8 @@ class SendHandler:
                 sid = await self._find_at_twilio(command, unresolved_since_ms)
             except SendError:
                 # Not recorded: the claim stays, and a redelivery reconciles it again.
-                return failed(
-                    command, last_error.code, f"outcome unknown: {last_error.message}", True
+                return command.failed(
+                    last_error.code, f"outcome unknown: {last_error.message}", retryable=True
                 )
             if sid is not None:
                 return await self._record_sent(command, sid)
@@ -269,7 +240,7 @@ class SendHandler:
                 continue  # it opened again meanwhile: no request was made
 
     async def _decide(self, command: SendMessage) -> Decision:
-        if command.expires_at is not None and datetime.now(UTC) >= command.expires_at:
+        if has_expired(command.expires_at, datetime.now(UTC)):
             return Decision.EXPIRE
         return await self._control.decide(command.campaign_id)
 
@@ -280,24 +251,24 @@ class SendHandler:
         if claim_raw is not None:
             await self._ledger.release(command.campaign_id, command.contact_id, claim_raw)
         if decision is Decision.CANCEL:
-            return cancelled(command)
+            return command.cancelled("stopped")
         if decision is Decision.EXPIRE:
-            return cancelled(command, reason="expired")
+            return command.cancelled("expired")
         await self._deferred.hold(command)
-        return deferred(command)
+        return command.deferred("paused")
 
     async def _record_sent(self, command: SendMessage, sid: str) -> MessageSent:
         MESSAGES_SENT.labels(priority=command.priority).inc()
-        if self._config.crash_after_accepted:
+        if self._crash_after_accepted:
             self._accepted += 1
-            if self._accepted >= self._config.crash_after_accepted:
+            if self._accepted >= self._crash_after_accepted:
                 # The worst moment to die: Twilio has the message, the ledger does not.
                 log.warning("fault hook: killing this sender before the ledger write")
                 os.kill(os.getpid(), signal.SIGKILL)
         await self._ledger.record(
             command.campaign_id, command.contact_id, LedgerState.SENT, sid, None
         )
-        return sent(command, sid)
+        return command.sent(sid)
 
     async def _record_failed(
         self, command: SendMessage, error: SendError, *, retryable: bool
@@ -322,4 +293,4 @@ class SendHandler:
                 "retryable": retryable,
             },
         )
-        return failed(command, error.code, error.message, retryable)
+        return command.failed(error.code, error.message, retryable=retryable)

@@ -6,19 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import time
-from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
 
 import aiohttp
-from aiobreaker import CircuitBreaker, CircuitBreakerError, CircuitBreakerListener
 from aiobreaker.state import CircuitBreakerState
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
+from services.sender.breaker import BreakerOpen, TwilioBreaker
 from services.sender.settings import SenderSettings
 from services.sender.twilio_http import (
     RESPONSE_NOTE,
@@ -26,7 +25,7 @@ from services.sender.twilio_http import (
     RetryAfterCapturingHttpClient,
 )
 from shared.events.models import SendMessage, TemplateContent
-from shared.metrics import BREAKER_STATE_VALUES, CIRCUIT_BREAKER_STATE, TWILIO_REQUEST_SECONDS
+from shared.metrics import TWILIO_REQUEST_SECONDS
 from shared.status_callback import status_callback_url
 from shared.tracing import message_span, tracer
 from shared.twilio_client import make_twilio_client
@@ -38,6 +37,8 @@ _tracer = tracer(__name__)
 # A page of the reconciliation list; a recipient rarely has more messages in two minutes.
 RECONCILE_PAGE_SIZE = 100
 RECONCILE_LIMIT = 1_000
+
+T = TypeVar("T")
 
 
 class SendError(Exception):
@@ -63,10 +64,6 @@ class SendError(Exception):
     @property
     def retryable(self) -> bool:
         return is_retryable(self.code, self.http_status)
-
-
-class BreakerOpen(Exception):
-    """The breaker refused the call before any request was made."""
 
 
 def message_params(command: SendMessage, public_base_url: str | None = None) -> dict[str, str]:
@@ -128,28 +125,21 @@ def to_send_error(error: Exception, retry_after_s: float | None, timeout_s: floa
     )
 
 
-class _BreakerLog(CircuitBreakerListener):
-    def __init__(self, gateway: TwilioGateway) -> None:
-        self._gateway = gateway
-
-    def state_change(self, breaker: CircuitBreaker, old: Any, new: Any) -> None:
-        self._gateway._on_breaker_state(new.state)
-
-
 class TwilioGateway:
+    """Twilio's Messages API as this service uses it: a send and a lookup, each through
+    the breaker (services/sender/breaker.py), timed and traced."""
+
     def __init__(self, settings: SenderSettings) -> None:
         self._settings = settings
         self._timeout_s = settings.twilio_timeout_s
-        self._reset_s = settings.breaker_reset_s
-        self._breaker = CircuitBreaker(
+        self._breaker = TwilioBreaker(
             fail_max=settings.breaker_fail_max,
-            timeout_duration=timedelta(seconds=settings.breaker_reset_s),
+            reset_s=settings.breaker_reset_s,
+            # A trial call's request ends within the timeout, however it ends.
+            trial_timeout_s=settings.twilio_timeout_s + 1,
             exclude=[_is_permanent_answer],
-            listeners=[_BreakerLog(self)],
-            name="twilio",
+            on_change=lambda: self.on_breaker_change(),
         )
-        self._opened_at = 0.0
-        self._trial_started_at = -math.inf
         base = settings.twilio_base_url or "https://api.twilio.com"
         account, _ = settings.twilio_credentials
         # The same for every request: built once, not per send.
@@ -193,43 +183,11 @@ class TwilioGateway:
 
     @property
     def breaker_state(self) -> CircuitBreakerState:
-        return self._breaker.current_state
-
-    def _on_breaker_state(self, state: CircuitBreakerState) -> None:
-        if state is not CircuitBreakerState.HALF_OPEN:
-            # The trial (if any) has its verdict; half-open is the trial itself starting.
-            self._trial_started_at = -math.inf
-        if state is CircuitBreakerState.OPEN:
-            self._opened_at = asyncio.get_running_loop().time()
-            log.warning(
-                "circuit breaker opened: Twilio calls wait",
-                extra={"reset_s": self._reset_s, "fail_max": self._breaker.fail_max},
-            )
-        elif state is CircuitBreakerState.CLOSED:
-            log.info("circuit breaker closed: Twilio calls resume")
-        CIRCUIT_BREAKER_STATE.set(BREAKER_STATE_VALUES.get(state.name.lower(), 0))
-        self.on_breaker_change()
+        return self._breaker.state
 
     async def wait_until_closed(self) -> None:
-        """Return when a call may go: the breaker is closed, or it is this caller's trial.
-
-        After the reset time one trial call probes Twilio; the others wait for its verdict
-        rather than all failing together.
-        """
-        loop = asyncio.get_running_loop()
-        while True:
-            state = self._breaker.current_state
-            if state is CircuitBreakerState.CLOSED:
-                return
-            now = loop.time()
-            if state is CircuitBreakerState.OPEN and now < self._opened_at + self._reset_s:
-                await asyncio.sleep(self._opened_at + self._reset_s - now)
-                continue
-            # A trial whose caller never called (stopped campaign, lost claim) expires.
-            if now - self._trial_started_at > self._timeout_s + 1:
-                self._trial_started_at = now
-                return
-            await asyncio.sleep(0.05)
+        """Return when a call may go (services/sender/breaker.py)."""
+        await self._breaker.wait_until_closed()
 
     async def create(self, command: SendMessage) -> str:
         """Send one message; returns its sid. Raises SendError or BreakerOpen."""
@@ -274,18 +232,12 @@ class TwilioGateway:
         started = time.perf_counter()
         outcome = "failed"
         try:
-            message = await self._breaker.call_async(
-                self._create_in_time, message_params(command, self._settings.public_base_url)
-            )
+            params = message_params(command, self._settings.public_base_url)
+            message = await self._call(self._create_in_time, params, note=note)
             outcome = "sent"
-        except CircuitBreakerError as error:
-            if error.__cause__ is None:
-                outcome = "not_called"
-                raise BreakerOpen(str(error.message)) from None
-            cause = error.__cause__
-            raise to_send_error(cause, note.retry_after_s, self._timeout_s) from cause  # type: ignore[arg-type]
-        except (TwilioException, TimeoutError, aiohttp.ClientError, OSError) as error:
-            raise to_send_error(error, note.retry_after_s, self._timeout_s) from error
+        except BreakerOpen:
+            outcome = "not_called"
+            raise
         finally:
             RESPONSE_NOTE.reset(token)
             if outcome != "not_called":
@@ -293,6 +245,18 @@ class TwilioGateway:
                 TWILIO_REQUEST_SECONDS.labels(outcome=outcome).observe(elapsed_s)
                 self.on_request_timed(elapsed_s * 1000)
         return str(message.sid)
+
+    async def _call(
+        self, request: Callable[..., Awaitable[T]], *args: Any, note: ResponseNote | None = None
+    ) -> T:
+        """One Twilio request through the breaker. Raises BreakerOpen when the breaker
+        refused it (no request made), SendError for whatever Twilio or the network did;
+        ``note`` holds the Retry-After of a refusal."""
+        try:
+            return await self._breaker.call(request, *args)
+        except (TwilioException, TimeoutError, aiohttp.ClientError, OSError) as error:
+            retry_after_s = note.retry_after_s if note is not None else None
+            raise to_send_error(error, retry_after_s, self._timeout_s) from error
 
     async def _create_in_time(self, params: dict[str, str]) -> Any:
         # The async client passes no timeout to aiohttp (its default is five minutes).
@@ -307,15 +271,7 @@ class TwilioGateway:
         """
         if self._client is None:
             raise RuntimeError("gateway not open")
-        try:
-            listed = await self._breaker.call_async(self._list_in_time, command, since)
-        except CircuitBreakerError as error:
-            if error.__cause__ is None:
-                raise BreakerOpen(str(error.message)) from None
-            cause = error.__cause__
-            raise to_send_error(cause, None, self._timeout_s) from cause  # type: ignore[arg-type]
-        except (TwilioException, TimeoutError, aiohttp.ClientError, OSError) as error:
-            raise to_send_error(error, None, self._timeout_s) from error
+        listed = await self._call(self._list_in_time, command, since)
         for message in listed:
             if is_same_message(message, command):
                 return str(message.sid)

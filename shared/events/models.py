@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
@@ -179,6 +179,12 @@ class CampaignStopped(CampaignControl):
 
 # message.commands -----------------------------------------------------------
 
+# Why a contact was never sent to: its campaign was stopped, or expired first.
+CancelReason = Literal["stopped", "expired"]
+# Why a contact is not sent to at all: a bad number, an opt-out, already sent.
+SkipReason = Literal["invalid", "opted_out", "duplicate"]
+OutcomeT = TypeVar("OutcomeT", bound="MessageOutcome")
+
 
 class SendMessage(Event):
     type: Literal["SendMessage"] = "SendMessage"
@@ -194,6 +200,40 @@ class SendMessage(Event):
     priority: Priority = Field(
         default="normal", description="The campaign's share of the send rate, by weight."
     )
+
+    # The outcomes of this command. The sender (after a send) and the dispatcher
+    # (deciding without one) build them here, so both say who, to whom and which
+    # attempt the same way.
+
+    def outcome(self, kind: type[OutcomeT], **fields: Any) -> OutcomeT:
+        """This command's outcome of type ``kind``, with its own ``fields``."""
+        return kind(
+            campaign_id=self.campaign_id,
+            contact_id=self.contact_id,
+            to=self.to,
+            attempt=self.attempt,
+            batch_index=self.batch_index,
+            **fields,
+        )
+
+    def sent(self, message_sid: str) -> MessageSent:
+        return self.outcome(MessageSent, message_sid=message_sid)
+
+    def failed(
+        self, error_code: int | None, error_message: str, *, retryable: bool
+    ) -> MessageFailed:
+        return self.outcome(
+            MessageFailed, error_code=error_code, error_message=error_message, retryable=retryable
+        )
+
+    def cancelled(self, reason: CancelReason = "stopped") -> MessageCancelled:
+        return self.outcome(MessageCancelled, reason=reason)
+
+    def skipped(self, reason: SkipReason) -> MessageSkipped:
+        return self.outcome(MessageSkipped, reason=reason)
+
+    def deferred(self, reason: str = "paused") -> MessageDeferred:
+        return self.outcome(MessageDeferred, reason=reason)
 
 
 class SendMessageBatch(Event):
@@ -234,13 +274,13 @@ class MessageFailed(MessageOutcome):
 class MessageSkipped(MessageOutcome):
     type: Literal["MessageSkipped"] = "MessageSkipped"
     version: Literal[1] = 1
-    reason: Literal["invalid", "opted_out", "duplicate"]
+    reason: SkipReason
 
 
 class MessageCancelled(MessageOutcome):
     type: Literal["MessageCancelled"] = "MessageCancelled"
     version: Literal[1] = 1
-    reason: Literal["stopped", "expired"] = "stopped"
+    reason: CancelReason = "stopped"
 
 
 class MessagesCancelled(Event):
@@ -252,7 +292,7 @@ class MessagesCancelled(Event):
     campaign_id: str
     batch_index: int = Field(ge=0)
     contact_ids: list[str] = Field(min_length=1)
-    reason: Literal["stopped", "expired"] = "stopped"
+    reason: CancelReason = "stopped"
 
 
 class MessageDeferred(MessageOutcome):

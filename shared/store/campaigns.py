@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, TypeAdapter
 from redis.asyncio import Redis
@@ -27,20 +26,9 @@ from shared.events.models import (
     SendWindow,
     StoredAudience,
 )
+from shared.lifecycle import DRAFT, CampaignStatus
 from shared.redis import Keys
 
-CampaignStatus = Literal[
-    "draft",
-    "scheduled",
-    "queued",
-    "sending",
-    "throttled",
-    "paused",
-    "stopped",
-    "completed",
-    "failed",
-]
-FINISHED_STATUSES = frozenset({"stopped", "completed", "failed"})
 AUDIENCE_WRITE_CHUNK = 1_000
 
 _CONTENT = TypeAdapter(MessageContent)
@@ -78,7 +66,7 @@ class CampaignRecord(BaseModel):
     id: str
     owner_id: str | None = None
     name: str | None = None
-    status: CampaignStatus = "draft"
+    status: CampaignStatus = DRAFT
     priority: Priority = "normal"
     content: MessageContent
     from_number: str | None = None
@@ -129,7 +117,8 @@ class CampaignStore:
         return self._keys("campaign", campaign_id, "audience")
 
     async def save(self, record: CampaignRecord) -> None:
-        """Create or replace a campaign's definition (not its audience)."""
+        """Create or replace a campaign's definition (not its audience). A new campaign's
+        first status is written here; any later change is a :meth:`transition`."""
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.campaign_key(record.id), mapping=record.to_hash())
             if record.owner_id is not None and record.created_at is not None:
@@ -160,6 +149,10 @@ class CampaignStore:
         return bool(await self._redis.exists(self.campaign_key(campaign_id)))
 
     async def set_fields(self, campaign_id: str, **fields: str) -> None:
+        """Set fields other than ``status``: a status is only written by the atomic
+        :meth:`transition` (shared/lifecycle.py), which checks the status it leaves."""
+        if "status" in fields:
+            raise ValueError("a campaign's status changes only through transition()")
         await self._redis.hset(self.campaign_key(campaign_id), mapping=fields)
 
     async def status(self, campaign_id: str) -> str | None:
@@ -229,6 +222,7 @@ class CampaignStore:
     ) -> tuple[bool, str | None]:
         """Set ``status`` (and ``fields``) only if the current status is one of ``allowed``.
 
+        Which moves are allowed is shared/lifecycle.py's to say (``move`` wraps this).
         Atomic, so two concurrent starts cannot both win. Returns whether it moved and
         the status it found (None for a missing campaign).
         """

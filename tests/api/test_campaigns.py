@@ -17,6 +17,7 @@ CAMPAIGN_FIELDS = {
     "id",
     "name",
     "status",
+    "allowedActions",
     "priority",
     "message",
     "totalContacts",

@@ -72,3 +72,30 @@ async def test_illegal_transitions_are_409_and_change_nothing(api: Api) -> None:
     assert await act("queue-stop") == 200
     assert [await act(a) for a in ("queue-pause", "queue-resume", "queue-stop")] == [409] * 3
     assert await status() == "stopped"
+
+
+async def test_every_campaign_body_says_what_may_be_done_to_it(api: Api) -> None:
+    campaign = await create_campaign(api.alice)
+    campaign_id = campaign["id"]
+    assert campaign["allowedActions"] == ["start", "stop"]
+
+    async def allowed() -> list[list[str]]:
+        """allowedActions of the campaign, its list entry and its queue status."""
+        one = (await api.alice.get(f"/api/campaigns/{campaign_id}")).json()
+        listing = (await api.alice.get("/api/campaigns")).json()["campaigns"]
+        [entry] = [c for c in listing if c["id"] == campaign_id]
+        queue = (await api.alice.get(f"/api/campaigns/{campaign_id}/queue-status")).json()
+        return [one["allowedActions"], entry["allowedActions"], queue["status"]["allowedActions"]]
+
+    assert await allowed() == [["start", "stop"]] * 3
+
+    started = await api.alice.post(f"/api/campaigns/{campaign_id}/start")
+    assert started.status_code == 200, started.text
+    assert started.json()["campaign"]["allowedActions"] == ["pause", "stop"]
+    assert await allowed() == [["pause", "stop"]] * 3
+
+    assert (await api.alice.post(f"/api/campaigns/{campaign_id}/queue-pause")).status_code == 200
+    assert await allowed() == [["resume", "stop"]] * 3
+
+    assert (await api.alice.post(f"/api/campaigns/{campaign_id}/queue-stop")).status_code == 200
+    assert await allowed() == [[]] * 3

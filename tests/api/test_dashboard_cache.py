@@ -42,9 +42,9 @@ async def test_a_summary_is_reused_until_a_change_through_the_api(
 
     # Written behind the api's back (as the dispatcher would): the cached summary stays.
     store = CampaignStore(first.redis, Keys(first.settings.redis_key_prefix))
-    await store.set_fields(campaign["id"], status="scheduled")
+    assert (await store.transition(campaign["id"], ("draft",), "scheduled"))[0]
     assert (await _queue(first))["draft"] == 1
-    await store.set_fields(campaign["id"], status="draft")
+    assert (await store.transition(campaign["id"], ("scheduled",), "draft"))[0]
 
     # Started through the first worker: both show it at once.
     assert (await first.alice.post(f"/api/campaigns/{campaign['id']}/start")).status_code == 200

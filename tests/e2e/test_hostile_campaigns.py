@@ -161,7 +161,7 @@ def test_a_zone_less_expiry_is_dead_lettered_and_stalls_nothing(
 def test_a_campaign_whose_step_keeps_failing_is_failed_with_its_reason(
     make_system, make_settings, sandbox_admin
 ) -> None:
-    system = make_system(batch_retry_delay=200)
+    system = make_system(batch_retry_delay_ms=200)
     settings = make_settings()
     topics = Topics.from_settings(settings)
     with system.client() as client:

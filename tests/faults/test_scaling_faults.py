@@ -3,8 +3,6 @@ them, and the shared limiter keeps the rate under its limit in every second."""
 
 from __future__ import annotations
 
-import redis
-
 from devstack.system import System
 from tests.e2e.test_campaigns import ledger
 from tests.faults.harness import PACED, RATE, VALID, FaultRun, kill_hard
@@ -37,16 +35,6 @@ def _scale(system: System, names: list[str], *, up: bool) -> None:
         system.table.stop_together(names)
 
 
-def _grant_times(system: System) -> list[float]:
-    """Every grant in the limiter's log (Redis server time, ms)."""
-    client = redis.Redis.from_url(system.env["REDIS_URL"])
-    try:
-        keys = list(client.scan_iter(match=f"{system.env['REDIS_KEY_PREFIX']}limiter:*"))
-        return [score for key in keys for _, score in client.zrange(key, 0, -1, withscores=True)]
-    finally:
-        client.close()
-
-
 def test_senders_scaled_from_two_to_four_and_down_to_one(make_system, sandbox_admin, fault_table):
     sandbox_admin.post("/_sandbox/faults", json={"mps": 1_000_000}).raise_for_status()
     system = make_system(sender_replicas=2, **PACED)
@@ -58,7 +46,7 @@ def test_senders_scaled_from_two_to_four_and_down_to_one(make_system, sandbox_ad
     outcome = run.finish()
     busiest = most_in_any_second([m["accepted_at_ms"] for m in ledger(sandbox_admin)])
     # The limiter itself, across every replica that came and went: exact on its own clock.
-    most_granted = most_in_any_second([int(t) for t in _grant_times(system)])
+    most_granted = most_in_any_second([int(t) for t in system.limiter_grant_times()])
     fault_table.record(
         "sender replicas scaled from 2 to 4 and down to 1 while sending",
         "each change moved message.commands partitions between the replicas; commands in "

@@ -5,51 +5,19 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from pydantic import ValidationError
 
-from devstack.kafka import (
-    KafkaPorts,
-    cluster_bootstrap,
-    node_name,
-    replica_report,
-    start_kafka_cluster,
-    start_kafka_node,
-)
-from devstack.processes import ProcessTable, is_running
-from devstack.stack import stop_all
+from devstack.kafka import node_name, start_kafka_node
+from devstack.processes import is_running
 from shared.kafka import ensure_topics, make_consumer, make_producer
 from shared.settings import Settings
 from shared.topics import Replication, TopicSpec
-from tests.helpers import eventually, free_port
-
-NODES = 3
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ProcessTable, list]]:
-    table = ProcessTable(Path(tmp_path_factory.mktemp("kafka-cluster")))
-    nodes = [KafkaPorts(free_port(), free_port()) for _ in range(NODES)]
-    try:
-        start_kafka_cluster(table, nodes)
-        yield table, nodes
-    finally:
-        stop_all(table)
-
-
-def _settings(nodes: list[KafkaPorts], prefix: str) -> Settings:
-    replication = Replication.for_brokers(len(nodes))
-    return Settings(
-        kafka_bootstrap_servers=cluster_bootstrap(nodes),
-        kafka_topic_prefix=prefix,
-        kafka_replication_factor=replication.factor,
-        kafka_min_insync_replicas=replication.min_insync,
-    )
+from tests.helpers import eventually
+from tests.kafka_cluster import NODES
 
 
 async def _topic_layout(bootstrap: str, topic: str) -> tuple[list[dict], dict[str, str]]:
@@ -79,9 +47,8 @@ def test_more_in_sync_replicas_than_copies_is_refused() -> None:
         Settings(kafka_replication_factor=1, kafka_min_insync_replicas=2)
 
 
-async def test_topics_are_replicated_three_times_with_two_in_sync(cluster) -> None:
-    _, nodes = cluster
-    settings = _settings(nodes, "layout-")
+async def test_topics_are_replicated_three_times_with_two_in_sync(kafka_cluster) -> None:
+    settings = kafka_cluster.service_settings("layout-")
     await ensure_topics(settings)
     commands = f"{settings.kafka_topic_prefix}message.commands"
     partitions, configs = await _topic_layout(settings.kafka_bootstrap_servers, commands)
@@ -93,9 +60,9 @@ async def test_topics_are_replicated_three_times_with_two_in_sync(cluster) -> No
     assert {p["leader"] for p in partitions} == {1, 2, 3}
 
 
-async def test_acknowledged_writes_survive_the_leader_killed(cluster) -> None:
-    table, nodes = cluster
-    settings = _settings(nodes, "failover-")
+async def test_acknowledged_writes_survive_the_leader_killed(kafka_cluster) -> None:
+    table, nodes = kafka_cluster.table, kafka_cluster.nodes
+    settings = kafka_cluster.service_settings("failover-")
     topic = f"{settings.kafka_topic_prefix}ledger-like"
     await ensure_topics(settings, [TopicSpec(topic, 1, replication=Replication(3, 2))])
     partitions, _ = await _topic_layout(settings.kafka_bootstrap_servers, topic)
@@ -120,7 +87,7 @@ async def test_acknowledged_writes_survive_the_leader_killed(cluster) -> None:
     finally:
         await producer.stop()
 
-    survivors = ",".join(p.bootstrap for i, p in enumerate(nodes, 1) if i != leader)
+    survivors = kafka_cluster.bootstrap_without(leader)
     consumer = make_consumer(
         settings.model_copy(update={"kafka_bootstrap_servers": survivors}),
         topic,
@@ -146,7 +113,6 @@ async def test_acknowledged_writes_survive_the_leader_killed(cluster) -> None:
     start_kafka_node(table, nodes, leader)
 
     async def all_in_sync() -> bool:
-        _, under_replicated, total = await replica_report(cluster_bootstrap(nodes))
-        return total > 0 and under_replicated == 0
+        return await kafka_cluster.all_in_sync(with_partitions=True)
 
     await eventually(all_in_sync, timeout_s=90, what="every partition back in sync")

@@ -8,7 +8,7 @@ import bisect
 from redis.asyncio import Redis
 
 from services.sender.ledger import Ledger, LedgerEntry, LedgerState
-from services.sender.limiter import SlidingWindowLimiter, Window, default_windows
+from services.sender.limiter import SlidingWindowLimiter, Window, default_windows, grant_log_key
 from shared.redis import Keys
 
 SENDER = "whatsapp:+14155238886"
@@ -48,7 +48,7 @@ async def test_three_replicas_never_exceed_ten_per_second(stack, redis, unique_p
         for client in replicas:
             await client.aclose()
 
-    times = await _grant_times(redis, keys("limiter", SENDER))
+    times = await _grant_times(redis, grant_log_key(keys, SENDER))
     assert len(times) == 35
     assert _most_in_any_window(times, 1_000) <= 10
     # Evenly spaced: 35 sends at 10 per second take 34 gaps of a tenth of a second.
@@ -65,7 +65,7 @@ async def test_a_full_window_says_how_long_to_wait(redis, unique_prefix) -> None
     for _ in range(2):
         await limiter.acquire(SENDER, max_wait_s=2)
     # Three in the window: the fourth waits for the first to leave it.
-    log_times = await _grant_times(redis, Keys(unique_prefix)("limiter", SENDER))
+    log_times = await _grant_times(redis, grant_log_key(Keys(unique_prefix), SENDER))
     wait_ms = await limiter.try_acquire(SENDER)
     assert wait_ms > 0 and abs((log_times[0] + 1_000) - (log_times[-1] + wait_ms)) < 400
     # Another number has its own log.
@@ -104,7 +104,7 @@ async def test_one_round_trip_grants_a_group_and_takes_each_claim(redis, unique_
         assert LedgerEntry.from_json(stored).state is LedgerState.CLAIMED
         assert LedgerEntry.from_json(stored).replica == "replica-a"
     # A lost claim spends no grant.
-    assert len(await _grant_times(redis, keys("limiter", SENDER))) == 2
+    assert len(await _grant_times(redis, grant_log_key(keys, SENDER))) == 2
 
 
 async def test_a_group_gets_what_the_windows_allow_and_the_rest_waits(redis, unique_prefix) -> None:

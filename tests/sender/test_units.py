@@ -10,10 +10,10 @@ import pytest
 from services.sender.control import Decision, decision_for_status
 from services.sender.handler import outcome_from_entry
 from services.sender.ledger import LedgerEntry, LedgerState, Snapshot, Verdict, verdict
-from services.sender.retry import retry_delay_ms
 from services.sender.twilio_gateway import is_same_message, message_params
 from services.sender.twilio_http import parse_retry_after
 from shared.events.models import MessageFailed, MessageSent, SendMessage, TemplateContent
+from shared.retry import retry_delay_ms
 from shared.twilio_errors import (
     ERROR_CODES,
     PERMANENT,

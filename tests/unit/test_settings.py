@@ -29,7 +29,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_defaults_are_the_original_systems() -> None:
     settings = Settings()
     assert (settings.batch_size, settings.max_concurrent_batches) == (500, 10)
-    assert (settings.batch_retry_attempts, settings.batch_retry_delay) == (3, 1000)
+    assert (settings.batch_retry_attempts, settings.batch_retry_delay_ms) == (3, 1000)
     assert (
         settings.twilio_rate_limit_per_second,
         settings.twilio_rate_limit_per_minute,

@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 
 from services.api.deps import CampaignServiceDep, CurrentUser, SettingsDep
 from services.api.queue_status import QueueStatus
-from shared.store.campaigns import FINISHED_STATUSES
+from shared.lifecycle import is_final
 from shared.twilio_errors import ERROR_CODES
 
 log = logging.getLogger(__name__)
@@ -131,9 +131,7 @@ async def status_events(
         elif now - last_sent >= HEARTBEAT_S:
             yield b": heartbeat\n\n"
             last_sent = now
-        if status.status in FINISHED_STATUSES and (
-            _complete(status) or now - last_change >= FINAL_SETTLE_S
-        ):
+        if is_final(status.status) and (_complete(status) or now - last_change >= FINAL_SETTLE_S):
             return
         if stopping() or now - started >= STREAM_LIFETIME_S:
             return

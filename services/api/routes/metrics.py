@@ -19,15 +19,11 @@ from aiohttp import web
 
 from services.api.lag import ConsumerLagMonitor
 from shared.health import HealthServer, Probe
+from shared.lifecycle import STATUSES
 from shared.metrics import CAMPAIGNS, CONSUMER_LAG
-from shared.store.campaigns import CampaignStatus, CampaignStore
+from shared.store.campaigns import CampaignStore
 
 log = logging.getLogger(__name__)
-
-STATUSES: tuple[CampaignStatus, ...] = (
-    "draft", "scheduled", "queued", "sending", "throttled", "paused", "stopped", "completed",
-    "failed",
-)  # fmt: skip
 
 
 async def refresh_metrics(campaigns: CampaignStore, lag: ConsumerLagMonitor) -> None:
@@ -35,6 +31,7 @@ async def refresh_metrics(campaigns: CampaignStore, lag: ConsumerLagMonitor) -> 
     recently run ones."""
     records = await campaigns.get_many(await campaigns.active_ids())
     counts = Counter(record.status for record in records if record is not None)
+    # Every status, a zero too: a series that disappears reads as no data, not as none.
     for status in STATUSES:
         CAMPAIGNS.labels(status=status).set(counts[status])
     await lag.lag()

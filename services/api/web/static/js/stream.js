@@ -3,7 +3,9 @@
 
 import { authHeaders, campaignPath, errorFrom } from "./api.js";
 
-export const FINAL_STATUSES = new Set(["stopped", "completed", "failed"]);
+// Over: nothing more can be done to the campaign (the API's allowedActions is empty
+// only for a stopped, completed or failed one).
+export const isOver = (status) => !status.allowedActions?.length;
 
 // Events of a text/event-stream body: {type, data}; a `retry` field becomes {retry}.
 async function* readEvents(body) {
@@ -79,7 +81,7 @@ export function followCampaign(id, { onStatus, onState, onError }) {
             onStatus(last);
           }
         }
-        if (last && FINAL_STATUSES.has(last.status.status)) {
+        if (last && isOver(last.status)) {
           onState("ended");
           return;
         }

@@ -3,15 +3,16 @@
 import { api, campaignPath } from "../api.js";
 import { clear, count, facts, h, progressBar, statusBadge, when } from "../dom.js";
 import { showError, showNotice } from "../notice.js";
-import { FINAL_STATUSES, followCampaign } from "../stream.js";
+import { followCampaign, isOver } from "../stream.js";
 import { errorRows, funnelRows, messageText, seconds } from "./campaign-parts.js";
 
-// action (the API's path) -> [button label, statuses it applies to]
+// action, as the API's allowedActions names it -> [button label, the API's path]. Which
+// button shows is the API's to say: the page keeps no copy of what each status allows.
 const CONTROLS = {
-  start: ["Start", ["draft", "scheduled"]],
-  "queue-pause": ["Pause", ["queued", "sending", "throttled"]],
-  "queue-resume": ["Resume", ["paused"]],
-  "queue-stop": ["Stop", ["draft", "scheduled", "queued", "sending", "throttled", "paused"]],
+  start: ["Start", "start"],
+  pause: ["Pause", "queue-pause"],
+  resume: ["Resume", "queue-resume"],
+  stop: ["Stop", "queue-stop"],
 };
 
 const LIVE_STATES = {
@@ -77,8 +78,8 @@ export function showCampaign(view, id) {
     const { progress, metrics } = status;
     const live = body.live ?? {};
     clear(badgeSlot, statusBadge(status.status));
-    for (const [action, [, allowed]] of Object.entries(CONTROLS)) {
-      buttons[action].hidden = !allowed.includes(status.status);
+    for (const action of Object.keys(CONTROLS)) {
+      buttons[action].hidden = !status.allowedActions.includes(action);
       buttons[action].disabled = false;
     }
     bar.set(progress.processed, progress.total, status.status);
@@ -109,7 +110,7 @@ export function showCampaign(view, id) {
         : "");
     clear(funnel, funnelRows(status));
     clear(errors, errorRows(status, live.errorKinds ?? {}));
-    receipts.hidden = !FINAL_STATUSES.has(status.status);
+    receipts.hidden = !isOver(status);
     renderDetails();
     const warnings = [];
     if (status.circuitBreaker === "open")
@@ -125,7 +126,7 @@ export function showCampaign(view, id) {
   async function control(action) {
     for (const button of Object.values(buttons)) button.disabled = true;
     try {
-      const answer = await api(campaignPath(id, action), {
+      const answer = await api(campaignPath(id, CONTROLS[action][1]), {
         method: "POST",
         signal: controller.signal,
       });
@@ -145,7 +146,7 @@ export function showCampaign(view, id) {
       onState: (state) => {
         liveState.textContent = LIVE_STATES[state];
         liveState.dataset.state = state;
-        if (state === "ended" && status && FINAL_STATUSES.has(status.status)) stopStream = null;
+        if (state === "ended" && status && isOver(status)) stopStream = null;
       },
       onError: showError,
     });
