@@ -23,14 +23,22 @@ event cannot be written.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final, Literal, get_args
+from typing import Final, Literal, Protocol, get_args
 
 from shared.events.models import CampaignControl, CampaignPaused, CampaignResumed, CampaignStopped
 
-if TYPE_CHECKING:
-    from shared.store.campaigns import CampaignStore
+
+class Transitions(Protocol):
+    """Where statuses are stored (shared/store/campaigns.py's CampaignStore): named by
+    its one method, so that the store may import this module and not the other way."""
+
+    async def transition(
+        self, campaign_id: str, allowed: Iterable[str], status: str, **fields: str
+    ) -> tuple[bool, str | None]: ...
+
 
 CampaignStatus = Literal[
     "draft",
@@ -133,7 +141,7 @@ def has_expired(expires_at: datetime | None, now: datetime) -> bool:
 
 
 async def move(
-    campaigns: CampaignStore,
+    campaigns: Transitions,
     campaign_id: str,
     allowed_from: tuple[str, ...] | frozenset[str],
     status: str,
