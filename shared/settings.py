@@ -42,7 +42,11 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
 class Settings(BaseSettings):
-    """Settings shared by all services. Each field is one environment variable."""
+    """Settings shared by all services. Each field is one environment variable.
+
+    Long because it is a list: one field per variable, grouped by what they set, so
+    that an operator reads every shared setting and its default in one place.
+    """
 
     model_config = SettingsConfigDict(
         extra="ignore", case_sensitive=False, frozen=True, populate_by_name=True

@@ -25,7 +25,8 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from services.api.alerts import AlertMonitor, AlertStore
 from services.api.auth import TokenRegistry
 from services.api.body_limit import BodyLimit
-from services.api.campaigns import CampaignService
+from services.api.campaign_creation import CampaignCreator
+from services.api.campaigns import CampaignReader, CampaignService
 from services.api.contacts_store import ContactStore
 from services.api.dashboard import DashboardGenerations, DashboardService
 from services.api.errors import install_error_handlers
@@ -52,7 +53,7 @@ from shared.runtime import Connections
 from shared.settings import load_settings
 from shared.store.campaigns import CampaignStore
 from shared.store.funnel import FunnelStore
-from shared.store.held import HeldCommands
+from shared.store.holding import HoldingStore
 from shared.store.progress import ProgressStore
 from shared.store.stats import StatsStore
 from shared.topics import Topics
@@ -88,14 +89,22 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
             live_breakers, connections.redis, keys, settings.worker_heartbeat_timeout_s
         )
         generations = DashboardGenerations(connections.redis, keys)
-        state.campaign_service = CampaignService(
+        state.campaign_reader = CampaignReader(
             settings,
             campaign_store,
             progress_store,
-            contact_store,
-            publisher,
-            held=HeldCommands(connections.redis, keys),
+            held=HoldingStore(connections.redis, keys),
             funnels=FunnelStore(connections.redis, keys),
+        )
+        state.campaign_creator = CampaignCreator(
+            settings, campaign_store, contact_store, publisher, changed=generations.bump
+        )
+        state.campaign_service = CampaignService(
+            settings,
+            state.campaign_reader,
+            campaign_store,
+            progress_store,
+            publisher,
             changed=generations.bump,
         )
         state.dashboard_service = DashboardService(

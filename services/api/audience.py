@@ -8,15 +8,15 @@ from collections.abc import Sequence
 
 from services.api.contacts_store import Contact
 from services.api.errors import InvalidInput
-from services.api.models import AudienceItem
 from services.api.phones import require_phone
+from services.api.schemas.campaigns import AudienceItemCreate
 from shared.events.models import Recipient
 
 IndexedRecipient = tuple[int, Recipient]
 
 
 def request_recipients(
-    items: Sequence[AudienceItem], stored: dict[str, Contact | None], region: str
+    items: Sequence[AudienceItemCreate], stored: dict[str, Contact | None], region: str
 ) -> list[IndexedRecipient]:
     """The request's entries as recipients (stored contacts already read); CPU-bound."""
     recipients: list[IndexedRecipient] = []

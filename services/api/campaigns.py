@@ -1,4 +1,5 @@
-"""Campaign rules: create, start, control and read campaigns on behalf of a user.
+"""Campaign rules: read, start and control campaigns on behalf of a user (creating one
+is campaign_creation.py's).
 
 Knows nothing of HTTP: problems are raised as domain errors (see errors.py).
 """
@@ -9,56 +10,45 @@ import asyncio
 import itertools
 import logging
 import re
-import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
 
-from services.api.audience import IndexedRecipient, request_recipients
 from services.api.auth import User
-from services.api.contacts_store import Contact, ContactStore
-from services.api.errors import CampaignNotFound, EventNotWritten, IllegalTransition, InvalidInput
+from services.api.errors import CampaignNotFound, EventNotWritten, IllegalTransition
 from services.api.estimate import longest_window_wait_ms, time_to_send_ms
-from services.api.models import AudienceItem, CampaignCreate
-from services.api.personalised import personalised_audience
-from services.api.phones import require_phone
 from services.api.publisher import CampaignEventPublisher
-from services.api.queue_status import QueueStatus, is_running, queue_status, unsent, with_funnel
+from services.api.queue_status import is_running, queue_status, unsent, with_funnel
+from services.api.schemas.queue_status import CampaignQueueStatusPublic
 from services.api.senders import alive_breakers, breaker_verdict, heartbeats_key
 from services.api.settings import ApiSettings
-from shared.events.models import CampaignScheduled
+from shared.campaign_start import start_campaign
 from shared.lifecycle import (
     CONTROLS,
     DRAFT,
     FINAL,
     NOT_STARTED,
     PAUSED,
-    QUEUED,
     SCHEDULED,
     STOPPED,
     move,
 )
 from shared.priority import weight
 from shared.redis import Keys
-from shared.store.campaigns import CampaignRecord, CampaignStore, started_event
+from shared.store.campaigns import CampaignRecord, CampaignStore
 from shared.store.funnel import FunnelStore
-from shared.store.held import HeldCommands
+from shared.store.holding import HoldingStore
 from shared.store.progress import ProgressStore
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
-CONTACT_LOOKUP_CHUNK = 1_000
 # Recipients whose time zones estimate the wait for a send window to open.
 WINDOW_SAMPLE = 1_000
-# Audiences longer than this have their phones parsed and messages filled in a worker
-# thread: 20,000 phones take about a second, which would stall every other request.
-OFF_LOOP_FROM = 500
 # Campaign ids are uuid4s, retry runs' `<id>-retry-<n>`, older systems' ids similar:
 # never a ':', which would make the id name another Redis key (`<id>:audience`).
 CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+Changed = Callable[[str | None], Awaitable[None]]
 
 
 def _now() -> datetime:
@@ -69,130 +59,40 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-async def _off_the_loop_if_large(size: int, work: Callable[[], T]) -> T:
-    return await asyncio.to_thread(work) if size > OFF_LOOP_FROM else work()
-
-
 def _require_campaign_id(campaign_id: str) -> None:
     if not CAMPAIGN_ID.match(campaign_id):
         raise CampaignNotFound(campaign_id)
 
 
-class CampaignService:
+async def notify_changed(changed: Changed | None, owner_id: str | None) -> None:
+    """Await ``changed(owner_id)`` after a request changed a campaign of that owner (None:
+    a campaign without one), so that the dashboard drops its cached summary."""
+    if changed is None:
+        return
+    try:
+        await changed(owner_id)
+    except (RedisError, OSError) as error:
+        # The change is made; a dashboard shows it once its short cache expires.
+        log.warning("cannot drop cached dashboards", extra={"reason": repr(error)})
+
+
+class CampaignReader:
+    """The campaigns a user may see, and their queue status."""
+
     def __init__(
         self,
         settings: ApiSettings,
         campaigns: CampaignStore,
         progress: ProgressStore,
-        contacts: ContactStore,
-        publisher: CampaignEventPublisher,
-        held: HeldCommands,
+        held: HoldingStore,
         funnels: FunnelStore | None = None,
-        changed: Callable[[str | None], Awaitable[None]] | None = None,
     ) -> None:
-        """``changed(owner_id)`` is awaited after a request changes a campaign of that
-        owner (None: a campaign without one): the dashboard drops its cached summary."""
         self._settings = settings
         self._keys = Keys(settings.redis_key_prefix)
-        self._held = held
-        self._funnels = funnels
-        self._changed = changed
         self._campaigns = campaigns
         self._progress = progress
-        self._contacts = contacts
-        self._publisher = publisher
-
-    def _default_expiry(self, scheduled_at: datetime | None) -> datetime | None:
-        expiry_s = self._settings.campaign_default_expiry_s
-        if not expiry_s:
-            return None
-        try:
-            return (scheduled_at or _now()) + timedelta(seconds=expiry_s)
-        except OverflowError:
-            # Later than datetime can count (a scheduledAt late in year 9999): never expires.
-            return None
-
-    async def create(self, user: User, body: CampaignCreate) -> tuple[CampaignRecord, int]:
-        """Store the definition and its audience; a future ``scheduledAt`` schedules it.
-
-        Returns the campaign and how many contacts were left out for lacking a variable
-        the message names (``missingVars: skip``).
-        """
-        region = self._settings.default_phone_region
-        from_number = (
-            require_phone(body.from_number, region, ("body", "fromNumber"))
-            if body.from_number
-            else None
-        )
-        sid = body.messaging_service_sid
-        if sid is not None and self._settings.sender_directory.pool(sid) is None:
-            raise InvalidInput(
-                ("body", "messagingServiceSid"),
-                "not a configured Messaging Service (MESSAGING_SERVICES)",
-                sid,
-            )
-        content = body.message.to_content()
-        indexed = await self._audience(user, body.contacts)
-        audience, skipped = await _off_the_loop_if_large(
-            len(indexed), lambda: personalised_audience(content, indexed, body.missing_vars)
-        )
-        record = CampaignRecord(
-            id=str(uuid.uuid4()),
-            owner_id=user.id,
-            name=body.name,
-            status=SCHEDULED if body.scheduled_at else DRAFT,
-            priority=body.priority,
-            content=content,
-            from_number=from_number,
-            messaging_service_sid=sid,
-            send_window=body.send_window,
-            total=len(audience),
-            created_at=_now(),
-            scheduled_at=body.scheduled_at,
-            expires_at=body.expires_at or self._default_expiry(body.scheduled_at),
-        )
-        # The audience first: a campaign record is never visible without it.
-        await self._campaigns.append_audience(record.id, audience)
-        await self._campaigns.save(record)
-        if body.scheduled_at is not None:
-            await self._schedule(record, body.scheduled_at)
-        await self._notify(record.owner_id)
-        log.info(
-            "campaign created",
-            extra={
-                "campaign_id": record.id,
-                "owner_id": user.id,
-                "contacts": record.total,
-                "skipped_for_missing_vars": skipped,
-                "status": record.status,
-            },
-        )
-        return record, skipped
-
-    async def _schedule(self, record: CampaignRecord, due: datetime) -> None:
-        try:
-            await self._publisher.publish(
-                CampaignScheduled(campaign_id=record.id, scheduled_at=due)
-            )
-        except EventNotWritten:
-            await move(self._campaigns, record.id, (SCHEDULED,), DRAFT, scheduled_at="")
-            raise
-        await self._campaigns.schedule(record.id, due)
-        await self._campaigns.mark_active(record.id)
-
-    async def _audience(self, user: User, items: Sequence[AudienceItem]) -> list[IndexedRecipient]:
-        """Recipients in request order, each with its index in the request; phones in
-        E.164; a stored contact listed twice once."""
-        stored_ids = list(dict.fromkeys(i.contact_id for i in items if i.contact_id is not None))
-        stored: dict[str, Contact | None] = {}
-        for start in range(0, len(stored_ids), CONTACT_LOOKUP_CHUNK):
-            chunk = stored_ids[start : start + CONTACT_LOOKUP_CHUNK]
-            found = await self._contacts.get_many(user.id, chunk)
-            stored.update(zip(chunk, found, strict=True))
-        region = self._settings.default_phone_region
-        return await _off_the_loop_if_large(
-            len(items), lambda: request_recipients(items, stored, region)
-        )
+        self._held = held
+        self._funnels = funnels
 
     async def get(self, user: User, campaign_id: str) -> CampaignRecord:
         """A campaign the user may see: their own, or one with no owner."""
@@ -202,37 +102,83 @@ class CampaignService:
             raise CampaignNotFound(campaign_id)
         return record
 
-    async def list_own(self, user: User, page: int, limit: int) -> tuple[list[CampaignRecord], int]:
-        ids, total = await self._campaigns.list_for_owner(user.id, (page - 1) * limit, limit)
+    async def list_own(
+        self, user: User, offset: int, limit: int
+    ) -> tuple[list[CampaignRecord], int]:
+        """The user's campaigns, newest first, from ``offset``; and how many they have."""
+        ids, total = await self._campaigns.list_for_owner(user.id, offset, limit)
         records = await self._campaigns.get_many(ids)
         return [record for record in records if record is not None], total
 
+    async def queue_status(self, user: User, campaign_id: str) -> CampaignQueueStatusPublic:
+        """The campaign, its progress, held commands, funnel and the senders' breakers,
+        read in one round trip (one non-transactional pipeline): a dashboard polls this."""
+        _require_campaign_id(campaign_id)
+        async with self._campaigns.pipeline() as pipe:
+            # Each store queues its reads; marks[i] is where the replies of part i end.
+            marks = []
+            for queue in (
+                self._campaigns.queue_get,
+                self._progress.queue_read,
+                self._held.queue_counts,
+                *([self._funnels.queue_read] if self._funnels is not None else []),
+            ):
+                queue(pipe, campaign_id)
+                marks.append(len(pipe))
+            pipe.hgetall(heartbeats_key(self._keys))
+            replies = await pipe.execute()
+        raw_record, raw_progress, raw_held, *raw_funnel = (
+            replies[begin:end] for begin, end in itertools.pairwise([0, *marks])
+        )
+        record = self._campaigns.parse_get(*raw_record)
+        if record is None or not user.may_see(record.owner_id):
+            raise CampaignNotFound(campaign_id)
+        progress = self._progress.parse_read(*raw_progress)
+        status = queue_status(
+            record, progress, _ms(_now()), dict(self._held.parse_counts(raw_held))
+        )
+        if self._funnels is not None:
+            status = with_funnel(status, progress, self._funnels.parse_read(*raw_funnel[0]))
+        if is_running(record, progress):
+            beats = alive_breakers(replies[-1], self._settings.worker_heartbeat_timeout_s)
+            status = status.model_copy(update={"circuit_breaker": breaker_verdict(beats.values())})
+        return status
+
+
+class CampaignService:
+    """Moves a user's campaigns on: start, retry the failed contacts, pause, resume, stop."""
+
+    def __init__(
+        self,
+        settings: ApiSettings,
+        reader: CampaignReader,
+        campaigns: CampaignStore,
+        progress: ProgressStore,
+        publisher: CampaignEventPublisher,
+        changed: Changed | None = None,
+    ) -> None:
+        """``changed``: see :func:`notify_changed`."""
+        self._settings = settings
+        self._reader = reader
+        self._campaigns = campaigns
+        self._progress = progress
+        self._publisher = publisher
+        self._changed = changed
+
     async def start(self, user: User, campaign_id: str) -> tuple[CampaignRecord, int]:
         """Queue the campaign and write its CampaignStarted; returns it and the estimate in ms."""
-        record = await self.get(user, campaign_id)
+        record = await self._reader.get(user, campaign_id)
         if record.status not in NOT_STARTED:
             raise IllegalTransition(campaign_id, record.status, "start")
-        size = await self._campaigns.audience_size(campaign_id)
-        job_id = f"campaign_{campaign_id}_{_ms(_now())}"
-        moved, found = await move(
-            self._campaigns, campaign_id, NOT_STARTED, QUEUED, job_id=job_id, total=str(size)
-        )
-        if not moved:  # another request started it in between
-            raise IllegalTransition(campaign_id, found, "start")
-        if record.status == SCHEDULED:
-            await self._campaigns.unschedule(campaign_id)
-        record = record.model_copy(update={"status": QUEUED, "job_id": job_id, "total": size})
         others = await self.running_backlog(exclude=campaign_id)
-        event = started_event(record, self._campaigns.audience_key(campaign_id), size)
-        try:
-            await self._publisher.publish(event)
-        except EventNotWritten:
-            await move(self._campaigns, campaign_id, (QUEUED,), found or DRAFT, job_id="")
-            if found == SCHEDULED and record.scheduled_at is not None:
-                await self._campaigns.schedule(campaign_id, record.scheduled_at)
-            raise
+        start = await start_campaign(
+            self._campaigns, campaign_id, NOT_STARTED, self._publisher.publish, _now()
+        )
+        if start.record is None:  # another request started it in between
+            raise IllegalTransition(campaign_id, start.found, "start")
+        record, size, job_id = start.record, start.size, start.record.job_id
         await self._campaigns.mark_active(campaign_id)
-        await self._notify(record.owner_id)
+        await notify_changed(self._changed, record.owner_id)
         estimated_ms = time_to_send_ms(
             size, weight(record.priority), others, self._settings.twilio_rate_limit_per_second
         )
@@ -251,7 +197,7 @@ class CampaignService:
         Never to a sent, skipped or permanently failed contact; the run has its own id
         and counts, and the original campaign's stay as they were.
         """
-        record = await self.get(user, campaign_id)
+        record = await self._reader.get(user, campaign_id)
         if record.status not in FINAL:
             raise IllegalTransition(campaign_id, record.status, "retry-failed")
         retryable = await self._progress.take_retryable_failures(campaign_id)
@@ -310,7 +256,7 @@ class CampaignService:
 
     async def control(self, user: User, campaign_id: str, action: str) -> CampaignRecord:
         """Pause, resume or stop: write the event, then set the status it leads to."""
-        record = await self.get(user, campaign_id)
+        record = await self._reader.get(user, campaign_id)
         control = CONTROLS[action]
         status = control.status
         # Atomic: of two concurrent requests, one moves the campaign, the other gets 409.
@@ -326,52 +272,9 @@ class CampaignService:
             raise
         if status == STOPPED and found == SCHEDULED:
             await self._campaigns.unschedule(campaign_id)
-        await self._notify(record.owner_id)
+        await notify_changed(self._changed, record.owner_id)
         log.info(
             "campaign control requested",
             extra={"campaign_id": campaign_id, "action": action, "requested_by": user.id},
         )
         return record.model_copy(update={"status": status})
-
-    async def _notify(self, owner_id: str | None) -> None:
-        if self._changed is None:
-            return
-        try:
-            await self._changed(owner_id)
-        except (RedisError, OSError) as error:
-            # The change is made; a dashboard shows it once its short cache expires.
-            log.warning("cannot drop cached dashboards", extra={"reason": repr(error)})
-
-    async def queue_status(self, user: User, campaign_id: str) -> QueueStatus:
-        """The campaign, its progress, held commands, funnel and the senders' breakers,
-        read in one round trip (one non-transactional pipeline): a dashboard polls this."""
-        _require_campaign_id(campaign_id)
-        async with self._campaigns.pipeline() as pipe:
-            # Each store queues its reads; marks[i] is where the replies of part i end.
-            marks = []
-            for queue in (
-                self._campaigns.queue_get,
-                self._progress.queue_read,
-                self._held.queue_counts,
-                *([self._funnels.queue_read] if self._funnels is not None else []),
-            ):
-                queue(pipe, campaign_id)
-                marks.append(len(pipe))
-            pipe.hgetall(heartbeats_key(self._keys))
-            replies = await pipe.execute()
-        raw_record, raw_progress, raw_held, *raw_funnel = (
-            replies[begin:end] for begin, end in itertools.pairwise([0, *marks])
-        )
-        record = self._campaigns.parse_get(*raw_record)
-        if record is None or not user.may_see(record.owner_id):
-            raise CampaignNotFound(campaign_id)
-        progress = self._progress.parse_read(*raw_progress)
-        status = queue_status(
-            record, progress, _ms(_now()), dict(self._held.parse_counts(raw_held))
-        )
-        if self._funnels is not None:
-            status = with_funnel(status, progress, self._funnels.parse_read(*raw_funnel[0]))
-        if is_running(record, progress):
-            beats = alive_breakers(replies[-1], self._settings.worker_heartbeat_timeout_s)
-            status = status.model_copy(update={"circuit_breaker": breaker_verdict(beats.values())})
-        return status

@@ -23,9 +23,9 @@ from starlette.concurrency import run_in_threadpool
 
 from services.api.contacts_store import Contact, ContactStore
 from services.api.errors import InvalidInput
-from services.api.models import MAX_VARS
 from services.api.phones import INVALID_PHONE
 from services.api.safe_text import unsafe_character
+from services.api.schemas.base import MAX_VARS
 from shared.phones import normalise_phone
 
 MAX_REPORTED_ERRORS = 20

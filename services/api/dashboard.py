@@ -20,17 +20,20 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from pydantic import Field
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from services.api.auth import User
-from services.api.lag import ConsumerLagMonitor, GroupLag, lag_by_topic
-from services.api.models import ApiModel
-from services.api.queue_status import FunnelPublic, is_running, unsent
-from services.api.senders import breaker_verdict, live_breakers
+from services.api.lag import ConsumerLagMonitor, lag_by_topic
+from services.api.queue_status import is_running, unsent
+from services.api.schemas.dashboard import (
+    CampaignQueueCountsPublic,
+    DashboardMetricsPublic,
+    ProcessingQueuePublic,
+    TotalsPublic,
+)
+from services.api.schemas.queue_status import FunnelPublic
 from services.api.settings import ApiSettings
-from shared.kafka import kafka_reachable
+from services.api.system_state import SystemState
 from shared.lifecycle import (
     COMPLETED,
     DRAFT,
@@ -49,68 +52,10 @@ from shared.store.funnel import FunnelStore
 from shared.store.progress import ProgressStore
 
 log = logging.getLogger(__name__)
-SYSTEM_CACHE_S = 1.0
 # Cached summaries kept per worker before expired ones are dropped.
 MAX_CACHED_SUMMARIES = 10_000
 # Generation counters expire this long after the last change they count.
 GENERATION_TTL_S = 86_400
-
-
-class CampaignQueueCounts(ApiModel):
-    waiting: int = 0  # queued: accepted, not yet picked up by the dispatcher
-    active: int = 0  # sending
-    completed: int = 0
-    failed: int = 0
-    paused: int = 0
-    scheduled: int = 0
-    draft: int = 0
-    stopped: int = 0
-
-
-class ProcessingQueue(ApiModel):
-    in_flight_batches: int
-    pending_messages: int
-    consumer_lag: dict[str, int]
-    consumer_groups: dict[str, dict[str, int]]
-
-
-class Totals(ApiModel):
-    sent: int
-    failed: int
-
-
-class SystemMetrics(ApiModel):
-    active_workers: int
-    # Replica id -> its circuit breaker: closed, open or half_open.
-    circuit_breakers: dict[str, str]
-    # All replicas as one: open if any is open, then half_open; unknown with none alive.
-    circuit_breaker: str
-    uptime_s: float
-    redis: dict[str, object]
-    kafka: dict[str, object]
-    average_processing_time_ms: int | None
-    totals: Totals
-    funnel: FunnelPublic = Field(
-        default_factory=lambda: FunnelPublic(),
-        description="Delivery funnel summed over your running and recently run campaigns.",
-    )
-
-
-class DashboardMetrics(ApiModel):
-    campaign_queue: CampaignQueueCounts
-    processing_queue: ProcessingQueue
-    totals: Totals = Field(description="Sent and failed over your campaigns.")
-    funnel: FunnelPublic = Field(
-        description="Delivery funnel summed over your running and recently run campaigns."
-    )
-    system: SystemMetrics | None = Field(
-        description="Infrastructure (workers, breakers, Kafka, Redis): admins only, else null."
-    )
-
-
-class DashboardPublic(ApiModel):
-    success: bool = True
-    metrics: DashboardMetrics
 
 
 class DashboardGenerations:
@@ -157,10 +102,13 @@ def _view(user: User) -> str:
 class _Cached:
     generation: tuple[bytes | None, bytes | None]
     at: float
-    summary: asyncio.Task[DashboardMetrics]
+    summary: asyncio.Task[DashboardMetricsPublic]
 
 
 class DashboardService:
+    """The user's dashboard summary, computed from the stores and cached per user; the
+    system part comes from :class:`SystemState`."""
+
     def __init__(
         self,
         settings: ApiSettings,
@@ -171,21 +119,17 @@ class DashboardService:
         generations: DashboardGenerations | None = None,
     ) -> None:
         self._settings = settings
-        self._connections = connections
-        self._redis: Redis = connections.redis
-        self._keys = Keys(settings.redis_key_prefix)
+        redis: Redis = connections.redis
+        keys = Keys(settings.redis_key_prefix)
         self._campaigns = campaigns
         self._progress = progress
-        self._funnels = FunnelStore(self._redis, self._keys)
+        self._funnels = FunnelStore(redis, keys)
         self._lag = lag
-        self._started_monotonic = time.monotonic()
-        self._system_cache: tuple[float, tuple[dict[str, object], bool, dict[str, str]]] | None
-        self._system_cache = None
-        self._system_lock = asyncio.Lock()
-        self._generations = generations or DashboardGenerations(self._redis, self._keys)
+        self._system = SystemState(settings, connections)
+        self._generations = generations or DashboardGenerations(redis, keys)
         self._summaries: dict[str, _Cached] = {}
 
-    async def metrics(self, user: User) -> DashboardMetrics:
+    async def metrics(self, user: User) -> DashboardMetricsPublic:
         """The user's summary, computed at most once per DASHBOARD_CACHE_S and change.
 
         Concurrent requests of one user share one computation (its task is cached from
@@ -215,7 +159,7 @@ class DashboardService:
             if now - cached.at >= ttl_s and cached.summary.done():
                 del self._summaries[view]
 
-    async def _compute(self, user: User) -> DashboardMetrics:
+    async def _compute(self, user: User) -> DashboardMetricsPublic:
         own_ids = await self._campaigns.owner_ids(user.id)
         active_ids = await self._campaigns.active_ids()
         ids = list(dict.fromkeys([*own_ids, *active_ids]))
@@ -245,12 +189,12 @@ class DashboardService:
                 failed += progress.failed
                 if progress.finished_ms is not None and progress.started_ms is not None:
                     durations.append(progress.finished_ms - progress.started_ms)
-        totals = Totals(sent=sent, failed=failed)
+        totals = TotalsPublic(sent=sent, failed=failed)
         average_ms = round(sum(durations) / len(durations)) if durations else None
         funnel = await self._funnel_totals(recent)
         lag = await self._lag.lag() if user.is_admin else {}
-        return DashboardMetrics(
-            campaign_queue=CampaignQueueCounts(
+        return DashboardMetricsPublic(
+            campaign_queue=CampaignQueueCountsPublic(
                 waiting=counts[QUEUED],
                 active=counts[SENDING] + counts[THROTTLED],
                 completed=counts[COMPLETED],
@@ -260,7 +204,7 @@ class DashboardService:
                 draft=counts[DRAFT],
                 stopped=counts[STOPPED],
             ),
-            processing_queue=ProcessingQueue(
+            processing_queue=ProcessingQueuePublic(
                 in_flight_batches=in_flight,
                 pending_messages=pending,
                 consumer_lag=lag_by_topic(lag or {}),
@@ -268,32 +212,11 @@ class DashboardService:
             ),
             totals=totals,
             funnel=funnel,
-            system=await self._system(lag, totals, average_ms, funnel) if user.is_admin else None,
-        )
-
-    async def _system(
-        self,
-        lag: GroupLag | None,
-        totals: Totals,
-        average_ms: int | None,
-        funnel: FunnelPublic,
-    ) -> SystemMetrics:
-        redis_info, kafka_up, workers = await self._system_state()
-        return SystemMetrics(
-            active_workers=len(workers),
-            circuit_breakers=workers,
-            circuit_breaker=breaker_verdict(workers.values()),
-            uptime_s=round(time.monotonic() - self._started_monotonic, 3),
-            redis=redis_info,
-            kafka={
-                "connected": kafka_up,
-                "bootstrapServers": self._settings.kafka_bootstrap_servers,
-                "topicPrefix": self._settings.kafka_topic_prefix,
-                "lagAvailable": lag is not None,
-            },
-            average_processing_time_ms=average_ms,
-            totals=totals,
-            funnel=funnel,
+            system=(
+                await self._system.metrics(lag, totals, average_ms, funnel)
+                if user.is_admin
+                else None
+            ),
         )
 
     async def _funnel_totals(self, campaigns: list[tuple[str, int]]) -> FunnelPublic:
@@ -305,35 +228,4 @@ class DashboardService:
             read=sum(f.read for f in funnels),
             failed=sum(f.failed for f in funnels),
             undelivered=sum(f.undelivered for f in funnels),
-        )
-
-    async def _system_state(self) -> tuple[dict[str, object], bool, dict[str, str]]:
-        """Redis info, Kafka reachability and live senders, shared by the requests of one
-        second: under load, each request asking Kafka for metadata was the slow part."""
-        async with self._system_lock:
-            now = time.monotonic()
-            if self._system_cache is not None and now - self._system_cache[0] < SYSTEM_CACHE_S:
-                return self._system_cache[1]
-            state = await asyncio.gather(
-                self._redis_info(), kafka_reachable(self._connections.producer), self._workers()
-            )
-            self._system_cache = (time.monotonic(), state)
-            return state
-
-    async def _redis_info(self) -> dict[str, object]:
-        try:
-            info = await self._redis.info()
-        except (RedisError, OSError) as error:
-            log.warning("cannot read redis info", extra={"reason": repr(error)})
-            return {"connected": False}
-        return {
-            "connected": True,
-            "version": info.get("redis_version"),
-            "usedMemoryBytes": info.get("used_memory"),
-            "connectedClients": info.get("connected_clients"),
-        }
-
-    async def _workers(self) -> dict[str, str]:
-        return await live_breakers(
-            self._redis, self._keys, self._settings.worker_heartbeat_timeout_s
         )

@@ -1,7 +1,7 @@
 """What a campaign's message becomes for each recipient, checked before it is accepted.
 
 The dispatcher fills ``{{name}}``, ``{{phone}}`` and ``{{<var>}}`` per contact with
-:func:`services.dispatcher.personalise.fill`; the same function is used here, so what
+:func:`shared.personalise.fill`; the same function is used here, so what
 is checked is what would be sent. Two things are refused at create rather than found
 at send time: a variable a contact cannot fill (unless ``missingVars`` says what to do),
 and a text that outgrows WhatsApp's 1,600 characters once filled in.
@@ -15,9 +15,10 @@ from typing import Any
 
 from services.api.audience import IndexedRecipient
 from services.api.errors import InvalidInput
-from services.api.models import MAX_MESSAGE_CHARS, MissingVars
-from services.dispatcher.personalise import contact_fields, fill
+from services.api.schemas.base import MAX_MESSAGE_CHARS
+from services.api.schemas.campaigns import MissingVars
 from shared.events.models import MessageContent, Recipient, TextContent
+from shared.personalise import contact_fields, fill
 
 
 class _RecordingFields(dict[str, str]):

@@ -8,104 +8,19 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from pydantic import Field
-
-from services.api.models import AllowedActions, ApiModel
-from shared.lifecycle import FAILED, RUNNING, THROTTLED, CampaignStatus, allowed_actions
+from services.api.schemas.queue_status import (
+    CampaignQueueStatusPublic,
+    FailureReasonPublic,
+    FunnelPublic,
+    ProgressPublic,
+    QueueMetricsPublic,
+    WaitingPublic,
+)
+from shared.lifecycle import FAILED, RUNNING, THROTTLED, allowed_actions
 from shared.store.campaigns import CampaignRecord
 from shared.store.funnel import Funnel
 from shared.store.progress import Progress
 from shared.twilio_errors import failure_meaning
-
-
-class ProgressPublic(ApiModel):
-    processed: int
-    total: int
-    success: int = Field(description="Messages Twilio accepted.")
-    failed: int
-    percentage: float
-
-
-class FailureReasonPublic(ApiModel):
-    code: int
-    count: int
-    meaning: str = Field(description='For a person: 63016 reads "needs a template".')
-
-
-class WaitingPublic(ApiModel):
-    """Contacts the dispatcher holds until a time, not yet sent."""
-
-    send_window: int = Field(default=0, description="Until their local send window opens.")
-    tier: int = Field(default=0, description="Until the sender's messaging tier has room.")
-
-
-class QueueMetricsPublic(ApiModel):
-    processing_time_ms: int
-    messages_per_second: float
-    success_rate: float = Field(description="Percent of processed contacts that were sent.")
-    started_at: datetime | None
-    finished_at: datetime | None
-    skipped: int
-    cancelled: int
-    expired: int
-    errors_by_code: dict[str, int]
-    skipped_by_reason: dict[str, int] = Field(
-        default_factory=dict, description="Skipped contacts by reason: opted_out, invalid, ..."
-    )
-    failure_reasons: list[FailureReasonPublic] = Field(
-        default_factory=list,
-        description="Failures by Twilio error code, refused sends and failed or undelivered "
-        "receipts together, with what the code means.",
-    )
-    waiting: WaitingPublic = Field(default_factory=lambda: WaitingPublic())
-
-
-class FunnelPublic(ApiModel):
-    """Messages by how far they got, from Twilio's delivery receipts; cumulative: a read
-    message counts as delivered and sent too. Receipts may follow the outcome by hours."""
-
-    accepted: int = Field(default=0, description="Messages Twilio accepted (progress.success).")
-    sent: int = Field(default=0, description="Left Twilio: delivered, read or undelivered.")
-    delivered: int = Field(default=0, description="Reached the phone, read ones included.")
-    read: int = 0
-    failed: int = Field(default=0, description="Accepted, then failed (see funnelErrorsByCode).")
-    undelivered: int = 0
-
-
-class QueueStatus(ApiModel):
-    campaign_id: str
-    status: CampaignStatus
-    allowed_actions: AllowedActions
-    total_jobs: int
-    active_jobs: int
-    waiting_jobs: int
-    completed_jobs: int
-    failed_jobs: int
-    progress: ProgressPublic
-    metrics: QueueMetricsPublic
-    throttled_until: datetime | None = Field(
-        default=None,
-        description="While `throttled` by the sender's messaging tier: when sending resumes.",
-    )
-    circuit_breaker: str | None = Field(
-        default=None,
-        description="While the campaign runs: the senders' circuit breakers as one, "
-        "`open` when Twilio calls wait (its messages are not failed for it).",
-    )
-    failure_reason: str | None = Field(
-        default=None, description="When `failed`: why the system gave up on the campaign."
-    )
-    funnel: FunnelPublic = Field(default_factory=lambda: FunnelPublic())
-    funnel_errors_by_code: dict[str, dict[str, int]] = Field(
-        default_factory=dict,
-        description='failed / undelivered -> Twilio error code -> messages: {"failed": '
-        '{"63016": 2}}.',
-    )
-
-
-class QueueStatusPublic(ApiModel):
-    success: bool = True
-    status: QueueStatus
 
 
 def _from_ms(ms: int | None) -> datetime | None:
@@ -117,7 +32,7 @@ def queue_status(
     progress: Progress | None,
     now_ms: int,
     held: dict[str, int] | None = None,
-) -> QueueStatus:
+) -> CampaignQueueStatusPublic:
     """The queue-status body of one campaign; a campaign not yet expanded has no jobs."""
     status = _queue_status(record, progress, now_ms)
     held = held or {}
@@ -134,10 +49,12 @@ def queue_status(
     )
 
 
-def _queue_status(record: CampaignRecord, progress: Progress | None, now_ms: int) -> QueueStatus:
+def _queue_status(
+    record: CampaignRecord, progress: Progress | None, now_ms: int
+) -> CampaignQueueStatusPublic:
     if progress is None:
         total = record.total
-        return QueueStatus(
+        return CampaignQueueStatusPublic(
             campaign_id=record.id,
             status=record.status,
             allowed_actions=allowed_actions(record.status),
@@ -169,7 +86,7 @@ def _queue_status(record: CampaignRecord, progress: Progress | None, now_ms: int
         elapsed_ms = max(0, end_ms - progress.started_ms)
     rate = round(progress.processed / (elapsed_ms / 1000), 2) if elapsed_ms else 0.0
     success_rate = round(100 * progress.sent / progress.processed, 2) if progress.processed else 0.0
-    return QueueStatus(
+    return CampaignQueueStatusPublic(
         campaign_id=record.id,
         status=record.status,
         allowed_actions=allowed_actions(record.status),
@@ -204,7 +121,9 @@ def _queue_status(record: CampaignRecord, progress: Progress | None, now_ms: int
     )
 
 
-def with_funnel(status: QueueStatus, progress: Progress | None, funnel: Funnel) -> QueueStatus:
+def with_funnel(
+    status: CampaignQueueStatusPublic, progress: Progress | None, funnel: Funnel
+) -> CampaignQueueStatusPublic:
     """The status with its delivery funnel; accepted is what progress counts as sent."""
     public = FunnelPublic(
         accepted=progress.sent if progress is not None else 0,

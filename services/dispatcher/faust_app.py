@@ -11,8 +11,10 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import faust
+from aiokafka import AIOKafkaProducer
 
 from services.dispatcher.expansion import Expander
 from services.dispatcher.isolation import fail_campaign, failure_reason, with_retries
@@ -22,21 +24,32 @@ from shared.events import EventDecodeError, decode
 from shared.events.models import CampaignStarted
 from shared.lifecycle import CONTROL_OF_EVENT, Control, move
 from shared.outages import is_outage
+from shared.store.campaigns import CampaignStore
 from shared.topics import Topics
 from shared.tracing import consuming
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class _Agents:
+    """What the agents use, built once by the service object (app.py)."""
+
+    settings: DispatcherSettings
+    topics: Topics
+    expander: Expander
+    campaigns: CampaignStore
+    producer: AIOKafkaProducer
+
+
 async def _isolated(
-    settings: DispatcherSettings,
-    expander: Expander,
-    topics: Topics,
+    agents: _Agents,
     record: faust.EventT[bytes],
     campaign_id: str,
     step: Callable[[], Awaitable[None]],
 ) -> None:
     """Run one campaign's step so that its failure never stops the agent's loop."""
+    settings = agents.settings
     error = await with_retries(settings, campaign_id, step)
     if error is None or is_outage(error):
         # A start or control event is not lost to an outage either: the api's status is
@@ -44,20 +57,18 @@ async def _isolated(
         return
     reason = failure_reason(error, settings.batch_retry_attempts + 1)
     try:
-        await fail_campaign(expander, campaign_id, reason)
-        await _dead_letter(expander, topics, record, reason)
+        await fail_campaign(agents.campaigns, agents.expander, campaign_id, reason)
+        await _dead_letter(agents, record, reason)
     except Exception:
         # Redis or Kafka went away meanwhile: the campaign is tried again on its next tick.
         log.exception("failed campaign not set aside", extra={"campaign_id": campaign_id})
 
 
-async def _dead_letter(
-    expander: Expander, topics: Topics, record: faust.EventT[bytes], reason: str
-) -> None:
+async def _dead_letter(agents: _Agents, record: faust.EventT[bytes], reason: str) -> None:
     message = record.message
     await send_to_dlq(
-        expander.producer,
-        topics.message_dlq,
+        agents.producer,
+        agents.topics.message_dlq,
         value=record.value,
         key=record.key,
         reason=reason,
@@ -68,16 +79,23 @@ async def _dead_letter(
     )
 
 
-async def _mirror_status(expander: Expander, campaign_id: str, control: Control) -> None:
+async def _mirror_status(campaigns: CampaignStore, campaign_id: str, control: Control) -> None:
     """A control event from another service, written straight to Kafka, moves the status
     the dispatcher and the senders check; one from the api finds it moved already."""
-    await move(expander.campaigns, campaign_id, control.mirrored_from, control.status)
+    await move(campaigns, campaign_id, control.mirrored_from, control.status)
 
 
 def create_faust_app(
-    settings: DispatcherSettings, expander_factory: Callable[[], Expander]
+    settings: DispatcherSettings,
+    *,
+    topics: Topics,
+    expander: Expander,
+    campaigns: CampaignStore,
+    producer: AIOKafkaProducer,
 ) -> faust.App:
-    topics = Topics.from_settings(settings)
+    """The faust app; one ``expander`` serves both agents: it caches the campaigns
+    being expanded."""
+    agents = _Agents(settings, topics, expander, campaigns, producer)
     brokers = [f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")]
     app = faust.App(
         f"{settings.kafka_topic_prefix}dispatcher",
@@ -105,12 +123,11 @@ def create_faust_app(
 
     @app.agent(campaign_events)
     async def on_campaign_event(stream: faust.StreamT[bytes]) -> None:
-        expander: Expander = expander_factory()
         async for record in stream.events():
             try:
                 event = decode(record.value)
             except EventDecodeError as error:
-                await _dead_letter(expander, topics, record, str(error))
+                await _dead_letter(agents, record, str(error))
                 continue
             if isinstance(event, CampaignStarted):
                 with consuming(
@@ -120,33 +137,28 @@ def create_faust_app(
                     attributes={"campaign.id": event.campaign_id},
                 ):
                     await _isolated(
-                        settings,
-                        expander,
-                        topics,
+                        agents,
                         record,
                         event.campaign_id,
                         functools.partial(expander.on_started, event),
                     )
             elif type(event) in CONTROL_OF_EVENT:
                 await _isolated(
-                    settings,
-                    expander,
-                    topics,
+                    agents,
                     record,
                     event.campaign_id,
                     functools.partial(
-                        _mirror_status, expander, event.campaign_id, CONTROL_OF_EVENT[type(event)]
+                        _mirror_status, campaigns, event.campaign_id, CONTROL_OF_EVENT[type(event)]
                     ),
                 )
 
     @app.agent(ticks)
     async def on_tick(stream: faust.StreamT[bytes]) -> None:
-        expander: Expander = expander_factory()
         async for record in stream.events():
             try:
                 campaign_id = record.value.decode()
             except (UnicodeDecodeError, AttributeError) as error:
-                await _dead_letter(expander, topics, record, f"not a campaign id: {error}")
+                await _dead_letter(agents, record, f"not a campaign id: {error}")
                 continue
 
             def save_cursor(position: int, campaign_id: str = campaign_id) -> None:
@@ -155,6 +167,6 @@ def create_faust_app(
             async def advance(campaign_id: str = campaign_id) -> None:
                 await expander.advance(campaign_id, cursors[campaign_id], save_cursor)
 
-            await _isolated(settings, expander, topics, record, campaign_id, advance)
+            await _isolated(agents, record, campaign_id, advance)
 
     return app

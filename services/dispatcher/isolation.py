@@ -20,6 +20,7 @@ from services.dispatcher.settings import DispatcherSettings
 from shared import lifecycle
 from shared.outages import is_outage, summarise
 from shared.retry import Backoff
+from shared.store.campaigns import CampaignStore
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +59,12 @@ def failure_reason(error: Exception, attempts: int) -> str:
     return f"dispatcher failed {attempts} times on this campaign: {summarise(error)}"
 
 
-async def fail_campaign(expander: Expander, campaign_id: str, reason: str) -> bool:
+async def fail_campaign(
+    campaigns: CampaignStore, expander: Expander, campaign_id: str, reason: str
+) -> bool:
     """Mark the campaign failed with ``reason`` and stop expanding it; True when moved."""
     moved, found = await lifecycle.move(
-        expander.campaigns,
+        campaigns,
         campaign_id,
         FAILABLE,
         lifecycle.FAILED,

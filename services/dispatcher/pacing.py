@@ -1,4 +1,4 @@
-"""Credits: when a campaign may have its next batch emitted, and the poller that asks.
+"""The poller that asks for a campaign's next batches when it has credits.
 
 Results return credits: a batch stops counting as in flight once its contacts
 have outcomes (sent, failed, skipped, cancelled, expired). The poller runs in
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from services.dispatcher.decisions import emit_credits
 from services.dispatcher.polling import Poller
 from services.dispatcher.ticks import TickSender
 from shared.lifecycle import STOPPED, is_holding
@@ -18,17 +19,10 @@ from shared.metrics import BATCHES_IN_FLIGHT
 from shared.outages import is_outage
 from shared.store.campaigns import CampaignStore
 from shared.store.expansion import ExpansionStore
-from shared.store.held import HeldCommands
+from shared.store.holding import HoldingStore
 from shared.store.progress import ProgressStore
 
 log = logging.getLogger(__name__)
-
-
-def batch_credits(emitted: int, processed: int, batch_size: int, max_batches: int) -> int:
-    """Batches that may be emitted now, with ``emitted`` contacts out and ``processed``
-    of them done: a partly finished batch still counts as in flight."""
-    in_flight = max(0, emitted - processed)
-    return max(0, max_batches - -(-in_flight // batch_size))
 
 
 class ExpansionPacer(Poller):
@@ -38,12 +32,12 @@ class ExpansionPacer(Poller):
         progress: ProgressStore,
         expansions: ExpansionStore,
         ticks: TickSender,
-        held: HeldCommands,
+        holding: HoldingStore,
         max_concurrent_batches: int,
         poll_interval_s: float,
     ) -> None:
         super().__init__(poll_interval_s)
-        self._held = held
+        self._holding = holding
         self._campaigns = campaigns
         self._progress = progress
         self._expansions = expansions
@@ -75,13 +69,16 @@ class ExpansionPacer(Poller):
         status, progress, held_counts = await asyncio.gather(
             self._campaigns.status(campaign_id),
             self._progress.read(campaign_id),
-            self._held.counts(campaign_id),
+            self._holding.counts(campaign_id),
         )
         if progress is None:
             return not is_holding(status), 0  # the tick's handler finds out
-        held = sum(held_counts.values())
-        credits = batch_credits(
-            progress.emitted, progress.processed + held, progress.batch_size, self._max_batches
+        credits = emit_credits(
+            progress.emitted,
+            progress.processed,
+            held_counts,
+            progress.batch_size,
+            self._max_batches,
         )
         in_flight = self._max_batches - credits
         if is_holding(status):

@@ -1,4 +1,4 @@
-"""A task that does one round of work every interval until it is stopped."""
+"""Tasks that do one round of work every interval until they are stopped."""
 
 from __future__ import annotations
 
@@ -51,3 +51,23 @@ class Poller:
 
     def stop(self) -> None:
         self._stopped.set()
+
+
+class Pollers:
+    """Pollers run as tasks side by side, started together and stopped together."""
+
+    def __init__(self, **pollers: Poller) -> None:
+        self._pollers = pollers
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(poller.run(), name=name) for name, poller in self._pollers.items()
+        ]
+
+    async def stop(self) -> None:
+        """Each finishes its round, then its task ends."""
+        for poller in self._pollers.values():
+            poller.stop()
+        await asyncio.gather(*self._tasks)
+        self._tasks = []

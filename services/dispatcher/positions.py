@@ -45,6 +45,32 @@ return table.concat(flags)
 """
 
 
+def _hashes(keys: Keys, campaign_id: str) -> list[str]:
+    return [
+        keys("campaign", campaign_id, "positions", "contacts"),
+        keys("campaign", campaign_id, "positions", "phones"),
+    ]
+
+
+class AudiencePositions:
+    """The claims' keys are laid out here alone: the expander claims and forgets through this."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    async def claim(
+        self, campaign_id: str, start: int, recipients: Sequence[Recipient], *, normalise: bool
+    ) -> list[tuple[str | None, bool, bool]]:
+        return await claim_positions(
+            self._redis, self._keys, campaign_id, start, recipients, normalise=normalise
+        )
+
+    async def forget(self, campaign_id: str) -> None:
+        """The claims are only needed while batches may be emitted again."""
+        await self._redis.delete(*_hashes(self._keys, campaign_id))
+
+
 async def claim_positions(
     redis: Redis,
     keys: Keys,
@@ -66,10 +92,7 @@ async def claim_positions(
         args += [recipient.contact_id, phone or ""]
     script = redis.register_script(_CLAIM_POSITIONS)  # EVALSHA: the text goes once
     flags = await script(
-        keys=[
-            keys("campaign", campaign_id, "positions", "contacts"),
-            keys("campaign", campaign_id, "positions", "phones"),
-        ],
+        keys=_hashes(keys, campaign_id),
         args=args,
     )
     flags = flags.decode() if isinstance(flags, bytes) else flags

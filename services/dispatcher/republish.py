@@ -1,8 +1,8 @@
-"""Commands the dispatcher held going back to the senders, and outcomes it decides itself.
+"""Commands and the outcomes the dispatcher decides, produced to Kafka.
 
-Held commands (paused, or waiting for a window or a tier) are produced again in
-records of ``per_record`` commands, keyed by their first contact so that a
-campaign's held commands spread over the partitions like fresh ones.
+Commands go in records of ``per_record`` commands, keyed as services/dispatcher/
+command_batches.py says: by position for a batch, by first contact for released
+ones. Outcomes are keyed by campaign. Both wait for Kafka's acknowledgement.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from services.dispatcher.command_batches import by_first_contact, command_records
-from shared.events.models import CancelReason, Event, SendMessage
+from services.dispatcher.command_batches import RecordKey, command_records
+from shared.events.models import Event, SendMessage
 from shared.kafka import send_events
+from shared.topics import Topics
 
 SOURCE = "/services/dispatcher"
 
@@ -24,11 +25,9 @@ async def produce_commands(
     campaign_id: str,
     commands: Sequence[SendMessage],
     per_record: int,
-    origin: str,
+    key: RecordKey,
 ) -> None:
-    records = command_records(
-        campaign_id, commands, per_record, by_first_contact(campaign_id, origin)
-    )
+    records = command_records(campaign_id, commands, per_record, key)
     if records:
         await send_events(producer, topic, records, source=SOURCE)
 
@@ -41,12 +40,17 @@ async def produce_results(
         await send_events(producer, topic, [(key, result) for result in results], source=SOURCE)
 
 
-# Outcomes decided without a send, built by the commands themselves like the sender's.
-
-
-def cancelled(commands: Sequence[SendMessage], reason: CancelReason = "stopped") -> list[Event]:
-    return [command.cancelled(reason) for command in commands]
-
-
-def skipped_opted_out(commands: Sequence[SendMessage]) -> list[Event]:
-    return [command.skipped("opted_out") for command in commands]
+async def produce_commands_and_results(
+    producer: AIOKafkaProducer,
+    topics: Topics,
+    campaign_id: str,
+    commands: Sequence[SendMessage],
+    results: Sequence[Event],
+    per_record: int,
+    key: RecordKey,
+) -> None:
+    """A step's commands, then the outcomes it decided (a batch's, or a release's)."""
+    await produce_commands(
+        producer, topics.message_commands, campaign_id, commands, per_record, key
+    )
+    await produce_results(producer, topics.message_results, campaign_id, results)

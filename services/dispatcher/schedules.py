@@ -12,13 +12,13 @@ import logging
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
-from redis.asyncio import Redis
 
 from services.dispatcher.polling import Poller
+from shared.campaign_start import start_campaign
 from shared.events import encode
-from shared.lifecycle import QUEUED, SCHEDULED, move
-from shared.redis import Keys
-from shared.store.campaigns import CampaignStore, started_event
+from shared.events.models import CampaignStarted
+from shared.lifecycle import SCHEDULED
+from shared.store.campaigns import CampaignStore
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -27,15 +27,15 @@ log = logging.getLogger(__name__)
 class ScheduleStarter(Poller):
     def __init__(
         self,
+        *,
         producer: AIOKafkaProducer,
-        redis: Redis,
-        keys: Keys,
         topics: Topics,
+        campaigns: CampaignStore,
         poll_interval_s: float,
     ) -> None:
         super().__init__(poll_interval_s)
         self._producer = producer
-        self._campaigns = CampaignStore(redis, keys)
+        self._campaigns = campaigns
         self._topics = topics
 
     async def poll_once(self) -> None:
@@ -44,22 +44,19 @@ class ScheduleStarter(Poller):
     async def start_due(self, now: datetime) -> list[str]:
         started = []
         for campaign_id in await self._campaigns.due_schedules(now):
-            size = await self._campaigns.audience_size(campaign_id)
-            job_id = f"campaign_{campaign_id}_{int(now.timestamp() * 1000)}"
-            # Atomic: a user starting the same campaign at this moment cannot also win.
-            moved, found = await move(
-                self._campaigns, campaign_id, (SCHEDULED,), QUEUED, job_id=job_id, total=str(size)
+            # Still queued after a crash between the move and the publish: published again.
+            start = await start_campaign(
+                self._campaigns, campaign_id, (SCHEDULED,), self._publish, now, again_if_queued=True
             )
-            # Still queued after a crash between the two steps: publish again; a second
-            # start of one campaign is harmless (the expansion continues from its cursor).
-            record = await self._campaigns.get(campaign_id) if moved or found == QUEUED else None
-            if record is not None:
-                event = started_event(record, self._campaigns.audience_key(campaign_id), size)
-                value, headers = encode(event, source="/services/dispatcher")
-                await self._producer.send_and_wait(
-                    self._topics.campaign_events, value, key=campaign_id.encode(), headers=headers
-                )
+            if start.event is not None:
                 started.append(campaign_id)
                 log.info("scheduled campaign started", extra={"campaign_id": campaign_id})
-            await self._campaigns.unschedule(campaign_id)
+            else:
+                await self._campaigns.unschedule(campaign_id)  # started or deleted meanwhile
         return started
+
+    async def _publish(self, event: CampaignStarted) -> None:
+        value, headers = encode(event, source="/services/dispatcher")
+        await self._producer.send_and_wait(
+            self._topics.campaign_events, value, key=event.campaign_id.encode(), headers=headers
+        )

@@ -17,7 +17,7 @@ from services.sender.twilio_gateway import TwilioGateway
 from shared.metrics import BUFFERED_COMMANDS
 from shared.redis import Keys, ReplicaAcks
 from shared.runtime import Service
-from shared.store.deferred import DeferredCommands
+from shared.store.holding import HoldingStore
 from shared.store.stats import StatsStore
 from shared.store.suppressions import SuppressionStore
 
@@ -66,7 +66,7 @@ class SenderService(Service):
         self.gate = FairGate(limiter, sendable, settings.twilio_max_concurrent)
         handler = SendHandler(
             ledger=Ledger(redis, keys, settings.sender_replica_id, settings.ledger_ttl_s),
-            deferred_commands=DeferredCommands(redis, keys),
+            deferred_commands=HoldingStore(redis, keys),
             control=control,
             gate=self.gate,
             gateway=self.gateway,

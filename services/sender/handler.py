@@ -34,7 +34,7 @@ from shared.events.models import (
 from shared.lifecycle import has_expired
 from shared.metrics import MESSAGES_FAILED, MESSAGES_SENT
 from shared.retry import Backoff
-from shared.store.deferred import DeferredCommands
+from shared.store.holding import HoldingStore
 from shared.store.suppressions import SuppressionStore
 from shared.twilio_errors import is_retryable
 
@@ -88,7 +88,7 @@ class SendHandler:
         self,
         *,
         ledger: Ledger,
-        deferred_commands: DeferredCommands,
+        deferred_commands: HoldingStore,
         control: CampaignControl,
         gate: FairGate,
         gateway: TwilioGateway,
@@ -254,7 +254,7 @@ class SendHandler:
             return command.cancelled("stopped")
         if decision is Decision.EXPIRE:
             return command.cancelled("expired")
-        await self._deferred.hold(command)
+        await self._deferred.hold_paused(command)
         return command.deferred("paused")
 
     async def _record_sent(self, command: SendMessage, sid: str) -> MessageSent:

@@ -153,6 +153,14 @@ class Progress:
 
 
 class ProgressStore:
+    """A campaign's live progress in Redis: its counters, per-contact outcome hashes,
+    error codes and finished jobs.
+
+    Over the usual length because it owns one key layout (``progress:{id}:*``) whose
+    writes (the fold script), reads and expiry must agree; split in two, each half
+    would need the other's key names.
+    """
+
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys

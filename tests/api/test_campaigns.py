@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.api.models import MAX_PAGE
+from services.api.schemas.base import MAX_PAGE
 from services.api.settings import ApiSettings
 from shared.events.models import Recipient
 from shared.redis import Keys

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 import services.api.audience
-from services.api.models import MAX_AUDIENCE_ITEMS
+from services.api.schemas.base import MAX_AUDIENCE_ITEMS
 from shared.redis import Keys
 from shared.store.campaigns import CampaignStore
 from tests.api.conftest import Api, create_campaign, valid_phone

@@ -9,19 +9,14 @@ from datetime import UTC, datetime
 import orjson
 
 from services.api import campaigns as campaigns_module
-from services.api.queue_status import (
-    QueueStatus,
-    QueueStatusPublic,
-    is_running,
-    queue_status,
-    with_funnel,
-)
+from services.api.queue_status import is_running, queue_status, with_funnel
+from services.api.schemas.queue_status import CampaignQueueStatusPublic, QueueStatusPublic
 from services.api.senders import breaker_verdict, live_breakers
 from shared.events.models import TextContent
 from shared.redis import Keys
 from shared.store.campaigns import CampaignRecord, CampaignStore
 from shared.store.funnel import FunnelStore
-from shared.store.held import HeldCommands
+from shared.store.holding import HoldingStore
 from shared.store.progress import ProgressStore
 from tests.api.conftest import Api, create_campaign, valid_phone
 
@@ -109,13 +104,15 @@ async def test_a_campaign_started_straight_from_kafka_is_visible_to_admins_only(
         assert status["metrics"]["messagesPerSecond"] == 1.0
 
 
-async def _sequential_queue_status(api: Api, campaign_id: str, now_ms: int) -> QueueStatus:
+async def _sequential_queue_status(
+    api: Api, campaign_id: str, now_ms: int
+) -> CampaignQueueStatusPublic:
     """queue-status as it was read before the pipeline: one store call after another."""
     keys = Keys(api.settings.redis_key_prefix)
     record = await CampaignStore(api.redis, keys).get(campaign_id)
     assert record is not None
     progress = await ProgressStore(api.redis, keys).read(campaign_id)
-    held = await HeldCommands(api.redis, keys).counts(campaign_id)
+    held = await HoldingStore(api.redis, keys).counts(campaign_id)
     status = queue_status(record, progress, now_ms, dict(held))
     status = with_funnel(status, progress, await FunnelStore(api.redis, keys).read(campaign_id))
     if is_running(record, progress):

@@ -9,15 +9,16 @@ import httpx
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from services.api.queue_status import QueueStatus, queue_status
+from services.api.queue_status import queue_status
 from services.api.routes import live
+from services.api.schemas.queue_status import CampaignQueueStatusPublic
 from shared.events.models import TextContent
 from shared.store.campaigns import CampaignRecord
 from tests.api.conftest import create_campaign
 from tests.e2e.conftest import TOKEN
 
 
-def status_of(state: str, processed: int, total: int = 10) -> QueueStatus:
+def status_of(state: str, processed: int, total: int = 10) -> CampaignQueueStatusPublic:
     record = CampaignRecord(id="c1", status=state, content=TextContent(body="hi"), total=total)
     base = queue_status(record, None, 0)
     progress = base.progress.model_copy(update={"processed": processed, "total": total})
@@ -50,7 +51,7 @@ async def test_an_event_only_when_the_status_changes_and_a_heartbeat_between(fas
     reads = iter([status_of("sending", 1)] * 3 + [status_of("sending", 2)] * 40)
     finished = status_of("completed", 10)
 
-    async def read() -> QueueStatus:
+    async def read() -> CampaignQueueStatusPublic:
         return next(reads, finished)
 
     chunks = await collect(live.status_events(status_of("sending", 1), read, 20), limit=1_000)
@@ -66,7 +67,7 @@ async def test_an_event_only_when_the_status_changes_and_a_heartbeat_between(fas
 async def test_a_finished_campaign_ends_the_stream_once_its_counts_settle(fast) -> None:
     stopped = status_of("stopped", 4)
 
-    async def read() -> QueueStatus:
+    async def read() -> CampaignQueueStatusPublic:
         return stopped
 
     started = time.monotonic()
@@ -79,7 +80,7 @@ async def test_the_stream_ends_when_the_server_stops(fast) -> None:
     sending = status_of("sending", 4)
     stopping = iter([False, False, True])
 
-    async def read() -> QueueStatus:
+    async def read() -> CampaignQueueStatusPublic:
         return sending
 
     chunks = await collect(live.status_events(sending, read, 20, lambda: next(stopping)))
@@ -87,7 +88,7 @@ async def test_the_stream_ends_when_the_server_stops(fast) -> None:
 
 
 async def test_redis_going_away_ends_the_stream_for_the_page_to_reconnect(fast) -> None:
-    async def read() -> QueueStatus:
+    async def read() -> CampaignQueueStatusPublic:
         raise RedisConnectionError("gone")
 
     chunks = await collect(live.status_events(status_of("sending", 4), read, 20))

@@ -14,13 +14,13 @@ from redis.exceptions import ResponseError
 
 from services.api.queue_status import queue_status
 from services.dispatcher.isolation import failure_reason
-from services.dispatcher.personalise import UnsendableContent, personalise
 from services.sender.settings import SenderSettings
 from shared.events import MalformedEvent, decode
 from shared.events.models import CampaignStarted, TextContent
 from shared.events.schemas import render_schemas
 from shared.lifecycle import has_expired
 from shared.outages import MAX_REASON_CHARS, is_outage
+from shared.personalise import UnsendableContent, personalise
 from shared.store.campaigns import CampaignRecord
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 
-from services.api.deps import CampaignServiceDep, CurrentUser
-from services.api.models import (
-    MAX_PAGE,
+from services.api.deps import (
+    CampaignCreatorDep,
+    CampaignReaderDep,
+    CampaignServiceDep,
+    CurrentUser,
+)
+from services.api.paging import Page, paging
+from services.api.schemas.campaigns import (
     CampaignCreate,
     CampaignCreatedPublic,
     CampaignPublic,
@@ -23,7 +28,7 @@ router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CampaignCreatedPublic)
 async def create_campaign(
-    body: CampaignCreate, user: CurrentUser, service: CampaignServiceDep
+    body: CampaignCreate, user: CurrentUser, creator: CampaignCreatorDep
 ) -> JSONResponse:
     """Create a campaign from stored contact ids and/or inline recipients.
 
@@ -35,7 +40,7 @@ async def create_campaign(
     at most 366 days ahead; no unknown fields, and no control or bidi-override characters
     in names, variables and messages (line breaks and tabs are fine in a text).
     """
-    record, skipped = await service.create(user, body)
+    record, skipped = await creator.create(user, body)
     created = CampaignCreatedPublic.from_record(record)
     created.skipped_contacts = skipped
     # `skippedContacts` only when the request asked to skip: the answer is otherwise
@@ -50,26 +55,22 @@ async def create_campaign(
 @router.get("", response_model=CampaignsPublic)
 async def list_campaigns(
     user: CurrentUser,
-    service: CampaignServiceDep,
-    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    reader: CampaignReaderDep,
+    page: Annotated[Page, paging(max_limit=100)],
 ) -> CampaignsPublic:
     """Your campaigns, newest first."""
-    records, total = await service.list_own(user, page, limit)
+    records, total = await reader.list_own(user, page.offset, page.limit)
     return CampaignsPublic(
-        campaigns=[CampaignPublic.from_record(r) for r in records],
-        total=total,
-        page=page,
-        limit=limit,
+        campaigns=[CampaignPublic.from_record(r) for r in records], **page.fields(total)
     )
 
 
 @router.get("/{campaign_id}", response_model=CampaignPublic)
 async def get_campaign(
-    campaign_id: str, user: CurrentUser, service: CampaignServiceDep
+    campaign_id: str, user: CurrentUser, reader: CampaignReaderDep
 ) -> CampaignPublic:
     """One campaign by id."""
-    return CampaignPublic.from_record(await service.get(user, campaign_id))
+    return CampaignPublic.from_record(await reader.get(user, campaign_id))
 
 
 @router.post("/{campaign_id}/start", response_model=CampaignStartPublic)

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, File, Query, UploadFile, status
+from fastapi import APIRouter, Body, File, UploadFile, status
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from services.api.contacts_store import Contact
 from services.api.csv_import import import_contacts
 from services.api.deps import ContactStoreDep, CurrentUser, SettingsDep
-from services.api.models import (
-    MAX_AUDIENCE_ITEMS,
-    MAX_PAGE,
+from services.api.paging import Page, paging
+from services.api.phones import require_phone
+from services.api.schemas.base import MAX_AUDIENCE_ITEMS
+from services.api.schemas.contacts import (
     ContactCreate,
     ContactPublic,
-    ContactsCreated,
+    ContactsCreatedPublic,
     ContactsPublic,
     ImportPublic,
     RowErrorPublic,
 )
-from services.api.phones import require_phone
 
 router = APIRouter(prefix="/api/contacts", tags=["contacts"])
 # Parsing this many phones or more would hold up every other request: a worker thread.
@@ -34,7 +34,7 @@ def _public(contact: Contact) -> ContactPublic:
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ContactsCreated)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ContactsCreatedPublic)
 async def add_contacts(
     body: Annotated[
         ContactCreate | Annotated[list[ContactCreate], Field(max_length=MAX_AUDIENCE_ITEMS)],
@@ -43,7 +43,7 @@ async def add_contacts(
     user: CurrentUser,
     store: ContactStoreDep,
     settings: SettingsDep,
-) -> ContactsCreated:
+) -> ContactsCreatedPublic:
     """Add one contact or a list of them; a phone already stored updates that contact.
 
     At most 20,000 in one request (and a body of at most API_MAX_BODY_BYTES): import
@@ -74,7 +74,7 @@ async def add_contacts(
         result = await store.upsert(user.id, contacts[start : start + chunk])
         created, updated = created + result.created, updated + result.updated
         ids.extend(result.ids)
-    return ContactsCreated(
+    return ContactsCreatedPublic(
         imported=len(contacts),
         created=created,
         updated=updated,
@@ -120,11 +120,8 @@ async def import_contacts_csv(
 async def list_contacts(
     user: CurrentUser,
     store: ContactStoreDep,
-    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    page: Annotated[Page, paging()],
 ) -> ContactsPublic:
     """Your contacts, in the order they were first added."""
-    contacts, total = await store.page(user.id, (page - 1) * limit, limit)
-    return ContactsPublic(
-        contacts=[_public(c) for c in contacts], total=total, page=page, limit=limit
-    )
+    contacts, total = await store.page(user.id, page.offset, page.limit)
+    return ContactsPublic(contacts=[_public(c) for c in contacts], **page.fields(total))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.api.deps import CampaignServiceDep, CurrentUser
-from services.api.models import ControlPublic
-from services.api.queue_status import QueueStatusPublic
+from services.api.deps import CampaignReaderDep, CampaignServiceDep, CurrentUser
+from services.api.schemas.campaigns import ControlPublic
+from services.api.schemas.queue_status import QueueStatusPublic
 
 router = APIRouter(prefix="/api/campaigns", tags=["control"])
 
@@ -40,7 +40,7 @@ async def stop_campaign(
 
 @router.get("/{campaign_id}/queue-status", response_model=QueueStatusPublic)
 async def campaign_queue_status(
-    campaign_id: str, user: CurrentUser, service: CampaignServiceDep
+    campaign_id: str, user: CurrentUser, reader: CampaignReaderDep
 ) -> QueueStatusPublic:
     """Progress of a campaign: jobs (the dispatcher's batches), counts and rates."""
-    return QueueStatusPublic(status=await service.queue_status(user, campaign_id))
+    return QueueStatusPublic(status=await reader.queue_status(user, campaign_id))

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Request
-
-from services.api.dashboard import DashboardPublic
-from services.api.deps import CurrentUser, DashboardServiceDep
-from services.api.models import ApiModel
+from services.api.deps import AlertStoreDep, CurrentUser, DashboardServiceDep
+from services.api.schemas.dashboard import AlertPublic, AlertsPublic, DashboardPublic
 
 router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
 
@@ -22,23 +19,11 @@ async def campaign_queue_metrics(
     return DashboardPublic(metrics=await service.metrics(user))
 
 
-class AlertPublic(ApiModel):
-    name: str
-    message: str
-    details: dict[str, float | int | str]
-    raised_at: datetime
-
-
-class AlertsPublic(ApiModel):
-    success: bool = True
-    alerts: list[AlertPublic]
-
-
 @router.get("/alerts", response_model=AlertsPublic)
-async def active_alerts(user: CurrentUser, request: Request) -> AlertsPublic:
+async def active_alerts(user: CurrentUser, store: AlertStoreDep) -> AlertsPublic:
     """The alerts holding now: circuit breaker open, failure rate, processing time,
     saturated queues. Each clears itself when its condition ends."""
-    alerts = await request.app.state.alert_store.active()
+    alerts = await store.active()
     return AlertsPublic(
         alerts=[
             AlertPublic(name=a.name, message=a.message, details=a.details, raised_at=a.occurred_at)

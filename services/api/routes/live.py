@@ -20,8 +20,8 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from redis.exceptions import RedisError
 
-from services.api.deps import CampaignServiceDep, CurrentUser, SettingsDep
-from services.api.queue_status import QueueStatus
+from services.api.deps import CampaignReaderDep, CurrentUser, SettingsDep
+from services.api.schemas.queue_status import CampaignQueueStatusPublic
 from shared.lifecycle import is_final
 from shared.twilio_errors import ERROR_CODES
 
@@ -83,7 +83,7 @@ def server_stopping() -> bool:
     return bool(getattr(getattr(handler, "__self__", None), "should_exit", False))
 
 
-def _fingerprint(status: QueueStatus, rate: float) -> bytes:
+def _fingerprint(status: CampaignQueueStatusPublic, rate: float) -> bytes:
     # Elapsed time and the run-long average move on every read; they alone are no news.
     shown = status.model_dump(
         mode="json", exclude={"metrics": {"processing_time_ms", "messages_per_second"}}
@@ -91,7 +91,7 @@ def _fingerprint(status: QueueStatus, rate: float) -> bytes:
     return orjson.dumps([shown, rate])
 
 
-def _event(status: QueueStatus, rate: float, limit: int) -> bytes:
+def _event(status: CampaignQueueStatusPublic, rate: float, limit: int) -> bytes:
     body = {
         "success": True,
         "status": status.model_dump(mode="json", by_alias=True),
@@ -104,14 +104,14 @@ def _event(status: QueueStatus, rate: float, limit: int) -> bytes:
     return b"event: status\ndata: " + orjson.dumps(body) + b"\n\n"
 
 
-def _complete(status: QueueStatus) -> bool:
+def _complete(status: CampaignQueueStatusPublic) -> bool:
     progress = status.progress
     return status.total_jobs == 0 or progress.processed >= progress.total
 
 
 async def status_events(
-    first: QueueStatus,
-    read: Callable[[], Awaitable[QueueStatus]],
+    first: CampaignQueueStatusPublic,
+    read: Callable[[], Awaitable[CampaignQueueStatusPublic]],
     rate_limit: int,
     stopping: Callable[[], bool] = server_stopping,
 ) -> AsyncIterator[bytes]:
@@ -147,17 +147,17 @@ async def status_events(
 
 @router.get("/{campaign_id}/events", include_in_schema=False)
 async def campaign_events(
-    campaign_id: str, user: CurrentUser, service: CampaignServiceDep, settings: SettingsDep
+    campaign_id: str, user: CurrentUser, reader: CampaignReaderDep, settings: SettingsDep
 ) -> StreamingResponse:
     """text/event-stream of the queue-status body (plus the current rate, the limit and
     whether each error code is retryable), sent when it changes; ends once the campaign is
     finished. Left out of the OpenAPI document: a running campaign's stream is endless."""
     # Read before the stream starts, so that a 404 is an ordinary JSON answer.
-    first = await service.queue_status(user, campaign_id)
+    first = await reader.queue_status(user, campaign_id)
     return StreamingResponse(
         status_events(
             first,
-            lambda: service.queue_status(user, campaign_id),
+            lambda: reader.queue_status(user, campaign_id),
             settings.twilio_rate_limit_per_second,
         ),
         media_type="text/event-stream",

@@ -12,107 +12,42 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
-from pydantic import Field
+from fastapi import APIRouter, HTTPException, Response, status
 
-from services.api.deps import AdminUser, CurrentUser, SettingsDep
-from services.api.models import MAX_PAGE, ApiModel
+from services.api.deps import ADMINS_ONLY, AdminUser, CurrentUser, SettingsDep, SuppressionStoreDep
+from services.api.paging import Page, paging
 from services.api.phones import require_phone
-from services.api.settings import ApiSettings
-from shared.redis import Keys
-from shared.store.suppressions import INBOUND_STOP, AuditEntry, Suppression, SuppressionStore
+from services.api.schemas.suppressions import (
+    AuditEntryPublic,
+    AuditPublic,
+    SuppressionCreate,
+    SuppressionPublic,
+    SuppressionsPublic,
+)
+from shared.store.suppressions import INBOUND_STOP, Suppression
 
 router = APIRouter(prefix="/api/suppressions", tags=["suppressions"])
 
 
-async def get_suppression_store(request: Request) -> SuppressionStore:
-    settings: ApiSettings = request.app.state.settings
-    account_sid, _ = settings.twilio_credentials
-    return SuppressionStore(
-        request.app.state.connections.redis, Keys(settings.redis_key_prefix), account_sid
-    )
-
-
-SuppressionStoreDep = Annotated[SuppressionStore, Depends(get_suppression_store)]
-
-
-class SuppressionCreate(ApiModel):
-    phone: str = Field(min_length=1, max_length=64, examples=["+34611001000"])
-
-
-class SuppressionPublic(ApiModel):
-    phone: str = Field(description="E.164.")
-    reason: str = Field(description="inbound_stop, error_21610 or api.")
-    added_at: datetime
-
-    @classmethod
-    def from_entry(cls, entry: Suppression) -> SuppressionPublic:
-        return cls(phone=entry.phone, reason=entry.reason, added_at=entry.added_at)
-
-
-class SuppressionsPublic(ApiModel):
-    suppressions: list[SuppressionPublic]
-    total: int
-    page: int
-    limit: int
-
-
-class AuditEntryPublic(ApiModel):
-    at: datetime
-    action: str = Field(description="added or removed.")
-    phone: str
-    reason: str = Field(description="The suppression's reason (for a removal, the lifted one).")
-    actor: str = Field(description="A user id, recipient (STOP/START) or twilio (its errors).")
-
-    @classmethod
-    def from_entry(cls, entry: AuditEntry) -> AuditEntryPublic:
-        return cls(
-            at=entry.at,
-            action=entry.action,
-            phone=entry.phone,
-            reason=entry.reason,
-            actor=entry.actor,
-        )
-
-
-class AuditPublic(ApiModel):
-    entries: list[AuditEntryPublic]
-    total: int
-    page: int
-    limit: int
-
-
-@router.get("", response_model=SuppressionsPublic, responses={403: {"description": "Admins only."}})
+@router.get("", response_model=SuppressionsPublic, responses=ADMINS_ONLY)
 async def list_suppressions(
-    admin: AdminUser,
-    store: SuppressionStoreDep,
-    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    admin: AdminUser, store: SuppressionStoreDep, page: Annotated[Page, paging()]
 ) -> SuppressionsPublic:
     """Suppressed numbers, the most recently added first."""
-    entries, total = await store.page((page - 1) * limit, limit)
+    entries, total = await store.page(page.offset, page.limit)
     return SuppressionsPublic(
-        suppressions=[SuppressionPublic.from_entry(e) for e in entries],
-        total=total,
-        page=page,
-        limit=limit,
+        suppressions=[SuppressionPublic.from_entry(e) for e in entries], **page.fields(total)
     )
 
 
-@router.get("/audit", response_model=AuditPublic, responses={403: {"description": "Admins only."}})
+@router.get("/audit", response_model=AuditPublic, responses=ADMINS_ONLY)
 async def suppression_audit(
-    admin: AdminUser,
-    store: SuppressionStoreDep,
-    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    admin: AdminUser, store: SuppressionStoreDep, page: Annotated[Page, paging(default_limit=50)]
 ) -> AuditPublic:
     """Every change to the list (who, when, what, why), the most recent first."""
-    entries, total = await store.audit_page((page - 1) * limit, limit)
+    entries, total = await store.audit_page(page.offset, page.limit)
     return AuditPublic(
-        entries=[AuditEntryPublic.from_entry(e) for e in entries],
-        total=total,
-        page=page,
-        limit=limit,
+        entries=[AuditEntryPublic.from_entry(e) for e in entries], **page.fields(total)
     )
 
 
@@ -159,7 +94,7 @@ async def add_suppression(
     "/{phone}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses={
-        403: {"description": "Admins only."},
+        **ADMINS_ONLY,
         404: {"description": "The number is not suppressed."},
         409: {"description": "The recipient opted out (inbound_stop): only their START lifts it."},
     },

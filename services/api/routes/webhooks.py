@@ -24,15 +24,16 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
+from services.api.deps import ConnectionsDep, KeysDep, SettingsDep, SuppressionStoreDep
 from services.api.errors import EventNotWritten, InvalidInput
 from services.api.opt_out_keywords import opt_change
-from services.api.routes.suppressions import SuppressionStoreDep
 from services.api.settings import ApiSettings
 from services.api.webhook_signature import WebhookSecrets, signed_url
 from shared.events import encode
 from shared.events.models import MessageStatusReported
 from shared.phones import normalise_phone
 from shared.redis import Keys
+from shared.runtime import Connections
 from shared.send_ledger import SENT_SID_FUNCTION, ledger_key
 from shared.status_callback import INBOUND_PATH, STATUS_PATH, message_of
 from shared.topics import Topics
@@ -62,12 +63,11 @@ class NotFromTwilio(Exception):
     """A webhook request whose signature does not match: answered 403, never acted on."""
 
 
-async def signed_params(request: Request) -> dict[str, str]:
+async def signed_params(request: Request, settings: ApiSettings) -> dict[str, str]:
     """Every parameter of a request Twilio signed, one value per name (all are checked).
 
     Raises NotFromTwilio when the signature is missing or does not match.
     """
-    settings: ApiSettings = request.app.state.settings
     shared_key = settings.twilio_webhook_shared_key_secret
     secrets = WebhookSecrets(
         auth_token=settings.twilio_credentials[1],
@@ -138,11 +138,6 @@ def receipt_from(params: Mapping[str, str], query: Mapping[str, str]) -> Message
     )
 
 
-def _redis_and_keys(request: Request) -> tuple[Redis, Keys]:
-    settings: ApiSettings = request.app.state.settings
-    return request.app.state.connections.redis, Keys(settings.redis_key_prefix)
-
-
 class Sighting(IntEnum):
     NOT_OURS = 0
     REPLAYED = 1
@@ -150,11 +145,10 @@ class Sighting(IntEnum):
 
 
 async def _sight_receipt(
-    request: Request, receipt: MessageStatusReported, seen_key: str
+    redis: Redis, keys: Keys, receipt: MessageStatusReported, seen_key: str
 ) -> Sighting:
     if not (receipt.campaign_id and receipt.contact_id):
         return Sighting.NOT_OURS
-    redis, keys = _redis_and_keys(request)
     # EVALSHA: the script's text travels only when Redis has not seen it yet.
     sight = redis.register_script(_SIGHT_RECEIPT)
     answer = await sight(
@@ -164,18 +158,17 @@ async def _sight_receipt(
     return Sighting(int(answer))
 
 
-async def _first_sighting(request: Request, *parts: str) -> bool:
-    redis, keys = _redis_and_keys(request)
+async def _first_sighting(redis: Redis, keys: Keys, *parts: str) -> bool:
     return bool(await redis.set(keys("webhook", *parts), 1, nx=True, ex=REPLAY_WINDOW_S))
 
 
-async def _publish(request: Request, receipt: MessageStatusReported) -> None:
-    settings: ApiSettings = request.app.state.settings
-    producer = request.app.state.connections.producer
+async def _publish(
+    connections: Connections, settings: ApiSettings, receipt: MessageStatusReported
+) -> None:
     value, headers = encode(receipt, source=SOURCE)
     try:
         # Keyed by message: one message's receipts stay in order on one partition.
-        await producer.send_and_wait(
+        await connections.producer.send_and_wait(
             Topics.from_settings(settings).message_status,
             value,
             key=receipt.message_sid.encode(),
@@ -186,41 +179,48 @@ async def _publish(request: Request, receipt: MessageStatusReported) -> None:
 
 
 @router.post(STATUS_PATH, status_code=status.HTTP_204_NO_CONTENT)
-async def twilio_status_callback(request: Request) -> Response:
+async def twilio_status_callback(
+    request: Request, settings: SettingsDep, connections: ConnectionsDep, keys: KeysDep
+) -> Response:
     """A delivery receipt: published on message.status once Kafka has it, for the funnel."""
     try:
-        params = await signed_params(request)
+        params = await signed_params(request, settings)
     except NotFromTwilio as error:
         log.warning("status callback refused", extra={"reason": str(error)})
         return _forbidden(str(error))
     receipt = receipt_from(params, request.query_params)
-    _, keys = _redis_and_keys(request)
     seen_key = keys("webhook", "status", receipt.message_sid, receipt.status)
-    sighting = await _sight_receipt(request, receipt, seen_key)
+    sighting = await _sight_receipt(connections.redis, keys, receipt, seen_key)
     if sighting is Sighting.NOT_OURS:
         log.info("receipt for a message we did not send", extra={"sid": receipt.message_sid})
     elif sighting is Sighting.REPLAYED:
         log.info("receipt replayed", extra={"sid": receipt.message_sid, "status": receipt.status})
     else:
         try:
-            await _publish(request, receipt)
+            await _publish(connections, settings, receipt)
         except EventNotWritten:
             # Twilio retries on the error answer: that retry must not look like a replay.
-            await request.app.state.connections.redis.delete(seen_key)
+            await connections.redis.delete(seen_key)
             raise
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(INBOUND_PATH)
-async def twilio_inbound_message(request: Request, suppressions: SuppressionStoreDep) -> Response:
+async def twilio_inbound_message(
+    request: Request,
+    settings: SettingsDep,
+    connections: ConnectionsDep,
+    keys: KeysDep,
+    suppressions: SuppressionStoreDep,
+) -> Response:
     """A message to one of our numbers: STOP keywords opt its sender out, START back in."""
     try:
-        params = await signed_params(request)
+        params = await signed_params(request, settings)
     except NotFromTwilio as error:
         log.warning("inbound message refused", extra={"reason": str(error)})
         return _forbidden(str(error))
     sid = _required(params, "MessageSid", "SmsMessageSid", "SmsSid")
-    if not await _first_sighting(request, "inbound", sid):
+    if not await _first_sighting(connections.redis, keys, "inbound", sid):
         log.info("inbound message replayed", extra={"sid": sid})
         return Response(EMPTY_TWIML, media_type="text/xml")
     change = opt_change(params.get("Body"))

@@ -1,6 +1,5 @@
 """Request and response bodies of the campaign endpoints, camelCase on the wire.
 
-Families follow one pattern: ``CampaignCreate`` comes in, ``CampaignPublic`` goes out.
 Shapes match the Bull-based system this API replaces.
 """
 
@@ -11,90 +10,39 @@ from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
-    BaseModel,
     ConfigDict,
     Field,
-    GetJsonSchemaHandler,
-    TypeAdapter,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
-from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema
 
-from services.api.safe_text import require_safe
+from services.api.schemas.base import (
+    MAX_AUDIENCE_ITEMS,
+    MAX_MESSAGE_CHARS,
+    MAX_VARS,
+    ApiModel,
+    ContactId,
+    ContactName,
+    ContactVars,
+    MessageText,
+    SafeLine,
+    string_or_object_with_one_of,
+)
 from shared.events.models import Priority, SendWindow, TemplateContent, TextContent
 from shared.lifecycle import THROTTLED, Action, CampaignStatus, allowed_actions
 from shared.senders import MESSAGING_SERVICE_SID_PATTERN
 from shared.store.campaigns import CampaignRecord
 
 CONTENT_SID_PATTERN = r"^HX[0-9a-fA-F]{32}$"
-# Listings read pages by Redis offset, a 64-bit integer: a page past this is a 422 naming
-# `page` rather than an offset Redis rejects. No listing here is that long.
-MAX_PAGE = 1_000_000
-# WhatsApp's limit on a message body, once personalised for its recipient.
-MAX_MESSAGE_CHARS = 1600
-# Audience entries in one request. Larger audiences go through the CSV import
-# (POST /api/contacts/import) and are then named by contact id, or sent in several
-# requests; 20,000 short entries fit in the default 1 MiB body (API_MAX_BODY_BYTES).
-MAX_AUDIENCE_ITEMS = 20_000
-# Variables per contact, as Twilio's ContentVariables allow: a CSV has as many columns.
-MAX_VARS = 100
 # A campaign scheduled further ahead is a typo (year 9999) more often than a plan;
 # 366 days so that the same date next year is always accepted.
 MAX_SCHEDULE_AHEAD = timedelta(days=366)
 
-# Names and variables are one line; a message body may hold line breaks and tabs.
-SafeLine = Annotated[str, AfterValidator(require_safe)]
-SafeText = Annotated[str, AfterValidator(lambda value: require_safe(value, multiline=True))]
-MessageText = Annotated[SafeText, Field(min_length=1, max_length=MAX_MESSAGE_CHARS)]
-ContactId = Annotated[str, Field(min_length=1, max_length=128)]
-ContactName = Annotated[SafeLine, Field(max_length=256)]
-ContactVars = Annotated[dict[SafeLine, SafeLine], Field(max_length=MAX_VARS)]
 MissingVars = Literal["error", "empty", "skip"]
 ALLOWED_ACTIONS = "What may be done to the campaign now, each its own route; none once it is over."
 AllowedActions = Annotated[list[Action], Field(description=ALLOWED_ACTIONS)]
-
-
-class ApiModel(BaseModel):
-    """camelCase on the wire, snake_case in Python; an unknown field is a 422 naming it
-    (a typo such as ``scheduleAt`` would otherwise make a draft of a scheduled campaign)."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-
-def string_or_object_with_one_of(
-    string: Any, *fields: str
-) -> classmethod[BaseModel, [CoreSchema, GetJsonSchemaHandler], JsonSchemaValue]:
-    """The JSON schema of a model whose validators take a string, or an object with
-    exactly one of ``fields`` set: generated from the fields alone, the schema would
-    call any object valid and leave the string out."""
-
-    def json_schema(
-        _cls: type[BaseModel], core_schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        reference = handler(core_schema)
-        generated = handler.resolve_ref_schema(reference)
-        documentation = {
-            key: generated.pop(key) for key in ("title", "description") if key in generated
-        }
-        object_schema = {
-            **generated,
-            "oneOf": [
-                {"required": [field], "properties": {field: {"not": {"type": "null"}}}}
-                for field in fields
-            ],
-        }
-        generated.clear()
-        generated.update(documentation)
-        generated["oneOf"] = [handler(TypeAdapter(string).core_schema), object_schema]
-        return reference
-
-    return classmethod(json_schema)
 
 
 # Twilio's ContentVariables: at most 100 pairs, keys as the template names its
@@ -104,12 +52,12 @@ VariableValue = Annotated[SafeLine, Field(max_length=MAX_MESSAGE_CHARS)]
 ContentVariables = Annotated[dict[VariableName, VariableValue], Field(max_length=MAX_VARS)]
 
 
-class TemplateMessage(ApiModel):
+class TemplateMessagePublic(ApiModel):
     content_sid: str = Field(pattern=CONTENT_SID_PATTERN, examples=["HX" + "0" * 32])
     content_variables: ContentVariables = Field(default_factory=dict)
 
 
-class MessageIn(ApiModel):
+class MessageCreate(ApiModel):
     """A text body (a JSON string) or an approved template (``contentSid`` + variables).
 
     Text and template variables may name contact fields: ``{{name}}``, ``{{phone}}``
@@ -128,7 +76,7 @@ class MessageIn(ApiModel):
         return {"body": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _one_kind(self) -> MessageIn:
+    def _one_kind(self) -> MessageCreate:
         if (self.body is None) == (self.content_sid is None):
             raise ValueError(
                 "give either a text body or a template (contentSid), not both: outside "
@@ -147,7 +95,7 @@ class MessageIn(ApiModel):
         )
 
 
-class AudienceItem(ApiModel):
+class AudienceItemCreate(ApiModel):
     """One audience entry: a stored contact's id (a JSON string), or an inline recipient."""
 
     contact_id: ContactId | None = None
@@ -163,7 +111,7 @@ class AudienceItem(ApiModel):
         return {"contactId": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _id_or_phone(self) -> AudienceItem:
+    def _id_or_phone(self) -> AudienceItemCreate:
         if (self.contact_id is None) == (self.phone is None):
             raise ValueError("give either a contact id (a string) or a recipient with a phone")
         return self
@@ -171,8 +119,8 @@ class AudienceItem(ApiModel):
 
 class CampaignCreate(ApiModel):
     name: SafeLine = Field(min_length=1, max_length=200)
-    message: MessageIn
-    contacts: list[AudienceItem] = Field(
+    message: MessageCreate
+    contacts: list[AudienceItemCreate] = Field(
         min_length=1,
         max_length=MAX_AUDIENCE_ITEMS,
         description=f"At most {MAX_AUDIENCE_ITEMS:,} entries (and a body of at most "
@@ -203,7 +151,7 @@ class CampaignCreate(ApiModel):
         description="Send from this Messaging Service's pool of numbers (configured in "
         "MESSAGING_SERVICES); each recipient always gets the same number of the pool.",
     )
-    send_window: SendWindowIn | None = Field(
+    send_window: SendWindowCreate | None = Field(
         default=None,
         description="Local hours (each recipient's time zone) in which messages may go out.",
     )
@@ -257,13 +205,13 @@ class CampaignCreate(ApiModel):
         return value
 
 
-class SendWindowIn(SendWindow):
+class SendWindowCreate(SendWindow):
     """``start`` and ``end`` as HH:MM; an end before the start spans midnight."""
 
     model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="after")
-    def _valid(self) -> SendWindowIn:
+    def _valid(self) -> SendWindowCreate:
         if self.start == self.end:
             raise ValueError("start and end must differ")
         try:
@@ -279,7 +227,7 @@ class CampaignPublic(ApiModel):
     status: CampaignStatus
     allowed_actions: AllowedActions
     priority: Priority
-    message: str | TemplateMessage
+    message: str | TemplateMessagePublic
     total_contacts: int
     created_at: datetime | None
     scheduled_at: datetime | None
@@ -298,10 +246,10 @@ class CampaignPublic(ApiModel):
     @classmethod
     def from_record(cls, record: CampaignRecord) -> Self:
         content = record.content
-        message: str | TemplateMessage = (
+        message: str | TemplateMessagePublic = (
             content.body
             if isinstance(content, TextContent)
-            else TemplateMessage(
+            else TemplateMessagePublic(
                 content_sid=content.content_sid, content_variables=content.content_variables
             )
         )
@@ -360,43 +308,3 @@ class ControlPublic(ApiModel):
     success: bool = True
     message: str
     status: CampaignStatus
-
-
-class ContactCreate(ApiModel):
-    phone: str = Field(min_length=1, max_length=64)
-    name: ContactName | None = None
-    vars: ContactVars = Field(default_factory=dict)
-
-
-class ContactPublic(ApiModel):
-    id: str
-    phone: str
-    name: str | None
-    vars: dict[str, str]
-
-
-class ContactsCreated(ApiModel):
-    imported: int
-    created: int
-    updated: int
-    contacts: list[ContactPublic]
-
-
-class ContactsPublic(ApiModel):
-    contacts: list[ContactPublic]
-    total: int
-    page: int
-    limit: int
-
-
-class RowErrorPublic(ApiModel):
-    row: int = Field(description="Line of the file, the header being line 1.")
-    message: str
-
-
-class ImportPublic(ApiModel):
-    imported: int = Field(description="Rows written: new contacts plus updated ones.")
-    created: int
-    updated: int
-    skipped: int = Field(description="Rows not imported; the first 20 are in errors.")
-    errors: list[RowErrorPublic]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.dispatcher.pacing import batch_credits
+from services.dispatcher.decisions import batch_credits
 
 
 @pytest.mark.parametrize(

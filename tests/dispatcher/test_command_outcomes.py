@@ -4,7 +4,7 @@ commands go to Kafka in records built in one place (services/dispatcher/command_
 from __future__ import annotations
 
 from services.dispatcher.command_batches import by_first_contact, by_position, command_records
-from services.dispatcher.republish import cancelled, skipped_opted_out
+from services.dispatcher.decisions import cancelled, skipped_opted_out
 from shared.events.models import (
     MessageCancelled,
     MessageDeferred,
