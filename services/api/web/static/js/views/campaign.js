@@ -22,7 +22,8 @@ const LIVE_STATES = {
   ended: "○ Final",
 };
 
-const MOVING = new Set(["queued", "sending", "throttled"]);
+// On its way (queued, sending, or held by its tier): what the server lets a person pause.
+const moving = (status) => (status.allowedActions ?? []).includes("pause");
 
 export function showCampaign(view, id) {
   const controller = new AbortController();
@@ -97,7 +98,7 @@ export function showCampaign(view, id) {
       ]),
     );
     // A paused campaign sends nothing, whatever the trailing window still counts.
-    const rate = MOVING.has(status.status) ? (live.ratePerSecond ?? metrics.messagesPerSecond) : 0;
+    const rate = moving(status) ? (live.ratePerSecond ?? metrics.messagesPerSecond) : 0;
     const limit = live.rateLimitPerSecond;
     rateBar.set(rate, limit ?? rate, status.status);
     const left = progress.total - progress.processed;
@@ -105,7 +106,7 @@ export function showCampaign(view, id) {
       `${rate} msg/s now` +
       (limit ? ` of a ${limit} msg/s limit shared by all campaigns` : "") +
       ` · ${metrics.messagesPerSecond} msg/s over the run` +
-      (status.status === "sending" && left > 0 && rate > 0
+      (moving(status) && left > 0 && rate > 0
         ? ` · about ${seconds(left / rate)} left`
         : "");
     clear(funnel, funnelRows(status));
