@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaError
 from redis.asyncio import Redis
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay
 
+from shared.gc_tuning import tune_garbage_collector
 from shared.health import HealthServer, Probe
 from shared.kafka import ensure_topics, kafka_reachable, make_producer
 from shared.redis import make_redis, redis_reachable
@@ -127,8 +128,14 @@ def run_service(build: Callable[[], Service]) -> None:
         service = build()
         setup_tracing(service.name)
         instrument_redis()
+
+        async def start() -> None:
+            await service.start()
+            # Here, not in Service.start: tests run services inside pytest's process.
+            tune_garbage_collector()
+
         try:
-            await run_until_signalled(service.start, service.stop)
+            await run_until_signalled(start, service.stop)
         finally:
             shutdown_tracing()
 

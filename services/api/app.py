@@ -47,6 +47,7 @@ from services.api.routes import (
 from services.api.routes.metrics import MetricsServer
 from services.api.senders import live_breakers
 from services.api.settings import ApiSettings
+from shared.gc_tuning import tune_garbage_collector
 from shared.logging import configure_logging, register_secret
 from shared.redis import Keys
 from shared.runtime import Connections
@@ -189,7 +190,9 @@ def worker_app() -> FastAPI:
     for token in settings.static_tokens:
         register_secret(token)  # bearer tokens are as secret as the Twilio one
     configure_logging("api", settings.log_level)
-    return traced_app(settings, on_stopped=shutdown_tracing)
+    app = traced_app(settings, on_stopped=shutdown_tracing)
+    tune_garbage_collector()
+    return app
 
 
 PR_SET_PDEATHSIG = 1
