@@ -12,6 +12,7 @@ from services.api.app import traced_app
 from services.api.auth import DEFAULT_ROLE, ROLES
 from services.api.settings import ApiSettings
 from services.api.tokens_cli import run_create_token, run_list_tokens, run_revoke_token
+from shared.gc_tuning import tune_garbage_collector
 from shared.logging import configure_logging, register_secret
 from shared.settings import load_settings
 from shared.trace_sampling import check_sampler_settings
@@ -44,6 +45,7 @@ def serve(settings: ApiSettings) -> None:
         serve_workers(settings)
         return
     app = traced_app(settings)
+    tune_garbage_collector()
     uvicorn.run(
         app,
         host=settings.api_host,
