@@ -2,6 +2,10 @@
 #
 # One image for every service of campaign-queue. The service is chosen by the
 # command, e.g. `python -m services.sender`; the default command runs the api.
+# The same image applies the database schema and exits:
+# `python -m shared.database migrate` (compose's `migrate` service, the
+# Kubernetes initContainers), so schema and code always come from one build;
+# its Alembic files live under shared/database/ and are copied with shared/.
 #
 #   docker build -t campaign-queue:dev .
 #

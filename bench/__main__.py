@@ -24,6 +24,7 @@ from bench.report import render
 from bench.scenarios import SCENARIOS
 from devstack.debian import ensure_wrk
 from devstack.paths import RUN_ROOT
+from devstack.postgres import forget_data
 from devstack.processes import ProcessTable, StartError
 from devstack.stack import bring_up_infrastructure, stop_all
 
@@ -50,13 +51,14 @@ def _machine(seconds: float) -> dict:
 
 
 def _stack_from_environment() -> dict[str, str] | None:
-    names = ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL", "SANDBOX_URL")
+    names = ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL", "SANDBOX_URL", "DATABASE_URL")
     if not all(os.environ.get(name) for name in names):
         return None
     return {
         "KAFKA_BOOTSTRAP_SERVERS": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
         "REDIS_URL": os.environ["REDIS_URL"],
         "TWILIO_API_BASE_URL": os.environ["SANDBOX_URL"],
+        "DATABASE_URL": os.environ["DATABASE_URL"],
     }
 
 
@@ -89,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         stop_all(table)
+        forget_data(table)
         shutil.rmtree(run_dir, ignore_errors=True)
     machine = _machine(time.monotonic() - started)
     document = {"machine": machine, "smoke": args.smoke, "results": results}

@@ -10,12 +10,14 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from aiokafka.errors import KafkaError
 
 from devstack.browser import ensure_chromium
 from devstack.kafka import replica_report
 from devstack.paths import RUN_ROOT
+from devstack.postgres import forget_data
 from devstack.processes import ProcessTable, StartError, http_json, is_running, tail_lines
 from devstack.stack import (
     bring_up_infrastructure,
@@ -82,6 +84,7 @@ def up(kafka_nodes: int, redis_mode: str = "single") -> int:
     nodes = f"  ({kafka_nodes} brokers)" if kafka_nodes > 1 else ""
     print(f"Kafka     {values['KAFKA_BOOTSTRAP_SERVERS']}{nodes}")
     print(f"Redis     {values['REDIS_URL']}")
+    print(f"Postgres  {_without_password(values['DATABASE_URL'])}")
     if "REDIS_SENTINELS" in values:
         print(f"Sentinels {values['REDIS_SENTINELS']}  (master {values['REDIS_SENTINEL_MASTER']})")
     if "TWILIO_API_BASE_URL" in values:
@@ -90,6 +93,15 @@ def up(kafka_nodes: int, redis_mode: str = "single") -> int:
     print(f"API       {api_health.removesuffix('/health')}  (docs at /docs)")
     print("Stop everything with `make down`; logs with `make logs`.")
     return 0
+
+
+def _without_password(url: str) -> str:
+    parsed = urlsplit(url)
+    if parsed.password is None:
+        return url
+    return urlunsplit(
+        parsed._replace(netloc=parsed.netloc.replace(f":{parsed.password}@", ":***@"))
+    )
 
 
 def down() -> int:
@@ -148,7 +160,11 @@ def run_tests(pytest_args: list[str]) -> int:
     """Start Kafka, Redis and the sandbox on free ports, run pytest, stop them whatever happens."""
     run_dir = RUN_ROOT / f"test-{os.getpid()}"
     table = ProcessTable(run_dir)
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "REDIS"))}
+    base_env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KAFKA_", "REDIS")) and k != "DATABASE_URL"
+    }
     base_env.pop("TWILIO_ACCOUNT_SID", None)
     try:
         stack = bring_up_infrastructure(table, base_env, fixed_ports=False)
@@ -173,6 +189,7 @@ def run_tests(pytest_args: list[str]) -> int:
         return 1
     finally:
         stop_all(table)
+        forget_data(table)
         shutil.rmtree(run_dir, ignore_errors=True)
 
 

@@ -32,6 +32,8 @@ class Tracked:
     # The kernel's start time of the process: tells our process from a reused pid.
     # (The command line cannot: Redis, for one, rewrites its process title.)
     started_ticks: int | None
+    # What asks it to stop (PostgreSQL's fast shutdown is SIGINT).
+    stop_signal: int = signal.SIGTERM
 
 
 def _stat(pid: int) -> tuple[str, int] | None:
@@ -61,7 +63,14 @@ class ProcessTable:
         self.log_dir = run_dir / "logs"
 
     def start(
-        self, name: str, argv: Sequence[str], env: Mapping[str, str], cwd: Path | None = None
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path | None = None,
+        *,
+        user: str | None = None,
+        stop_signal: int = signal.SIGTERM,
     ) -> Tracked:
         self.pid_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -75,11 +84,15 @@ class ProcessTable:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # survives the shell that ran `make up`
+                user=user,
             )
         stat = _stat(process.pid)
-        tracked = Tracked(name, process.pid, list(argv), log, stat[1] if stat else None)
+        tracked = Tracked(
+            name, process.pid, list(argv), log, stat[1] if stat else None, int(stop_signal)
+        )
         record = {"pid": tracked.pid, "argv": tracked.argv, "log": str(log)}
         record["started_ticks"] = tracked.started_ticks
+        record["stop_signal"] = tracked.stop_signal
         (self.pid_dir / f"{name}.json").write_text(json.dumps(record))
         return tracked
 
@@ -89,7 +102,12 @@ class ProcessTable:
             data = json.loads(path.read_text())
             found.append(
                 Tracked(
-                    path.stem, data["pid"], data["argv"], Path(data["log"]), data["started_ticks"]
+                    path.stem,
+                    data["pid"],
+                    data["argv"],
+                    Path(data["log"]),
+                    data["started_ticks"],
+                    data.get("stop_signal", signal.SIGTERM),
                 )
             )
         return found
@@ -107,7 +125,7 @@ class ProcessTable:
         found = [t for name in names if (t := self.get(name)) is not None]
         running = [t for t in found if is_running(t)]
         for tracked in running:
-            os.kill(tracked.pid, signal.SIGTERM)
+            os.kill(tracked.pid, tracked.stop_signal)
         if not wait_for(lambda: not any(is_running(t) for t in running), timeout_s):
             for tracked in (t for t in running if is_running(t)):
                 os.kill(tracked.pid, signal.SIGKILL)

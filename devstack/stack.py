@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from devstack.kafka import (
     start_kafka_cluster,
 )
 from devstack.paths import REPO_ROOT
+from devstack.postgres import database_url as local_database_url
+from devstack.postgres import postgres_answers, running_port, start_postgres
 from devstack.processes import (
     ProcessTable,
     StartError,
@@ -39,6 +42,7 @@ from shared.topics import Replication
 
 DEFAULT_KAFKA_PORT = 9092
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_POSTGRES_PORT = 5432
 DEFAULT_SANDBOX_PORT = 8090
 DEFAULT_API_PORT = 8000
 DEFAULT_API_METRICS_PORT = 9464
@@ -50,7 +54,7 @@ SERVICES = ("api", "dispatcher", "sender", "metrics")
 # that is about to stop too.
 STOP_ORDER = (
     "api", "dispatcher", "sender", "metrics", "twilio_sandbox",
-    *SENTINEL_NAMES, "redis", REPLICA_NAME, "kafka",
+    *SENTINEL_NAMES, "redis", REPLICA_NAME, "postgres", "kafka",
 )  # fmt: skip
 DEFAULT_SENTINEL_PORTS = (26379, 26380, 26381)
 DEFAULT_REDIS_PORT = 6379
@@ -129,6 +133,16 @@ def bring_up_infrastructure(
         values["REDIS_URL"] = _own_redis(table, fixed_ports)
         stack.owned.append("redis")
 
+    given_database = base_env.get("DATABASE_URL") if fixed_ports else None
+    if given_database:
+        if not postgres_answers(given_database):
+            raise StartError("DATABASE_URL does not answer (pg_isready)")
+        values["DATABASE_URL"] = given_database
+    else:
+        values["DATABASE_URL"] = _own_postgres(table, fixed_ports)
+        stack.owned.append("postgres")
+    migrate_database(base_env, values["DATABASE_URL"])
+
     if not base_env.get("TWILIO_ACCOUNT_SID"):
         sandbox_port = _sandbox_port(table, base_env, fixed_ports)
         values["TWILIO_API_BASE_URL"] = f"http://127.0.0.1:{sandbox_port}"
@@ -181,6 +195,24 @@ def _own_redis(table: ProcessTable, fixed_ports: bool) -> str:
     port = _port_or_free(6379) if fixed_ports else free_port()
     start_redis(table, port)
     return f"redis://127.0.0.1:{port}/0"
+
+
+def _own_postgres(table: ProcessTable, fixed_ports: bool) -> str:
+    existing = table.get("postgres")
+    if existing and is_running(existing):
+        return local_database_url(running_port(existing))
+    port = _port_or_free(DEFAULT_POSTGRES_PORT) if fixed_ports else free_port()
+    # `make up` keeps its data as a system of record should; a test run need not fsync.
+    return start_postgres(table, port, durable=fixed_ports)
+
+
+def migrate_database(base_env: Mapping[str, str], database_url: str) -> None:
+    """The schema to its newest revision, as the image's `migrate` command does."""
+    argv = [sys.executable, "-m", "shared.database", "migrate"]
+    env = python_env(base_env, {"DATABASE_URL": database_url})
+    result = subprocess.run(argv, env=env, cwd=REPO_ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise StartError(f"the database migration failed:\n{result.stderr or result.stdout}")
 
 
 def _own_redis_sentinel_group(table: ProcessTable, fixed_ports: bool) -> SentinelGroup:

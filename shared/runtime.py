@@ -6,13 +6,16 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+import asyncpg
 import uvloop
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from redis.asyncio import Redis
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay
 
+from shared.database.pool import database_reachable, open_pool
 from shared.gc_tuning import tune_garbage_collector
 from shared.health import HealthServer, Probe
 from shared.kafka import ensure_topics, kafka_reachable, make_producer
@@ -22,6 +25,7 @@ from shared.settings import Settings
 from shared.tracing import instrument_redis, setup_tracing, shutdown_tracing
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # In a cluster the broker may start after the service: keep trying this long,
 # 0.2 s after the first try, doubling up to every 5 s.
@@ -30,38 +34,77 @@ STARTUP_BACKOFF = Backoff(base_delay_ms=200, max_delay_ms=5_000, jitter="none")
 
 
 class Connections:
-    """A service's Kafka producer and Redis client, opened once and shared by its parts."""
+    """A service's Kafka producer, Redis client and (``database=True``) PostgreSQL pool,
+    opened once and shared by its parts."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, database: bool = False) -> None:
         self.settings = settings
         self.producer: AIOKafkaProducer = make_producer(settings)
         self.redis: Redis = make_redis(settings)
+        self._wants_database = database
+        self._database: asyncpg.Pool | None = None
+
+    @property
+    def database(self) -> asyncpg.Pool:
+        if self._database is None:
+            raise RuntimeError("the PostgreSQL pool is not open (Connections(database=True))")
+        return self._database
 
     async def open(self, startup_timeout_s: float = STARTUP_TIMEOUT_S) -> None:
-        """Create the topics and start the producer, retrying while Kafka comes up."""
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type((KafkaError, OSError, TimeoutError)),
-            wait=STARTUP_BACKOFF.tenacity_wait(),
-            stop=stop_after_delay(startup_timeout_s),
-            reraise=True,
-        ):
-            with attempt:
-                if attempt.retry_state.attempt_number > 1:
-                    log.warning(
-                        "waiting for Kafka", extra={"attempt": attempt.retry_state.attempt_number}
-                    )
-                await ensure_topics(self.settings)
+        """Create the topics and start the producer (and open the PostgreSQL pool),
+        retrying while Kafka (and PostgreSQL) come up."""
+        kafka_errors = (KafkaError, OSError, TimeoutError)
+        await _while_coming_up("Kafka", kafka_errors, startup_timeout_s, self._ensure_topics)
         await self.producer.start()
+        if self._wants_database:
+            database_errors = (OSError, TimeoutError, asyncpg.CannotConnectNowError)
+            self._database = await _while_coming_up(
+                "PostgreSQL", database_errors, startup_timeout_s, self._open_pool
+            )
+
+    async def _ensure_topics(self) -> None:
+        await ensure_topics(self.settings)
+
+    async def _open_pool(self) -> asyncpg.Pool:
+        return await open_pool(self.settings)
 
     async def close(self) -> None:
         await self.producer.stop()
         await self.redis.aclose()
+        if self._database is not None:
+            await self._database.close()
 
     def probes(self) -> dict[str, Probe]:
-        return {
+        probes: dict[str, Probe] = {
             "kafka": lambda: kafka_reachable(self.producer),
             "redis": lambda: redis_reachable(self.redis),
         }
+        if self._wants_database:
+            probes["postgres"] = lambda: database_reachable(self.database)
+        return probes
+
+
+async def _while_coming_up(
+    what: str,
+    errors: tuple[type[BaseException], ...],
+    timeout_s: float,
+    step: Callable[[], Awaitable[T]],
+) -> T:
+    """``step``, tried again with backoff while ``what`` answers with ``errors``: in a
+    cluster a store may start after the service."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(errors),
+        wait=STARTUP_BACKOFF.tenacity_wait(),
+        stop=stop_after_delay(timeout_s),
+        reraise=True,
+    ):
+        with attempt:
+            if attempt.retry_state.attempt_number > 1:
+                log.warning(
+                    f"waiting for {what}", extra={"attempt": attempt.retry_state.attempt_number}
+                )
+            return await step()
+    raise AssertionError("unreachable: tenacity re-raises the last error")
 
 
 def health_server(settings: Settings, connections: Connections) -> HealthServer:

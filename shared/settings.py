@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sys
 from typing import Any, Literal, NoReturn, TypeVar
+from urllib.parse import urlparse
 
 from pydantic import (
     AliasChoices,
@@ -82,6 +83,11 @@ class Settings(BaseSettings):
     redis_min_replicas_acked: NonNegativeInt = 0
     redis_wait_timeout_ms: PositiveInt = 500
 
+    # PostgreSQL, the system of record (users and tokens so far; docs/architecture.md).
+    # The sender does not use it.
+    database_url: str = "postgresql://campaign_queue:campaign_queue@127.0.0.1:5432/campaign_queue"
+    database_pool_size: PositiveInt = 10
+
     # Twilio. Without an account SID the services talk to the local sandbox.
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
@@ -153,6 +159,16 @@ class Settings(BaseSettings):
     def _redis_scheme(cls, value: str) -> str:
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("expected a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("postgresql", "postgres") or not parsed.hostname:
+            raise ValueError("expected a postgresql://user:password@host:port/database URL")
+        if parsed.password:
+            register_secret(parsed.password)
         return value
 
     @field_validator("public_base_url")

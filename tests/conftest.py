@@ -13,10 +13,13 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import pytest
 import pytest_asyncio
 from pydantic_core import to_json
@@ -33,15 +36,19 @@ class StackEndpoints:
     kafka_bootstrap: str
     redis_url: str
     sandbox_url: str
+    database_url: str
 
 
 def _from_environment() -> StackEndpoints | None:
-    kafka, redis, sandbox = (
+    kafka, redis, sandbox, database = (
         os.environ.get("KAFKA_BOOTSTRAP_SERVERS"),
         os.environ.get("REDIS_URL"),
         os.environ.get("SANDBOX_URL"),
+        os.environ.get("DATABASE_URL"),
     )
-    return StackEndpoints(kafka, redis, sandbox) if kafka and redis and sandbox else None
+    if kafka and redis and sandbox and database:
+        return StackEndpoints(kafka, redis, sandbox, database)
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +64,7 @@ def stack() -> Iterator[StackEndpoints]:
             yield endpoints
         return
     # A bare `pytest`: start our own local processes, as `make test` does.
+    from devstack.postgres import forget_data
     from devstack.processes import ProcessTable
     from devstack.stack import bring_up_infrastructure, stop_all
 
@@ -68,11 +76,74 @@ def stack() -> Iterator[StackEndpoints]:
         os.environ.setdefault("SANDBOX_ACCOUNT_SID", SANDBOX_ACCOUNT_SID)
         os.environ.setdefault("SANDBOX_AUTH_TOKEN", SANDBOX_AUTH_TOKEN)
         yield StackEndpoints(
-            values["KAFKA_BOOTSTRAP_SERVERS"], values["REDIS_URL"], values["TWILIO_API_BASE_URL"]
+            values["KAFKA_BOOTSTRAP_SERVERS"],
+            values["REDIS_URL"],
+            values["TWILIO_API_BASE_URL"],
+            values["DATABASE_URL"],
         )
     finally:
         stop_all(table)
+        forget_data(table)
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _admin(database_url: str, statement: str) -> None:
+    """One statement on the stack's own database, from a thread of its own: a sync
+    fixture may run while pytest-asyncio's loop is set in this one."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    import asyncpg
+
+    async def run() -> None:
+        connection = await asyncpg.connect(database_url, timeout=10)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(asyncio.run, run()).result()
+
+
+def _on_database(database_url: str, name: str) -> str:
+    return urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def database_template(stack: StackEndpoints) -> Iterator[str]:
+    """A migrated database that nothing connects to, so that each test's database can be
+    a copy of it (CREATE DATABASE ... TEMPLATE refuses a template in use)."""
+    from shared.database.migrate import migrate
+
+    name = f"cq_template_{uuid.uuid4().hex[:8]}"
+    _admin(stack.database_url, f'CREATE DATABASE "{name}"')
+    migrate(_on_database(stack.database_url, name))
+    try:
+        yield name
+    finally:
+        _admin(stack.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def scratch_database(
+    stack: StackEndpoints, prefix: str, template: str | None = None
+) -> Iterator[str]:
+    """A new database (empty, or a copy of ``template``), dropped afterwards."""
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
+    copy_of = f' TEMPLATE "{template}"' if template else ""
+    _admin(stack.database_url, f'CREATE DATABASE "{name}"{copy_of}')
+    try:
+        yield _on_database(stack.database_url, name)
+    finally:
+        _admin(stack.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(stack: StackEndpoints, database_template: str) -> Iterator[str]:
+    """A database of this test's own, at the newest schema."""
+    with scratch_database(stack, "t_", database_template) as url:
+        yield url
 
 
 @pytest.fixture
@@ -85,13 +156,14 @@ SettingsFactory = Callable[..., Settings]
 
 
 @pytest.fixture
-def make_settings(stack: StackEndpoints, unique_prefix: str) -> SettingsFactory:
+def make_settings(stack: StackEndpoints, unique_prefix: str, database_url: str) -> SettingsFactory:
     """Settings for this test: the session's stack, this test's prefixes, any overrides."""
 
     def build(model: type[Settings] = Settings, **overrides: object) -> Settings:
         values: dict[str, object] = {
             "kafka_bootstrap_servers": stack.kafka_bootstrap,
             "redis_url": stack.redis_url,
+            "database_url": database_url,
             "kafka_topic_prefix": unique_prefix,
             "redis_key_prefix": unique_prefix,
             "twilio_api_base_url": stack.sandbox_url,
@@ -151,3 +223,13 @@ def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaClu
         yield cluster
     finally:
         stop_all(cluster.table)
+
+
+@pytest_asyncio.fixture
+async def database(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A connection pool on this test's own database."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    try:
+        yield pool
+    finally:
+        await pool.close()

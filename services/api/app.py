@@ -23,11 +23,11 @@ from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from services.api.alerts import AlertMonitor, AlertStore
-from services.api.auth import TokenRegistry
+from services.api.auth import TokenRegistry, move_tokens_from_redis
 from services.api.body_limit import BodyLimit
 from services.api.campaign_creation import CampaignCreator
 from services.api.campaigns import CampaignReader, CampaignService
-from services.api.contacts_store import ContactStore
+from services.api.contacts_store import ContactStore, move_contacts_from_redis
 from services.api.dashboard import DashboardGenerations, DashboardService
 from services.api.errors import install_error_handlers
 from services.api.lag import ConsumerLagMonitor
@@ -68,12 +68,12 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        connections = Connections(settings)
+        connections = Connections(settings, database=True)
         await connections.open()
         keys = Keys(settings.redis_key_prefix)
         campaign_store = CampaignStore(connections.redis, keys)
         progress_store = ProgressStore(connections.redis, keys)
-        contact_store = ContactStore(connections.redis, keys)
+        contact_store = ContactStore(connections.database)
         publisher = CampaignEventPublisher(
             connections.producer, Topics.from_settings(settings).campaign_events
         )
@@ -81,7 +81,9 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
         state = app.state
         state.settings = settings
         state.connections = connections
-        state.tokens = TokenRegistry(connections.redis, keys, settings.static_tokens)
+        await move_tokens_from_redis(connections.redis, keys, connections.database)
+        await move_contacts_from_redis(connections.redis, keys, contact_store)
+        state.tokens = TokenRegistry(connections.database, settings.static_tokens)
         state.campaign_store = campaign_store
         state.lag_monitor = lag_monitor
         state.progress_store = progress_store

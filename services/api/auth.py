@@ -1,12 +1,9 @@
-"""Bearer tokens and their roles: static ones from API_TOKENS and issued ones in Redis.
+"""Bearer tokens and their roles: static ones from API_TOKENS and issued ones in
+PostgreSQL (tables ``users`` and ``api_tokens``).
 
-Redis holds only the SHA-256 of an issued token (hash ``api_tokens``: digest -> JSON
-``{"user", "role", "created_ms", "expires_ms"}``), so a copy of the database does not
-hand out working tokens. An entry written before roles existed holds the bare user id:
-it reads as a marketer's token that does not expire.
-
-A token is known afterwards by its id, the first hex digits of its digest: enough to
-list and revoke it, useless to authenticate with.
+Only the SHA-256 of an issued token is stored, so a copy of the database does not hand
+out working tokens. A token is known afterwards by its id, the first hex digits of its
+digest: enough to list and revoke it, useless to authenticate with.
 """
 
 from __future__ import annotations
@@ -14,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal, get_args
 
+import asyncpg
 import orjson
 from redis.asyncio import Redis
 
@@ -78,29 +75,29 @@ def _from_ms(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def _issued(digest: str, raw: bytes) -> TokenRecord:
-    if not raw.startswith(b"{"):  # written before roles: the bare user id
-        return TokenRecord(digest[:TOKEN_ID_CHARS], raw.decode(), DEFAULT_ROLE, "issued")
-    entry = orjson.loads(raw)
-    role = entry.get("role", DEFAULT_ROLE)
+def _role(value: str) -> Role:
+    return value if value in ROLES else DEFAULT_ROLE  # type: ignore[return-value]
+
+
+def _issued(row: asyncpg.Record) -> TokenRecord:
     return TokenRecord(
-        id=digest[:TOKEN_ID_CHARS],
-        user=entry["user"],
-        role=role if role in ROLES else DEFAULT_ROLE,
+        id=row["token_id"],
+        user=row["user_id"],
+        role=_role(row["role"]),
         source="issued",
-        created_at=_from_ms(entry.get("created_ms")),
-        expires_at=_from_ms(entry.get("expires_ms")),
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
     )
+
+
+_ISSUED_COLUMNS = "token_id, user_id, role, created_at, expires_at"
 
 
 class TokenRegistry:
     """Finds the user (and role) a bearer token belongs to; issues, lists and revokes."""
 
-    def __init__(
-        self, redis: Redis, keys: Keys, static_tokens: dict[str, tuple[str, Role]]
-    ) -> None:
-        self._redis = redis
-        self._key = keys("api_tokens")
+    def __init__(self, database: asyncpg.Pool, static_tokens: dict[str, tuple[str, Role]]) -> None:
+        self._database = database
         # Digests only, compared in constant time: the plain tokens are not kept around.
         self._static = [
             (token_digest(token), user, role) for token, (user, role) in static_tokens.items()
@@ -114,13 +111,12 @@ class TokenRegistry:
         for known, user, role in self._static:
             if hmac.compare_digest(known, digest):
                 return User(user, role)
-        stored = await self._redis.hget(self._key, digest)
-        if stored is None:
-            return None
-        record = _issued(digest, stored)
-        if record.expired(datetime.now(UTC)):
-            return None
-        return User(record.user, record.role)
+        row = await self._database.fetchrow(
+            "SELECT user_id, role FROM api_tokens"
+            " WHERE digest = $1 AND (expires_at IS NULL OR expires_at > now())",
+            digest,
+        )
+        return None if row is None else User(row["user_id"], _role(row["role"]))
 
     async def issue(
         self, user_id: str, role: Role = DEFAULT_ROLE, expires_in_s: int | None = None
@@ -129,14 +125,21 @@ class TokenRegistry:
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         token = secrets.token_urlsafe(TOKEN_BYTES)
-        digest = token_digest(token)
-        created_ms = int(time.time() * 1000)
-        expires_ms = created_ms + expires_in_s * 1000 if expires_in_s else None
-        entry = {"user": user_id, "role": role, "created_ms": created_ms}
-        if expires_ms is not None:
-            entry["expires_ms"] = expires_ms
-        await self._redis.hset(self._key, digest, orjson.dumps(entry))
-        return token, _issued(digest, orjson.dumps(entry))
+        expires_in = timedelta(seconds=expires_in_s) if expires_in_s else None
+        async with self._database.acquire() as connection, connection.transaction():
+            await connection.execute(
+                "INSERT INTO users (id) VALUES ($1) ON CONFLICT DO NOTHING", user_id
+            )
+            row = await connection.fetchrow(
+                "INSERT INTO api_tokens (digest, user_id, role, expires_at)"
+                " VALUES ($1, $2, $3, now() + $4::interval)"
+                f" RETURNING {_ISSUED_COLUMNS}",
+                token_digest(token),
+                user_id,
+                role,
+                expires_in,
+            )
+        return token, _issued(row)
 
     async def records(self) -> list[TokenRecord]:
         """Every token: static ones first, then issued ones, newest first."""
@@ -144,11 +147,10 @@ class TokenRegistry:
             TokenRecord(digest[:TOKEN_ID_CHARS], user, role, "static")
             for digest, user, role in self._static
         ]
-        stored = await self._redis.hgetall(self._key)
-        issued = [_issued(digest.decode(), raw) for digest, raw in stored.items()]
-        oldest = datetime.min.replace(tzinfo=UTC)
-        issued.sort(key=lambda record: record.created_at or oldest, reverse=True)
-        return static + issued
+        rows = await self._database.fetch(
+            f"SELECT {_ISSUED_COLUMNS} FROM api_tokens ORDER BY created_at DESC, token_id"
+        )
+        return static + [_issued(row) for row in rows]
 
     async def revoke(self, token_id: str) -> TokenRecord:
         """Forget the issued token with this id; it stops authenticating at once."""
@@ -157,9 +159,40 @@ class TokenRegistry:
             raise TokenNotFound(token_id)
         if any(digest.startswith(token_id) for digest, _, _ in self._static):
             raise StaticTokenNotRevocable(token_id)
-        stored = await self._redis.hgetall(self._key)
-        for digest, raw in stored.items():
-            if digest.decode().startswith(token_id):
-                await self._redis.hdel(self._key, digest)
-                return _issued(digest.decode(), raw)
-        raise TokenNotFound(token_id)
+        row = await self._database.fetchrow(
+            f"DELETE FROM api_tokens WHERE token_id = $1 RETURNING {_ISSUED_COLUMNS}", token_id
+        )
+        if row is None:
+            raise TokenNotFound(token_id)
+        return _issued(row)
+
+
+async def move_tokens_from_redis(redis: Redis, keys: Keys, database: asyncpg.Pool) -> int:
+    """Tokens issued before PostgreSQL kept them (Redis hash ``api_tokens``: digest ->
+    JSON, or a bare user id from before roles) move to the database, then leave Redis.
+    Idempotent: api workers starting together may each run it."""
+    key = keys("api_tokens")
+    stored = await redis.hgetall(key)
+    if not stored:
+        return 0
+    rows = []
+    for raw_digest, raw in stored.items():
+        if raw.startswith(b"{"):
+            entry = orjson.loads(raw)
+            user, role = entry["user"], _role(entry.get("role", DEFAULT_ROLE))
+            created, expires = _from_ms(entry.get("created_ms")), _from_ms(entry.get("expires_ms"))
+        else:  # written before roles: the bare user id
+            user, role, created, expires = raw.decode(), DEFAULT_ROLE, None, None
+        rows.append((raw_digest.decode(), user, role, created or datetime.now(UTC), expires))
+    async with database.acquire() as connection, connection.transaction():
+        await connection.executemany(
+            "INSERT INTO users (id) VALUES ($1) ON CONFLICT DO NOTHING",
+            [(row[1],) for row in rows],
+        )
+        await connection.executemany(
+            "INSERT INTO api_tokens (digest, user_id, role, created_at, expires_at)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            rows,
+        )
+    await redis.hdel(key, *stored)
+    return len(rows)

@@ -1,10 +1,7 @@
-"""Each user's contacts in Redis, upserted by phone number.
+"""Each user's contacts in PostgreSQL (table ``contacts``), upserted by phone number.
 
-Layout (under the configured prefix):
-- ``contacts:{user}:data``    hash: contact id -> JSON ``{phone, name, vars}``
-- ``contacts:{user}:phones``  hash: E.164 phone -> contact id (a phone is one contact)
-- ``contacts:{user}:order``   sorted set: contact ids by insertion sequence
-- ``contacts:{user}:seq``     counter behind that sequence
+A phone is one contact per owner (``UNIQUE (owner_id, phone)``); a contact keeps its id
+for good, and pages list contacts in the order they were first added.
 """
 
 from __future__ import annotations
@@ -13,34 +10,11 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import asyncpg
 import orjson
 from redis.asyncio import Redis
 
 from shared.redis import Keys
-
-# KEYS: data, phones, order, seq. ARGV: (phone, new id, json) triples.
-# Atomic per call, so two imports of the same phone never make two contacts.
-# Returns {created, updated, id of each triple in order...}.
-_UPSERT = """
-local data, phones, order, seq = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local created, updated = 0, 0
-local ids = {}
-for i = 1, #ARGV, 3 do
-  local phone, new_id, body = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local id = redis.call('HGET', phones, phone)
-  if id then
-    updated = updated + 1
-  else
-    id = new_id
-    redis.call('HSET', phones, phone, id)
-    redis.call('ZADD', order, redis.call('INCR', seq), id)
-    created = created + 1
-  end
-  redis.call('HSET', data, id, body)
-  ids[#ids + 1] = id
-end
-return {created, updated, unpack(ids)}
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,16 +23,6 @@ class Contact:
     name: str | None = None
     vars: dict[str, str] = field(default_factory=dict)
     id: str | None = None
-
-    def to_json(self) -> bytes:
-        return orjson.dumps({"phone": self.phone, "name": self.name, "vars": self.vars})
-
-    @classmethod
-    def from_json(cls, contact_id: str, raw: bytes) -> Contact:
-        body = orjson.loads(raw)
-        return cls(
-            phone=body["phone"], name=body.get("name"), vars=body.get("vars") or {}, id=contact_id
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,43 +36,136 @@ def new_contact_id() -> str:
     return f"ct_{secrets.token_hex(10)}"
 
 
-class ContactStore:
-    def __init__(self, redis: Redis, keys: Keys) -> None:
-        self._redis = redis
-        self._keys = keys
-        self._upsert = redis.register_script(_UPSERT)
+def _contact(row: asyncpg.Record) -> Contact:
+    return Contact(
+        phone=row["phone"], name=row["name"], vars=orjson.loads(row["vars"]), id=row["id"]
+    )
 
-    def _key(self, user_id: str, part: str) -> str:
-        return self._keys("contacts", user_id, part)
+
+# A chunk goes in by COPY to a temporary table, then one INSERT ... ON CONFLICT moves
+# it: one round trip for the rows, one statement for the upsert.
+_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS contacts_in (
+    ord int, id text, phone text, name text, vars jsonb
+) ON COMMIT DELETE ROWS
+"""
+_STAGING_COLUMNS = ["ord", "id", "phone", "name", "vars"]
+_UPSERT = """
+INSERT INTO contacts AS c (owner_id, id, phone, name, vars)
+SELECT $1, id, phone, name, vars FROM contacts_in ORDER BY ord
+ON CONFLICT (owner_id, phone) DO UPDATE
+    SET name = EXCLUDED.name, vars = EXCLUDED.vars, updated_at = now()
+RETURNING c.phone, c.id, xmax = 0 AS created
+"""
+# Rows that keep the ids they were given (a move from elsewhere): the first one wins.
+_INSERT_KEEPING_IDS = """
+INSERT INTO contacts (owner_id, id, phone, name, vars)
+SELECT $1, id, phone, name, vars FROM contacts_in ORDER BY ord
+ON CONFLICT DO NOTHING
+"""
+_COLUMNS = "id, phone, name, vars"
+
+
+class ContactStore:
+    def __init__(self, database: asyncpg.Pool) -> None:
+        self._database = database
 
     async def upsert(self, user_id: str, contacts: Sequence[Contact]) -> UpsertResult:
-        """Create or update contacts (phones already normalised) in one round trip."""
+        """Create or update contacts (phones already normalised) in one transaction.
+        A phone given twice is one contact: created (or updated) by the first, updated
+        by the next, and the last one's name and variables stay."""
         if not contacts:
             return UpsertResult(0, 0, [])
-        args: list[str | bytes] = []
-        for contact in contacts:
-            args.extend((contact.phone, new_contact_id(), contact.to_json()))
-        created, updated, *ids = await self._upsert(
-            keys=[self._key(user_id, part) for part in ("data", "phones", "order", "seq")],
-            args=args,
+        last_of_phone = {contact.phone: contact for contact in contacts}
+        rows = await self._stage_and_run(
+            user_id, list(last_of_phone.values()), _UPSERT, keep_ids=False
         )
-        return UpsertResult(int(created), int(updated), [i.decode() for i in ids])
+        id_of_phone = {row["phone"]: row["id"] for row in rows}
+        created = sum(1 for row in rows if row["created"])
+        return UpsertResult(
+            created=created,
+            updated=len(contacts) - created,
+            ids=[id_of_phone[contact.phone] for contact in contacts],
+        )
+
+    async def insert_keeping_ids(self, user_id: str, contacts: Sequence[Contact]) -> None:
+        """Contacts with their ids already given; a phone or id already there is kept."""
+        if contacts:
+            await self._stage_and_run(user_id, contacts, _INSERT_KEEPING_IDS, keep_ids=True)
+
+    async def _stage_and_run(
+        self, user_id: str, contacts: Sequence[Contact], statement: str, *, keep_ids: bool
+    ) -> list[asyncpg.Record]:
+        records = [
+            (
+                index,
+                contact.id if keep_ids else new_contact_id(),
+                contact.phone,
+                contact.name,
+                orjson.dumps(contact.vars).decode(),
+            )
+            for index, contact in enumerate(contacts)
+        ]
+        async with self._database.acquire() as connection, connection.transaction():
+            await connection.execute(
+                "INSERT INTO users (id) VALUES ($1) ON CONFLICT DO NOTHING", user_id
+            )
+            await connection.execute(_STAGING)
+            await connection.copy_records_to_table(
+                "contacts_in", records=records, columns=_STAGING_COLUMNS
+            )
+            return await connection.fetch(statement, user_id)
 
     async def get_many(self, user_id: str, contact_ids: Sequence[str]) -> list[Contact | None]:
+        """The user's contacts with these ids, in that order; None where there is none."""
         if not contact_ids:
             return []
-        raws = await self._redis.hmget(self._key(user_id, "data"), list(contact_ids))
-        return [
-            Contact.from_json(contact_id, raw) if raw is not None else None
-            for contact_id, raw in zip(contact_ids, raws, strict=True)
-        ]
+        rows = await self._database.fetch(
+            f"SELECT {_COLUMNS} FROM contacts WHERE owner_id = $1 AND id = ANY($2::text[])",
+            user_id,
+            list(contact_ids),
+        )
+        found = {row["id"]: _contact(row) for row in rows}
+        return [found.get(contact_id) for contact_id in contact_ids]
 
     async def page(self, user_id: str, offset: int, limit: int) -> tuple[list[Contact], int]:
         """Contacts in the order they were first added, and how many there are in all."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zrange(self._key(user_id, "order"), offset, offset + limit - 1)
-            pipe.zcard(self._key(user_id, "order"))
-            raw_ids, total = await pipe.execute()
-        ids = [i.decode() for i in raw_ids]
-        found = await self.get_many(user_id, ids)
-        return [contact for contact in found if contact is not None], int(total)
+        async with self._database.acquire() as connection:
+            rows = await connection.fetch(
+                f"SELECT {_COLUMNS} FROM contacts WHERE owner_id = $1"
+                " ORDER BY position LIMIT $2 OFFSET $3",
+                user_id,
+                limit,
+                offset,
+            )
+            total = await connection.fetchval(
+                "SELECT count(*) FROM contacts WHERE owner_id = $1", user_id
+            )
+        return [_contact(row) for row in rows], int(total)
+
+
+async def move_contacts_from_redis(redis: Redis, keys: Keys, store: ContactStore) -> int:
+    """Contacts that earlier versions kept in Redis (``contacts:{user}:data`` hash of id
+    -> JSON, ``:order`` sorted set, ``:phones`` and ``:seq``) move to PostgreSQL with their
+    ids and order, then leave Redis. Idempotent: api workers starting together may each
+    run it, and a move cut short is finished by the next start."""
+    moved = 0
+    prefix, suffix = keys("contacts", ""), ":data"
+    async for raw_key in redis.scan_iter(match=f"{prefix}*{suffix}", count=1_000):
+        user_id = raw_key.decode()[len(prefix) : -len(suffix)]
+        parts = {part: keys("contacts", user_id, part) for part in ("data", "phones", "order")}
+        ordered = [i.decode() for i in await redis.zrange(parts["order"], 0, -1)]
+        stored = await redis.hgetall(parts["data"])
+        contacts = []
+        for contact_id in ordered:
+            raw = stored.get(contact_id.encode())
+            if raw is None:
+                continue
+            body = orjson.loads(raw)
+            contacts.append(
+                Contact(body["phone"], body.get("name"), body.get("vars") or {}, contact_id)
+            )
+        await store.insert_keeping_ids(user_id, contacts)
+        await redis.delete(*parts.values(), keys("contacts", user_id, "seq"))
+        moved += len(contacts)
+    return moved

@@ -22,7 +22,7 @@ from services.api.auth import (
     TokenRegistry,
 )
 from services.api.settings import ApiSettings
-from shared.redis import Keys, make_redis
+from shared.database.pool import open_pool
 
 T = TypeVar("T")
 DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
@@ -38,13 +38,11 @@ def parse_duration(text: str) -> int:
 
 
 async def _with_registry(settings: ApiSettings, use: Callable[[TokenRegistry], Awaitable[T]]) -> T:
-    redis = make_redis(settings)
+    database = await open_pool(settings)
     try:
-        return await use(
-            TokenRegistry(redis, Keys(settings.redis_key_prefix), settings.static_tokens)
-        )
+        return await use(TokenRegistry(database, settings.static_tokens))
     finally:
-        await redis.aclose()
+        await database.close()
 
 
 async def create_token(
@@ -53,7 +51,7 @@ async def create_token(
     role: Role = DEFAULT_ROLE,
     expires_in_s: int | None = None,
 ) -> str:
-    """A new token for ``user_id``; Redis keeps only its SHA-256."""
+    """A new token for ``user_id``; PostgreSQL keeps only its SHA-256."""
     token, _ = await _with_registry(
         settings, lambda registry: registry.issue(user_id, role, expires_in_s)
     )

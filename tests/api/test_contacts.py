@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import Api, valid_phone
+import orjson
+
+from services.api.settings import ApiSettings
+from shared.redis import Keys
+from tests.api.conftest import API_TOKENS, Api, serving, valid_phone
 
 
 async def test_same_phone_updates_the_stored_contact(api: Api) -> None:
@@ -77,3 +81,56 @@ async def test_only_the_first_twenty_row_errors_are_listed(api: Api) -> None:
     report = response.json()
     assert (report["imported"], report["skipped"], len(report["errors"])) == (1, 25, 20)
     assert report["errors"][0]["row"] == 2 and report["errors"][-1]["row"] == 21
+
+
+async def test_a_phone_given_twice_in_one_request_is_one_contact(api: Api) -> None:
+    phone = valid_phone(7)
+    response = await api.alice.post(
+        "/api/contacts", json=[{"phone": phone, "name": "first"}, {"phone": phone, "name": "last"}]
+    )
+    body = response.json()
+    assert (body["created"], body["updated"]) == (1, 1)
+    assert body["contacts"][0]["id"] == body["contacts"][1]["id"]
+    listed = (await api.alice.get("/api/contacts")).json()
+    assert [(c["phone"], c["name"]) for c in listed["contacts"]] == [(phone, "last")]
+
+
+async def test_the_same_phone_is_a_contact_of_each_owner_apart(api: Api) -> None:
+    phone = valid_phone(8)
+    mine = (await api.alice.post("/api/contacts", json={"phone": phone, "name": "A"})).json()
+    theirs = (await api.bob.post("/api/contacts", json={"phone": phone, "name": "B"})).json()
+    assert mine["created"] == theirs["created"] == 1
+    assert mine["contacts"][0]["id"] != theirs["contacts"][0]["id"]
+    # Bob cannot start a campaign on Alice's contact by its id.
+    refused = await api.bob.post(
+        "/api/campaigns",
+        json={"name": "c", "message": "hi", "contacts": [mine["contacts"][0]["id"]]},
+    )
+    assert refused.status_code == 422, refused.text
+    assert mine["contacts"][0]["id"] in refused.text
+    assert [c["name"] for c in (await api.alice.get("/api/contacts")).json()["contacts"]] == ["A"]
+
+
+async def test_contacts_kept_in_redis_before_move_with_their_ids_and_order(
+    make_settings, redis, database
+) -> None:
+    settings = make_settings(ApiSettings, api_tokens=API_TOKENS)
+    keys = Keys(settings.redis_key_prefix)
+    stored = {"ct_second": valid_phone(2), "ct_first": valid_phone(1)}
+    for contact_id, phone in stored.items():
+        body = {"phone": phone, "name": contact_id, "vars": {"tier": "gold"}}
+        await redis.hset(keys("contacts", "alice", "data"), contact_id, orjson.dumps(body))
+        await redis.hset(keys("contacts", "alice", "phones"), phone, contact_id)
+    await redis.zadd(keys("contacts", "alice", "order"), {"ct_first": 1, "ct_second": 2})
+    await redis.set(keys("contacts", "alice", "seq"), 2)
+
+    async with serving(settings, redis) as api:
+        listed = (await api.alice.get("/api/contacts")).json()
+        assert [(c["id"], c["phone"], c["vars"]) for c in listed["contacts"]] == [
+            ("ct_first", valid_phone(1), {"tier": "gold"}),
+            ("ct_second", valid_phone(2), {"tier": "gold"}),
+        ]
+        again = await api.alice.post("/api/contacts", json={"phone": valid_phone(1)})
+        assert again.json()["contacts"][0]["id"] == "ct_first"
+    assert [key async for key in redis.scan_iter(match=keys("contacts", "*"))] == []
+    assert await database.fetchval("SELECT count(*) FROM contacts") == 2

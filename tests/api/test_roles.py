@@ -7,7 +7,6 @@ import hashlib
 import time
 
 import httpx
-import orjson
 import pytest
 
 from services.api.auth import TokenRegistry, User
@@ -205,16 +204,17 @@ async def test_metrics_are_served_on_their_own_port_only(make_settings, redis) -
 
 async def test_expired_and_revoked_tokens_get_401(api: Api) -> None:
     registry: TokenRegistry = api.app.state.tokens
-    key = Keys(api.settings.redis_key_prefix)("api_tokens")
     lasting, record = await registry.issue("carol", expires_in_s=3600)
     assert record.expires_at is not None
     assert (await api.anonymous.get("/api/campaigns", headers=bearer(lasting))).status_code == 200
 
-    # One whose time is up: written as issue() writes it, with expires_ms in the past.
+    # One whose time is up: a row as issue() writes it, expiring a second ago.
     expired = "expired-token-for-carol"
-    past_ms = int(time.time() * 1000) - 1_000
-    entry = {"user": "carol", "role": "admin", "created_ms": past_ms - 1, "expires_ms": past_ms}
-    await api.redis.hset(key, hashlib.sha256(expired.encode()).hexdigest(), orjson.dumps(entry))
+    await api.app.state.connections.database.execute(
+        "INSERT INTO api_tokens (digest, user_id, role, created_at, expires_at)"
+        " VALUES ($1, 'carol', 'admin', now() - interval '2 seconds', now() - interval '1 second')",
+        hashlib.sha256(expired.encode()).hexdigest(),
+    )
     assert (await api.anonymous.get("/api/campaigns", headers=bearer(expired))).status_code == 401
 
     assert (await api.admin.delete(f"/api/tokens/{record.id}")).status_code == 204

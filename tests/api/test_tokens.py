@@ -1,4 +1,4 @@
-"""create-token prints a token once; it authenticates, and Redis keeps only its hash.
+"""create-token prints a token once; it authenticates, and PostgreSQL keeps only its hash.
 list-tokens shows ids and roles, never tokens; revoke-token ends one."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from pathlib import Path
 
 import orjson
 
+from services.api.settings import ApiSettings
 from shared.redis import Keys
-from tests.api.conftest import Api
+from tests.api.conftest import API_TOKENS, Api, serving
 from tests.conftest import settings_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -39,12 +40,14 @@ async def test_created_token_authenticates_as_its_user(api: Api) -> None:
     token = stdout.decode().strip()
     assert len(token) >= 32 and "\n" not in token
 
-    stored = await api.redis.hgetall(Keys(api.settings.redis_key_prefix)("api_tokens"))
-    digest = hashlib.sha256(token.encode()).hexdigest().encode()
-    assert list(stored) == [digest]
-    assert token.encode() not in stored[digest]
-    entry = orjson.loads(stored[digest])
-    assert (entry["user"], entry["role"], entry.get("expires_ms")) == ("carol", "marketer", None)
+    database = api.app.state.connections.database
+    stored = [dict(row) for row in await database.fetch("SELECT * FROM api_tokens")]
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    assert [row["digest"] for row in stored] == [digest]
+    assert token not in str(stored)
+    row = stored[0]
+    assert (row["user_id"], row["role"], row["expires_at"]) == ("carol", "marketer", None)
+    assert await database.fetchval("SELECT count(*) FROM users WHERE id = 'carol'") == 1
 
     headers = {"Authorization": f"Bearer {token}"}
     created = await api.anonymous.post(
@@ -123,3 +126,34 @@ async def test_bad_token_options_and_settings_stop_with_one_line(api: Api) -> No
     assert status != 0
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and "API_TOKENS" in lines[0] and "secret" not in lines[0]
+
+
+async def test_tokens_issued_into_redis_before_move_to_postgres(
+    make_settings, redis, database
+) -> None:
+    settings = make_settings(ApiSettings, api_tokens=API_TOKENS)
+    key = Keys(settings.redis_key_prefix)("api_tokens")
+    with_role, bare = "a-token-with-a-role", "a-token-from-before-roles"
+    created_ms = 1_700_000_000_000
+    entry = {"user": "erin", "role": "admin", "created_ms": created_ms}
+    await redis.hset(
+        key,
+        mapping={
+            hashlib.sha256(with_role.encode()).hexdigest(): orjson.dumps(entry),
+            hashlib.sha256(bare.encode()).hexdigest(): b"frank",
+        },
+    )
+    async with serving(settings, redis) as api:
+        as_erin = {"Authorization": f"Bearer {with_role}"}
+        as_frank = {"Authorization": f"Bearer {bare}"}
+        assert (await api.anonymous.get("/api/tokens", headers=as_erin)).status_code == 200
+        assert (await api.anonymous.get("/api/tokens", headers=as_frank)).status_code == 403
+        assert (await api.anonymous.get("/api/campaigns", headers=as_frank)).status_code == 200
+    assert await redis.exists(key) == 0
+    rows = await database.fetch("SELECT user_id, role, created_at FROM api_tokens")
+    assert {(row["user_id"], row["role"]) for row in rows} == {
+        ("erin", "admin"),
+        ("frank", "marketer"),
+    }
+    erin = next(row for row in rows if row["user_id"] == "erin")
+    assert int(erin["created_at"].timestamp() * 1000) == created_ms

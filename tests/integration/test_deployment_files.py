@@ -15,6 +15,7 @@ Nothing here needs Kafka, Redis, Docker or a cluster.
 
 from __future__ import annotations
 
+import base64
 import functools
 import importlib.resources
 import json
@@ -56,6 +57,9 @@ SERVICE_PORTS = {"api": 8000, "dispatcher": 8101, "sender": 8102, "metrics": 810
 # Where Prometheus scrapes each: the api serves /metrics apart from its public port.
 METRICS_PORTS = {**SERVICE_PORTS, "api": 9464}
 METRIC_NAME = re.compile(r"campaign_queue_[a-z_]+")
+# The services that use PostgreSQL, and the command that applies its schema first.
+DATABASE_USERS = ("api", "dispatcher", "metrics")
+MIGRATE_COMMAND = ["python", "-m", "shared.database", "migrate"]
 
 
 def _load_yaml(path: Path) -> Any:
@@ -239,6 +243,63 @@ def test_services_export_traces_to_the_collector(rendered) -> None:
         assert port in {p["port"] for p in collector["spec"]["ports"]}
 
 
+def _database_url_source(container: dict[str, Any]) -> dict[str, Any]:
+    env = {item["name"]: item for item in container.get("env", [])}
+    assert "DATABASE_URL" in env, f"{container['name']}: no DATABASE_URL"
+    source = env["DATABASE_URL"].get("valueFrom", {}).get("secretKeyRef")
+    # It carries the password: a Secret, never a literal or the ConfigMap.
+    assert source, f"{container['name']}: DATABASE_URL is not read from a Secret"
+    assert not source.get("optional"), f"{container['name']}: DATABASE_URL is optional"
+    return source
+
+
+def test_database_users_migrate_before_they_start(rendered) -> None:
+    name, docs = rendered
+    deployments = _objects(docs, "Deployment")
+    assert "DATABASE_URL" not in _config(docs), "the password would sit in the ConfigMap"
+    sources = []
+    for service in DATABASE_USERS:
+        pod = deployments[service]["spec"]["template"]["spec"]
+        container = _container(deployments[service])
+        source = _database_url_source(container)
+        (migrate,) = [c for c in pod.get("initContainers", []) if c["name"] == "migrate"]
+        assert migrate["image"] == container["image"], service
+        assert migrate["command"] == MIGRATE_COMMAND, service
+        assert _database_url_source(migrate) == source, service
+        assert migrate.get("envFrom") == container["envFrom"], service
+        assert {"cpu", "memory"} <= set(migrate["resources"]["requests"]), service
+        assert "memory" in migrate["resources"]["limits"], service
+        assert migrate["securityContext"].get("readOnlyRootFilesystem") is True, service
+        sources.append(source)
+    # The sender does not use the database, so it does not hold its password.
+    sender = _container(deployments["sender"])
+    assert "DATABASE_URL" not in {e["name"] for e in sender.get("env", [])}
+    if name == "base":
+        return
+    # The local overlay runs the PostgreSQL the generated Secret points at.
+    (secret_name,) = {(s["name"], s["key"]) for s in sources}
+    secret = _objects(docs, "Secret")[secret_name[0]]
+    url = urlsplit(base64.b64decode(secret["data"][secret_name[1]]).decode())
+    assert url.scheme == "postgresql" and url.path == "/campaign_queue", url
+    statefulset = _objects(docs, "StatefulSet")[url.hostname]
+    service = _objects(docs, "Service")[url.hostname]
+    assert service["spec"].get("clusterIP") == "None"
+    assert url.port in {p["port"] for p in service["spec"]["ports"]}
+    assert service["spec"]["selector"].items() <= (
+        statefulset["spec"]["template"]["metadata"]["labels"].items()
+    )
+    assert statefulset["spec"]["serviceName"] == url.hostname
+    assert statefulset["spec"]["replicas"] == 1
+    (claim,) = statefulset["spec"]["volumeClaimTemplates"]
+    (server,) = statefulset["spec"]["template"]["spec"]["containers"]
+    assert server["image"].startswith("postgres:16.")
+    assert claim["metadata"]["name"] in {m["name"] for m in server["volumeMounts"]}
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert server[probe]["exec"]["command"][0] == "pg_isready", probe
+    assert {"cpu", "memory"} <= set(server["resources"]["requests"])
+    assert "memory" in server["resources"]["limits"]
+
+
 def test_no_container_image_floats(rendered) -> None:
     _, docs = rendered
     for doc in docs:
@@ -377,6 +438,40 @@ def test_compose_services_run_as_described() -> None:
         assert env["OTEL_SERVICE_NAME"] == name
         assert int(env.get("HEALTH_PORT", env["API_PORT"])) == port
         assert f":{port}/health" in " ".join(service["healthcheck"]["test"])
+
+
+def test_compose_migrates_postgres_before_the_services_start() -> None:
+    services = _compose()["services"]
+    volumes = _compose()["volumes"]
+    postgres = services["postgres"]
+    assert postgres["image"].startswith("postgres:16.")
+    # The data survives `down` (without -v): a named volume on the data directory.
+    mounts = dict(volume.split(":")[:2] for volume in postgres["volumes"])
+    assert mounts.get("postgres-data") == "/var/lib/postgresql/data"
+    assert "postgres-data" in volumes
+    assert "pg_isready" in postgres["healthcheck"]["test"]
+    env = postgres["environment"]
+    assert env["POSTGRES_USER"] == env["POSTGRES_DB"] == "campaign_queue"
+    migrate = services["migrate"]
+    # The schema comes from the same build as the code that uses it.
+    assert migrate["image"] == services["api"]["image"]
+    assert migrate["command"] == MIGRATE_COMMAND
+    # One-shot: a restart policy would run it again after it exits.
+    assert migrate.get("restart") == "no"
+    assert _dependencies(migrate)["postgres"]["condition"] == "service_healthy"
+    url = urlsplit(migrate["environment"]["DATABASE_URL"])
+    assert (url.scheme, url.hostname, url.port) == ("postgresql", "postgres", 5432)
+    assert (url.username, url.password) == ("campaign_queue", env["POSTGRES_PASSWORD"])
+    for name in DATABASE_USERS:
+        dependency = _dependencies(services[name]).get("migrate", {})
+        assert dependency.get("condition") == "service_completed_successfully", name
+        database_url = services[name]["environment"]["DATABASE_URL"]
+        assert database_url == migrate["environment"]["DATABASE_URL"], name
+    assert "DATABASE_URL" not in services["sender"]["environment"]
+    # One password, wherever it is set.
+    chosen = _interpolate(_compose_raw(), {"POSTGRES_PASSWORD": "other"})["services"]
+    assert chosen["postgres"]["environment"]["POSTGRES_PASSWORD"] == "other"
+    assert urlsplit(chosen["api"]["environment"]["DATABASE_URL"]).password == "other"
 
 
 def test_compose_api_runs_several_workers_by_default() -> None:

@@ -27,15 +27,17 @@ def _devstack(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[
 
 
 def test_up_starts_every_service_healthy_and_down_stops_them_all(
-    stack, unique_prefix: str, tmp_path: Path
+    stack, unique_prefix: str, tmp_path: Path, database_url: str
 ) -> None:
     api_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "SANDBOX_"))}
     env.update(
         {
-            # Reuse the session's Kafka and Redis, as `make up` reuses what answers.
+            # Reuse the session's Kafka, Redis and PostgreSQL, as `make up` reuses
+            # what answers.
             "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
             "REDIS_URL": stack.redis_url,
+            "DATABASE_URL": database_url,
             "KAFKA_TOPIC_PREFIX": unique_prefix,
             "API_PORT": str(api_port),
             "SANDBOX_PORT": str(free_port()),
@@ -49,11 +51,12 @@ def test_up_starts_every_service_healthy_and_down_stops_them_all(
         assert up.returncode == 0, up.stderr + up.stdout
         assert f"API       http://127.0.0.1:{api_port}" in up.stdout
         assert "Sandbox" in up.stdout
+        assert "Postgres  postgresql://campaign_queue:***@" in up.stdout
 
         started = {process.name for process in table.tracked()}
         assert started == {"api", "dispatcher", "sender", "metrics", "twilio_sandbox"}
         health = httpx.get(f"http://127.0.0.1:{api_port}/health", timeout=5)
-        assert health.json() == {"status": "ok", "kafka": True, "redis": True}
+        assert health.json() == {"status": "ok", "kafka": True, "redis": True, "postgres": True}
 
         status = _devstack("status", env)
         assert status.stdout.count("running") == 5, status.stdout

@@ -1,4 +1,5 @@
-"""Each service starts on the real stack, reports its health, and stops cleanly."""
+"""Each service starts on the real stack, reports its stores in its health, and stops
+cleanly."""
 
 from __future__ import annotations
 
@@ -53,7 +54,10 @@ def test_service_reports_kafka_and_redis_and_stops_on_sigterm(
             return response.json() if response.status_code == 200 else None
 
         report = eventually_sync(healthy, timeout_s=60, what=f"{service} healthy")
-        assert report == {"status": "ok", "kafka": True, "redis": True}
+        stores = {"kafka": True, "redis": True}
+        if service == "api":  # the one that uses PostgreSQL so far
+            stores["postgres"] = True
+        assert report == {"status": "ok", **stores}
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0, log_path.read_text()[-2000:]
         assert b"service stopped" in log_path.read_bytes()
