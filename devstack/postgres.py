@@ -56,6 +56,12 @@ def _newest_bin_dir() -> Path | None:
     return max(candidates, key=lambda p: int(p.parent.name), default=None)
 
 
+def client_program(name: str) -> Path:
+    """A program of the installed server's version (pg_dump, pg_restore, psql): one of
+    another version may refuse the server."""
+    return ServerBinaries.find().initdb.with_name(name)
+
+
 def database_url(port: int, database: str = DATABASE) -> str:
     return f"postgresql://{USER}:{quote(LOCAL_PASSWORD)}@127.0.0.1:{port}/{database}"
 
