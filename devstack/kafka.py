@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devstack.paths import CACHE_DIR, REPO_ROOT
-from devstack.processes import ProcessTable, StartError, Tracked, await_ready, port_open
+from devstack.processes import ProcessTable, StartError, Tracked, await_ready, is_running, port_open
 from shared.topics import Replication
 
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
@@ -127,8 +127,31 @@ def start_kafka_cluster(
     keep their data; the others are formatted with the cluster's id."""
     started = [start_kafka_node(table, cluster, node_id) for node_id in range(1, len(cluster) + 1)]
     for tracked, ports in zip(started, cluster, strict=True):
-        await_ready(tracked, lambda b=ports.bootstrap: kafka_answers(b), timeout_s, "Kafka broker")
+        try:
+            await_ready(
+                tracked, lambda b=ports.bootstrap: kafka_answers(b), timeout_s, "Kafka broker"
+            )
+        except StartError as error:
+            if len(started) == 1:
+                raise
+            # A node that waits for its quorum only says so; why the others are not
+            # there is in their own logs.
+            raise StartError(f"{error}\n{_errors_of(started)}") from None
     return started
+
+
+def _errors_of(nodes: list[Tracked], per_node: int = 8) -> str:
+    """The first error lines of each node's log."""
+    report = []
+    for node in nodes:
+        try:
+            lines = node.log.read_text(errors="replace").splitlines()
+        except OSError:
+            lines = []
+        errors = [line for line in lines if " ERROR " in line or "Exception" in line]
+        shown = "\n".join(errors[:per_node]) or "(no error lines)"
+        report.append(f"{node.name} ({'running' if is_running(node) else 'exited'}):\n{shown}")
+    return "\n".join(report)
 
 
 def start_kafka_node(table: ProcessTable, cluster: list[KafkaPorts], node_id: int) -> Tracked:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -162,10 +163,51 @@ def port_open(host: str, port: int) -> bool:
         return False
 
 
+# Ports are drawn below the kernel's range for outgoing connections: a port from that
+# range can be taken by a client's connection between our choice and the server's
+# bind, and a client retrying a port in it can connect to itself (TCP simultaneous
+# open) and hold the very port its server is about to listen on. A three-node Kafka
+# cluster in CI once waited 120 s on exactly such ports.
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_PORT = 10000
+_handed_out: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on now, not handed out before by this process, and
+    outside the range the kernel gives outgoing connections where there is room."""
+    low, _ = _ephemeral_range()
+    for _ in range(200):
+        port = (
+            random.randrange(_LOWEST_PORT, low) if low > _LOWEST_PORT + 1000 else _kernel_port(host)
+        )
+        if port not in _handed_out and _bindable(host, port):
+            _handed_out.add(port)
+            return port
+    raise StartError("no free TCP port found below the ephemeral range")
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = (int(part) for part in _EPHEMERAL_RANGE.read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+def _kernel_port(host: str) -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def http_ok(url: str) -> bool:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
+
+from devstack.processes import free_port
+
+__all__ = ["DeadlineExceeded", "eventually", "eventually_sync", "free_port"]
 
 T = TypeVar("T")
 
@@ -40,10 +43,3 @@ def eventually_sync(
             return last
         time.sleep(interval_s)
     raise DeadlineExceeded(f"{what}: not true after {timeout_s} s (last value {last!r})")
-
-
-def free_port() -> int:
-    """A TCP port on the loopback that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
