@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 import redis
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -28,6 +29,7 @@ from devstack.system import API_TOKENS, System
 from shared.events.models import Recipient, TextContent
 from shared.redis import Keys
 from shared.store.campaigns import CampaignRecord, CampaignStore
+from shared.store.recipients import RecipientStore
 
 T = TypeVar("T")
 # Limits high enough that only the pipeline itself limits a scenario.
@@ -235,10 +237,11 @@ def percentile(values: list[float], fraction: float) -> float:
 async def seed_campaign(env: dict[str, str], campaign_id: str, contacts: int) -> None:
     """A draft campaign and its audience, written as the api writes them."""
     redis = Redis.from_url(env["REDIS_URL"])
+    database = await asyncpg.create_pool(env["DATABASE_URL"], min_size=1, max_size=1)
     try:
         store = CampaignStore(redis, Keys(env["REDIS_KEY_PREFIX"]))
         recipients = (Recipient(contact_id=f"c{i}", phone=phone(i)) for i in range(contacts))
-        await store.append_audience(campaign_id, recipients)
+        await RecipientStore(database).freeze(campaign_id, recipients)
         await store.save(
             CampaignRecord(
                 id=campaign_id,
@@ -252,6 +255,7 @@ async def seed_campaign(env: dict[str, str], campaign_id: str, contacts: int) ->
         )
     finally:
         await redis.aclose()
+        await database.close()
 
 
 async def commands_backlog(env: dict[str, str]) -> int:

@@ -17,6 +17,7 @@ from datetime import datetime
 from shared.events.models import CampaignStarted
 from shared.lifecycle import DRAFT, QUEUED, move
 from shared.store.campaigns import CampaignRecord, CampaignStore, started_event
+from shared.store.recipients import RecipientStore
 
 PublishStart = Callable[[CampaignStarted], Awaitable[None]]
 
@@ -38,6 +39,7 @@ class Start:
 
 async def start_campaign(
     campaigns: CampaignStore,
+    recipients: RecipientStore,
     campaign_id: str,
     from_statuses: tuple[str, ...] | frozenset[str],
     publish: PublishStart,
@@ -52,7 +54,7 @@ async def start_campaign(
     came between the move and the publish) is published again: a second start of one
     campaign is harmless, the expansion continues from its cursor.
     """
-    size = await campaigns.audience_size(campaign_id)
+    size = await recipients.size(campaign_id)
     moved, found = await move(
         campaigns,
         campaign_id,
@@ -66,7 +68,7 @@ async def start_campaign(
     record = await campaigns.get(campaign_id)
     if record is None:
         return Start(found, size)
-    event = started_event(record, campaigns.audience_key(campaign_id), size)
+    event = started_event(record, size)
     try:
         await publish(event)
     except Exception:

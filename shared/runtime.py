@@ -139,10 +139,12 @@ class Service:
     """
 
     name = "service"
+    # Whether the service reads or writes PostgreSQL: opens the pool and probes it.
+    uses_database = False
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.connections = Connections(settings)
+        self.connections = Connections(settings, database=self.uses_database)
         self.health = health_server(settings, self.connections)
 
     async def start(self) -> None:

@@ -23,15 +23,16 @@ from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from services.api.alerts import AlertMonitor, AlertStore
-from services.api.auth import TokenRegistry, move_tokens_from_redis
+from services.api.auth import TokenRegistry
 from services.api.body_limit import BodyLimit
 from services.api.campaign_creation import CampaignCreator
 from services.api.campaigns import CampaignReader, CampaignService
-from services.api.contacts_store import ContactStore, move_contacts_from_redis
+from services.api.contacts_store import ContactStore
 from services.api.dashboard import DashboardGenerations, DashboardService
 from services.api.errors import install_error_handlers
 from services.api.lag import ConsumerLagMonitor
 from services.api.publisher import CampaignEventPublisher
+from services.api.redis_moves import move_records_from_redis
 from services.api.routes import (
     campaigns,
     contacts,
@@ -56,6 +57,7 @@ from shared.store.campaigns import CampaignStore
 from shared.store.funnel import FunnelStore
 from shared.store.holding import HoldingStore
 from shared.store.progress import ProgressStore
+from shared.store.recipients import RecipientStore
 from shared.store.stats import StatsStore
 from shared.topics import Topics
 from shared.tracing import instrument_redis, setup_tracing, shutdown_tracing, tracing_enabled
@@ -74,6 +76,7 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
         campaign_store = CampaignStore(connections.redis, keys)
         progress_store = ProgressStore(connections.redis, keys)
         contact_store = ContactStore(connections.database)
+        recipient_store = RecipientStore(connections.database)
         publisher = CampaignEventPublisher(
             connections.producer, Topics.from_settings(settings).campaign_events
         )
@@ -81,8 +84,9 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
         state = app.state
         state.settings = settings
         state.connections = connections
-        await move_tokens_from_redis(connections.redis, keys, connections.database)
-        await move_contacts_from_redis(connections.redis, keys, contact_store)
+        await move_records_from_redis(
+            connections.redis, keys, connections.database, contact_store, recipient_store
+        )
         state.tokens = TokenRegistry(connections.database, settings.static_tokens)
         state.campaign_store = campaign_store
         state.lag_monitor = lag_monitor
@@ -100,12 +104,18 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
             funnels=FunnelStore(connections.redis, keys),
         )
         state.campaign_creator = CampaignCreator(
-            settings, campaign_store, contact_store, publisher, changed=generations.bump
+            settings,
+            campaign_store,
+            recipient_store,
+            contact_store,
+            publisher,
+            changed=generations.bump,
         )
         state.campaign_service = CampaignService(
             settings,
             state.campaign_reader,
             campaign_store,
+            recipient_store,
             progress_store,
             publisher,
             changed=generations.bump,

@@ -26,6 +26,7 @@ from services.api.settings import ApiSettings
 from shared.events.models import CampaignScheduled
 from shared.lifecycle import DRAFT, SCHEDULED, move
 from shared.store.campaigns import CampaignRecord, CampaignStore
+from shared.store.recipients import RecipientStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -47,6 +48,7 @@ class CampaignCreator:
         self,
         settings: ApiSettings,
         campaigns: CampaignStore,
+        recipients: RecipientStore,
         contacts: ContactStore,
         publisher: CampaignEventPublisher,
         changed: Changed | None = None,
@@ -54,6 +56,7 @@ class CampaignCreator:
         """``changed``: see :func:`services.api.campaigns.notify_changed`."""
         self._settings = settings
         self._campaigns = campaigns
+        self._recipients = recipients
         self._contacts = contacts
         self._publisher = publisher
         self._changed = changed
@@ -108,7 +111,7 @@ class CampaignCreator:
             expires_at=body.expires_at or self._default_expiry(body.scheduled_at),
         )
         # The audience first: a campaign record is never visible without it.
-        await self._campaigns.append_audience(record.id, audience)
+        await self._recipients.freeze(record.id, audience)
         await self._campaigns.save(record)
         if body.scheduled_at is not None:
             await self._schedule(record, body.scheduled_at)

@@ -40,6 +40,7 @@ from shared.store.campaigns import CampaignRecord, CampaignStore
 from shared.store.funnel import FunnelStore
 from shared.store.holding import HoldingStore
 from shared.store.progress import ProgressStore
+from shared.store.recipients import RecipientStore
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,7 @@ class CampaignService:
         settings: ApiSettings,
         reader: CampaignReader,
         campaigns: CampaignStore,
+        recipients: RecipientStore,
         progress: ProgressStore,
         publisher: CampaignEventPublisher,
         changed: Changed | None = None,
@@ -161,6 +163,7 @@ class CampaignService:
         self._settings = settings
         self._reader = reader
         self._campaigns = campaigns
+        self._recipients = recipients
         self._progress = progress
         self._publisher = publisher
         self._changed = changed
@@ -172,7 +175,12 @@ class CampaignService:
             raise IllegalTransition(campaign_id, record.status, "start")
         others = await self.running_backlog(exclude=campaign_id)
         start = await start_campaign(
-            self._campaigns, campaign_id, NOT_STARTED, self._publisher.publish, _now()
+            self._campaigns,
+            self._recipients,
+            campaign_id,
+            NOT_STARTED,
+            self._publisher.publish,
+            _now(),
         )
         if start.record is None:  # another request started it in between
             raise IllegalTransition(campaign_id, start.found, "start")
@@ -183,7 +191,7 @@ class CampaignService:
             size, weight(record.priority), others, self._settings.twilio_rate_limit_per_second
         )
         if record.send_window is not None:
-            sample = await self._campaigns.audience_slice(campaign_id, 0, WINDOW_SAMPLE)
+            sample = await self._recipients.page(campaign_id, 0, WINDOW_SAMPLE)
             estimated_ms += longest_window_wait_ms(record.send_window, sample, _ms(_now()))
         log.info(
             "campaign started",
@@ -210,7 +218,7 @@ class CampaignService:
         run_id = f"{campaign_id}-retry-{number}"
         recipients = [
             recipient
-            async for chunk in self._campaigns.iter_audience(campaign_id)
+            async for chunk in self._recipients.pages(campaign_id)
             for recipient in chunk
             if recipient.contact_id in contacts
         ]
@@ -227,7 +235,7 @@ class CampaignService:
                 "finished_at": None,
             }
         )
-        await self._campaigns.append_audience(run_id, recipients)
+        await self._recipients.freeze(run_id, recipients)
         await self._campaigns.save(run)
         log.info(
             "retry run created",

@@ -21,6 +21,7 @@ from shared.store.campaigns import CampaignStore
 from shared.store.expansion import ExpansionStore
 from shared.store.holding import HoldingStore
 from shared.store.progress import ProgressStore
+from shared.store.recipients import RecipientStore
 from shared.store.suppressions import SuppressionStore
 from shared.store.tiers import TierStore
 from shared.topics import Topics
@@ -28,6 +29,7 @@ from shared.topics import Topics
 
 class DispatcherService(Service):
     name = "dispatcher"
+    uses_database = True
 
     def __init__(self, settings: DispatcherSettings) -> None:
         super().__init__(settings)
@@ -35,6 +37,8 @@ class DispatcherService(Service):
         redis, producer = self.connections.redis, self.connections.producer
         topics = Topics.from_settings(settings)
         campaigns = CampaignStore(redis, keys)
+        # Opened with the service's connections, after this is built.
+        recipients = RecipientStore(lambda: self.connections.database)
         progress = ProgressStore(redis, keys)
         expansions = ExpansionStore(redis, keys)
         holding = HoldingStore(redis, keys)
@@ -52,6 +56,7 @@ class DispatcherService(Service):
             producer=producer,
             topics=topics,
             campaigns=campaigns,
+            recipients=recipients,
             holding=holding,
             positions=positions,
             admission=admission,
@@ -82,6 +87,7 @@ class DispatcherService(Service):
                 producer=producer,
                 topics=topics,
                 campaigns=campaigns,
+                recipients=recipients,
                 poll_interval_s=settings.schedule_poll_interval_s,
             ),
             held=HoldReleaser(

@@ -40,6 +40,7 @@ from shared.lifecycle import THROTTLED, THROTTLES_FROM, move
 from shared.senders import SenderDirectory
 from shared.store.campaigns import CampaignStore
 from shared.store.holding import HoldingStore
+from shared.store.recipients import RecipientStore
 from shared.topics import Topics
 from shared.tracing import tracer
 
@@ -50,18 +51,19 @@ _tracer = tracer(__name__)
 CANCEL_BATCHES_PER_TICK = 50
 
 
-async def audience_size(campaigns: CampaignStore, event: CampaignStarted) -> int:
+def audience_size(event: CampaignStarted) -> int:
     if isinstance(event.audience, InlineAudience):
         return len(event.audience.recipients)
-    return await campaigns.audience_size(event.campaign_id)
+    return event.audience.size
 
 
 async def read_recipients(
-    campaigns: CampaignStore, event: CampaignStarted, start: int, count: int
+    recipients: RecipientStore, event: CampaignStarted, start: int, count: int
 ) -> list[Recipient]:
+    """One page of the audience, from send position ``start`` on."""
     if isinstance(event.audience, InlineAudience):
         return event.audience.recipients[start : start + count]
-    return await campaigns.audience_slice(event.campaign_id, start, count)
+    return await recipients.page(event.campaign_id, start, count)
 
 
 class BatchEmitter:
@@ -71,6 +73,7 @@ class BatchEmitter:
         producer: AIOKafkaProducer,
         topics: Topics,
         campaigns: CampaignStore,
+        recipients: RecipientStore,
         holding: HoldingStore,
         positions: AudiencePositions,
         admission: Admission,
@@ -82,6 +85,7 @@ class BatchEmitter:
         self._producer = producer
         self._topics = topics
         self._campaigns = campaigns
+        self._recipients = recipients
         self._holding = holding
         self._positions = positions
         self._admission = admission
@@ -89,6 +93,9 @@ class BatchEmitter:
         self._default_from_number = default_from_number
         self._batch_size = batch_size
         self._commands_per_record = commands_per_record
+
+    async def page(self, event: CampaignStarted, start: int, count: int) -> list[Recipient]:
+        return await read_recipients(self._recipients, event, start, count)
 
     async def emit(
         self,
@@ -167,7 +174,7 @@ class BatchEmitter:
         cancellations: list[Event] = []
         while start < total and len(cancellations) < CANCEL_BATCHES_PER_TICK:
             recipients = await read_recipients(
-                self._campaigns, event, start, batch_size - start % batch_size
+                self._recipients, event, start, batch_size - start % batch_size
             )
             cancellations.append(
                 cancelled_batch(event.campaign_id, start, batch_size, recipients, reason)

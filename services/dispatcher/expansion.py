@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from opentelemetry import propagate
 
 from services.dispatcher.decisions import batches_emitted, emit_credits, new_record, tick_step
-from services.dispatcher.emission import BatchEmitter, audience_size, read_recipients
+from services.dispatcher.emission import BatchEmitter, audience_size
 from services.dispatcher.positions import AudiencePositions
 from services.dispatcher.ticks import TickSender
 from shared.events.models import CampaignStarted
@@ -76,7 +76,7 @@ class Expander:
 
         Idempotent: a redelivered start changes nothing once the campaign is sending.
         """
-        total = await audience_size(self._campaigns, event)
+        total = audience_size(event)
         await self._mark_sending(event, total)
         trace_context: dict[str, str] = {}
         propagate.inject(trace_context)  # the start's span: each batch continues it
@@ -131,9 +131,7 @@ class Expander:
             if cursor >= total:
                 break
             batch_index = cursor // batch_size
-            recipients = await read_recipients(
-                self._campaigns, event, cursor, batch_size - cursor % batch_size
-            )
+            recipients = await self._emitter.page(event, cursor, batch_size - cursor % batch_size)
             await self._emitter.emit(event, batch_index, cursor, recipients, trace_context)
             cursor += len(recipients)
             save_cursor(cursor)

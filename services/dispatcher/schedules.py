@@ -19,6 +19,7 @@ from shared.events import encode
 from shared.events.models import CampaignStarted
 from shared.lifecycle import SCHEDULED
 from shared.store.campaigns import CampaignStore
+from shared.store.recipients import RecipientStore
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -31,11 +32,13 @@ class ScheduleStarter(Poller):
         producer: AIOKafkaProducer,
         topics: Topics,
         campaigns: CampaignStore,
+        recipients: RecipientStore,
         poll_interval_s: float,
     ) -> None:
         super().__init__(poll_interval_s)
         self._producer = producer
         self._campaigns = campaigns
+        self._recipients = recipients
         self._topics = topics
 
     async def poll_once(self) -> None:
@@ -46,7 +49,13 @@ class ScheduleStarter(Poller):
         for campaign_id in await self._campaigns.due_schedules(now):
             # Still queued after a crash between the move and the publish: published again.
             start = await start_campaign(
-                self._campaigns, campaign_id, (SCHEDULED,), self._publish, now, again_if_queued=True
+                self._campaigns,
+                self._recipients,
+                campaign_id,
+                (SCHEDULED,),
+                self._publish,
+                now,
+                again_if_queued=True,
             )
             if start.event is not None:
                 started.append(campaign_id)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from redis.exceptions import RedisError
 
@@ -30,11 +32,14 @@ from shared.runtime import Service
 from shared.store.campaigns import CampaignStore
 from shared.store.funnel import FunnelStore
 from shared.store.progress import ProgressStore
+from shared.store.recipients import RecipientStore
 from shared.store.stats import StatsStore
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
 RETRY_DELAY_S = 1.0
+# PostgreSQL down, restarting or refusing: the batch is read again, as for Redis.
+DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError)
 # The broker answers a fetch once about a hundred results wait, or after 50 ms: a
 # fold costs a round trip and a commit whatever its size, and results that trickle in
 # (Twilio answering in 100 ms, say) made poll batches of a few records each.
@@ -46,11 +51,15 @@ AfterBatch = Callable[[], Awaitable[None]]
 
 class MetricsService(Service):
     name = "metrics"
+    uses_database = True
 
     def __init__(self, settings: MetricsSettings) -> None:
         super().__init__(settings)
         keys = Keys(settings.redis_key_prefix)
         redis = self.connections.redis
+        # Opened with the service's connections, after this is built.
+        self.recipients = RecipientStore(lambda: self.connections.database)
+        self._purge_interval_s = settings.recipients_purge_interval_s
         retention = Retention(
             progress_ttl_s=settings.progress_ttl_s,
             results_ttl_s=settings.results_ttl_s,
@@ -60,6 +69,7 @@ class MetricsService(Service):
         self.folder = ProgressFolder(
             ProgressStore(redis, keys),
             CampaignStore(redis, keys),
+            self.recipients,
             retention,
             StatsStore(redis, keys),
         )
@@ -99,6 +109,7 @@ class MetricsService(Service):
                 self._consume(self.status_consumer, "message.status", self.receipts.fold_batch),
                 name="metrics-receipts",
             ),
+            asyncio.create_task(self._purge_recipients(), name="metrics-recipients-purge"),
         ]
 
     async def stop_work(self) -> None:
@@ -122,8 +133,8 @@ class MetricsService(Service):
                 await self._fold(topic_name, batches, fold_batch)
                 if after_batch is not None:
                     await after_batch()
-            except (RedisError, OSError) as error:
-                # Nothing of this batch is committed: read it again once Redis answers.
+            except (RedisError, OSError, *DATABASE_ERRORS) as error:
+                # Nothing of this batch is committed: read it again once the stores answer.
                 # Results already folded are counted once anyway.
                 log.warning("cannot fold results, retrying", extra={"reason": str(error)})
                 for tp, records in batches.items():
@@ -132,6 +143,21 @@ class MetricsService(Service):
                 continue
             # Offsets move only after every result of the batch is in Redis.
             await consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
+
+    async def _purge_recipients(self) -> None:
+        """Delete the recipients of campaigns whose retention has passed, a bounded
+        number of rows at a time, until none is due; then wait for the next look."""
+        while not self._stopping.is_set():
+            try:
+                while await self.recipients.purge_expired(datetime.now(UTC)):
+                    if self._stopping.is_set():
+                        return
+            except (OSError, *DATABASE_ERRORS) as error:
+                log.warning("cannot purge expired recipients", extra={"reason": str(error)})
+            try:
+                await asyncio.wait_for(self._stopping.wait(), self._purge_interval_s)
+            except TimeoutError:
+                pass
 
     async def _fold(
         self,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from shared.events.models import (
     Event,
@@ -26,6 +26,7 @@ from shared.lifecycle import COMPLETED, FAILED, NOT_FINAL, move
 from shared.metrics import RESULTS_FOLDED
 from shared.store.campaigns import CampaignStore
 from shared.store.progress import ContactResult, Outcome, ProgressStore, ResultGroup
+from shared.store.recipients import RecipientStore
 from shared.store.stats import BUCKET_MS, OutcomeTally, StatsStore
 
 log = logging.getLogger(__name__)
@@ -100,11 +101,13 @@ class ProgressFolder:
         self,
         progress: ProgressStore,
         campaigns: CampaignStore,
+        recipients: RecipientStore,
         retention: Retention,
         stats: StatsStore,
     ) -> None:
         self._progress = progress
         self._campaigns = campaigns
+        self._recipients = recipients
         self._stats = stats
         self._retention = retention
         # Outcome counts for the alerts, written once a poll batch (flush_stats) rather
@@ -154,10 +157,10 @@ class ProgressFolder:
     async def _clean_up(self, campaign_id: str, status: str | None) -> None:
         retention = self._retention
         await self._progress.expire_ended(
-            campaign_id,
-            self._campaigns.audience_key(campaign_id),
-            retention.progress_ttl_s,
-            retention.results_ttl_s,
+            campaign_id, retention.progress_ttl_s, retention.results_ttl_s
+        )
+        await self._recipients.expire_after(
+            campaign_id, datetime.now(UTC) + timedelta(seconds=retention.results_ttl_s)
         )
         progress = await self._progress.read(campaign_id)
         record = await self._campaigns.get(campaign_id)

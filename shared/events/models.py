@@ -100,10 +100,10 @@ class InlineAudience(Wire):
 
 
 class StoredAudience(Wire):
-    """Recipients stored by the API in Redis under ``key``, streamed by the dispatcher."""
+    """Recipients frozen by the API in PostgreSQL's ``recipients`` table under the
+    campaign's id, read by the dispatcher in pages."""
 
     kind: Literal["stored"] = "stored"
-    key: str
     size: int = Field(ge=0)
 
 

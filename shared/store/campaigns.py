@@ -1,8 +1,8 @@
-"""Campaign definitions and audiences in Redis: written by the api, read by the pipeline.
+"""Campaign definitions in Redis: written by the api, read by the pipeline (their
+audiences are PostgreSQL's: shared/store/recipients.py).
 
 Layout (every key under the configured prefix):
 - ``campaign:{id}``            hash: the fields of :class:`CampaignRecord`
-- ``campaign:{id}:audience``   list: one Recipient JSON per contact, in send order
 - ``campaigns:owner:{owner}``  sorted set: campaign ids by creation time (ms)
 - ``schedules``                sorted set: scheduled campaign ids by due time (ms)
 - ``campaigns:active``         set: ids of campaigns started or scheduled through the api
@@ -11,7 +11,7 @@ Layout (every key under the configured prefix):
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, TypeAdapter
@@ -22,14 +22,11 @@ from shared.events.models import (
     CampaignStarted,
     MessageContent,
     Priority,
-    Recipient,
     SendWindow,
     StoredAudience,
 )
 from shared.lifecycle import DRAFT, CampaignStatus
 from shared.redis import Keys
-
-AUDIENCE_WRITE_CHUNK = 1_000
 
 _CONTENT = TypeAdapter(MessageContent)
 
@@ -113,9 +110,6 @@ class CampaignStore:
     def campaign_key(self, campaign_id: str) -> str:
         return self._keys("campaign", campaign_id)
 
-    def audience_key(self, campaign_id: str) -> str:
-        return self._keys("campaign", campaign_id, "audience")
-
     async def save(self, record: CampaignRecord) -> None:
         """Create or replace a campaign's definition (not its audience). A new campaign's
         first status is written here; any later change is a :meth:`transition`."""
@@ -164,35 +158,6 @@ class CampaignStore:
         key = self._keys("campaigns", "owner", owner_id)
         ids = await self._redis.zrevrange(key, offset, offset + limit - 1)
         return [i.decode() for i in ids], await self._redis.zcard(key)
-
-    async def append_audience(self, campaign_id: str, recipients: Iterable[Recipient]) -> int:
-        """Append recipients in chunks, so a large audience never sits in one command."""
-        key = self.audience_key(campaign_id)
-        written = 0
-        chunk: list[str] = []
-        for recipient in recipients:
-            chunk.append(recipient.model_dump_json(by_alias=True))
-            if len(chunk) >= AUDIENCE_WRITE_CHUNK:
-                written = await self._redis.rpush(key, *chunk)
-                chunk = []
-        if chunk:
-            written = await self._redis.rpush(key, *chunk)
-        return written
-
-    async def audience_size(self, campaign_id: str) -> int:
-        return await self._redis.llen(self.audience_key(campaign_id))
-
-    async def audience_slice(self, campaign_id: str, start: int, count: int) -> list[Recipient]:
-        raw = await self._redis.lrange(self.audience_key(campaign_id), start, start + count - 1)
-        return [Recipient.model_validate_json(item) for item in raw]
-
-    async def iter_audience(
-        self, campaign_id: str, chunk_size: int = AUDIENCE_WRITE_CHUNK
-    ) -> AsyncIterator[Sequence[Recipient]]:
-        start = 0
-        while chunk := await self.audience_slice(campaign_id, start, chunk_size):
-            yield chunk
-            start += len(chunk)
 
     async def schedule(self, campaign_id: str, due: datetime) -> None:
         await self._redis.zadd(self._keys("schedules"), {campaign_id: due.timestamp() * 1000})
@@ -255,7 +220,7 @@ class CampaignStore:
         )
 
 
-def started_event(record: CampaignRecord, audience_key: str, audience_size: int) -> CampaignStarted:
+def started_event(record: CampaignRecord, audience_size: int) -> CampaignStarted:
     """The CampaignStarted event that runs a stored campaign (from the api or a schedule)."""
     return CampaignStarted(
         campaign_id=record.id,
@@ -263,7 +228,7 @@ def started_event(record: CampaignRecord, audience_key: str, audience_size: int)
         owner_id=record.owner_id,
         name=record.name,
         content=record.content,
-        audience=StoredAudience(key=audience_key, size=audience_size),
+        audience=StoredAudience(size=audience_size),
         priority=record.priority,
         from_number=record.from_number,
         expires_at=record.expires_at,

@@ -242,15 +242,12 @@ class ProgressStore:
             for new, completes in zip(replies[::2], replies[1::2], strict=True)
         ]
 
-    async def expire_ended(
-        self, campaign_id: str, audience_key: str, progress_ttl_s: int, results_ttl_s: int
-    ) -> None:
+    async def expire_ended(self, campaign_id: str, progress_ttl_s: int, results_ttl_s: int) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
             for key in (self._key(campaign_id), self._key(campaign_id, "errors")):
                 pipe.expire(key, progress_ttl_s)
             for part in ("outcomes", "batches", "retryable"):
                 pipe.expire(self._key(campaign_id, part), results_ttl_s)
-            pipe.expire(audience_key, results_ttl_s)
             await pipe.execute()
 
     async def record_job(self, kind: JobKind, record: dict, keep: int) -> None:

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from services.api.app import create_app
 from services.api.settings import ApiSettings
+from shared.store.recipients import RecipientStore
 
 ALICE_TOKEN = "alice-secret-token"
 BOB_TOKEN = "bob-secret-token"
@@ -30,6 +31,11 @@ class Api:
     bob: httpx.AsyncClient
     anonymous: httpx.AsyncClient
     admin: httpx.AsyncClient
+
+    @property
+    def recipients(self) -> RecipientStore:
+        """The frozen audiences, on the running app's own pool."""
+        return RecipientStore(self.app.state.connections.database)
 
 
 def valid_phone(index: int) -> str:

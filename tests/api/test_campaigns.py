@@ -67,7 +67,7 @@ async def test_inline_text_campaign_is_created_as_a_draft_with_its_audience(api:
         "+14155238886",
     )
     assert body["jobId"] is None and body["scheduledAt"] is None
-    audience = await store(api).audience_slice(body["id"], 0, 10)
+    audience = await api.recipients.page(body["id"], 0, 10)
     assert audience == [
         Recipient(contact_id="inline-0", phone="+34612345678", name="Ana", vars={"code": "A1"}),
         Recipient(contact_id="inline-1", phone="+14155552671"),
@@ -95,7 +95,7 @@ async def test_stored_contacts_and_a_template_make_one_audience(api: Api) -> Non
         "contentVariables": {"1": "{{name}}", "2": "{{city}}"},
     }
     assert body["totalContacts"] == 3  # the stored contact listed twice counts once
-    audience = await store(api).audience_slice(body["id"], 0, 10)
+    audience = await api.recipients.page(body["id"], 0, 10)
     assert [(r.contact_id, r.phone, r.name, r.vars) for r in audience] == [
         (first, valid_phone(1), "Bea", {"city": "Vigo"}),
         ("inline-1", valid_phone(3), "Cai", {}),

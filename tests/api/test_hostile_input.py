@@ -13,7 +13,6 @@ import pytest
 import services.api.audience
 from services.api.schemas.base import MAX_AUDIENCE_ITEMS
 from shared.redis import Keys
-from shared.store.campaigns import CampaignStore
 from tests.api.conftest import Api, create_campaign, valid_phone
 from tests.helpers import eventually
 
@@ -182,8 +181,7 @@ async def test_missing_vars_skip_leaves_those_contacts_out_and_counts_them(api: 
     status, body = await _with_missing_code(api, missingVars="skip")
     assert status == 201, body
     assert (body["totalContacts"], body["skippedContacts"]) == (1, 2)
-    store = CampaignStore(api.redis, Keys(api.settings.redis_key_prefix))
-    audience = await store.audience_slice(body["id"], 0, 10)
+    audience = await api.recipients.page(body["id"], 0, 10)
     assert [r.phone for r in audience] == [valid_phone(0)]
 
 

@@ -57,8 +57,7 @@ async def test_start_answers_after_writing_campaign_started(api: Api) -> None:
     assert event.content == TextContent(body="Hola {{name}}")
     assert isinstance(event.audience, StoredAudience)
     assert event.audience.size == 2
-    raw = await api.redis.lrange(event.audience.key, 0, -1)
-    assert [Recipient.model_validate_json(item) for item in raw] == [
+    assert await api.recipients.page(campaign["id"], 0, 10) == [
         Recipient(contact_id="inline-0", phone=valid_phone(0), name="Ana"),
         Recipient(contact_id="inline-1", phone="+14155552671"),
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 from redis.asyncio import Redis
 
 from tests.e2e.test_campaigns import (
@@ -27,7 +28,6 @@ async def _ttls(redis_url: str, prefix: str, campaign_id: str) -> dict[str, int]
             "errors": f"{prefix}progress:{campaign_id}:errors",
             "outcomes": f"{prefix}progress:{campaign_id}:outcomes",
             "batches": f"{prefix}progress:{campaign_id}:batches",
-            "audience": f"{prefix}campaign:{campaign_id}:audience",
             "ledger": f"{prefix}ledger:{campaign_id}",
             "definition": f"{prefix}campaign:{campaign_id}",
         }
@@ -56,7 +56,24 @@ def test_a_finished_campaigns_keys_carry_the_documented_ttls(make_system, sandbo
         return range(seconds - 120, seconds + 1)
 
     assert ttls["progress"] in about(DAY_S) and ttls["errors"] in about(DAY_S), ttls
-    for name in ("outcomes", "batches", "audience", "ledger"):
+    for name in ("outcomes", "batches", "ledger"):
         assert ttls[name] in about(WEEK_S), (name, ttls)
     assert ttls["definition"] == -1  # the campaign itself is the user's: never expires
     assert ttls["newest job is this run"] == 1  # its job record, among the kept ones
+    # Its recipients, in PostgreSQL, are kept as long as its results, then purged.
+    kept_s = asyncio.run(_recipients_kept_s(system.env["DATABASE_URL"], campaign["id"]))
+    assert kept_s in about(WEEK_S), kept_s
+
+
+async def _recipients_kept_s(database_url: str, campaign_id: str) -> int:
+    connection = await asyncpg.connect(database_url)
+    try:
+        return int(
+            await connection.fetchval(
+                "SELECT extract(epoch FROM purge_after - now()) FROM campaign_audiences"
+                " WHERE campaign_id = $1",
+                campaign_id,
+            )
+        )
+    finally:
+        await connection.close()

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from redis.asyncio import Redis
@@ -15,6 +16,7 @@ from services.dispatcher.settings import DispatcherSettings
 from shared.events.models import Recipient, TextContent
 from shared.redis import Keys
 from shared.store.campaigns import CampaignRecord, CampaignStore
+from shared.store.recipients import RecipientStore
 from tests.e2e.test_campaigns import start
 from tests.helpers import eventually_sync
 
@@ -28,17 +30,18 @@ SEND_RATE = 500
 COMMANDS_PER_RECORD = DispatcherSettings.model_fields["commands_per_record"].default
 
 
-async def _seed_campaign(redis_url: str, prefix: str, campaign_id: str) -> None:
+async def _seed_campaign(env: dict[str, str], campaign_id: str) -> None:
     """A million-contact campaign as the api stores it (creating one over REST is the
     CSV import's job, measured on its own)."""
-    redis = Redis.from_url(redis_url)
+    redis = Redis.from_url(env["REDIS_URL"])
+    database = await asyncpg.create_pool(env["DATABASE_URL"], min_size=1, max_size=1)
     try:
-        store = CampaignStore(redis, Keys(prefix))
+        store = CampaignStore(redis, Keys(env["REDIS_KEY_PREFIX"]))
         recipients = (
             Recipient(contact_id=f"c{i}", phone=f"+3461{i // 9000:03d}{i % 9000 + 1000:04d}")
             for i in range(CONTACTS)
         )
-        assert await store.append_audience(campaign_id, recipients) == CONTACTS
+        assert await RecipientStore(database).freeze(campaign_id, recipients) == CONTACTS
         await store.save(
             CampaignRecord(
                 id=campaign_id,
@@ -52,6 +55,7 @@ async def _seed_campaign(redis_url: str, prefix: str, campaign_id: str) -> None:
         )
     finally:
         await redis.aclose()
+        await database.close()
 
 
 class Sampler:
@@ -119,7 +123,7 @@ async def test_a_million_contacts_started_and_stopped_stay_bounded(make_system, 
         twilio_rate_limit_per_hour=SEND_RATE * 3600,
     )
     prefix = system.env["KAFKA_TOPIC_PREFIX"]
-    await _seed_campaign(system.env["REDIS_URL"], system.env["REDIS_KEY_PREFIX"], "million")
+    await _seed_campaign(system.env, "million")
     pids = {name: system.table.get(name).pid for name in system.names()}
     sampler = Sampler(system.env["KAFKA_BOOTSTRAP_SERVERS"], prefix, PARTITIONS, pids)
     sampling = asyncio.create_task(sampler.run())

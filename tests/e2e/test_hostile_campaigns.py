@@ -13,10 +13,9 @@ import asyncio
 import base64
 import json
 
-import redis
+import asyncpg
 
 from shared.events.models import DeadLetter, MessageFailed
-from shared.redis import Keys
 from shared.topics import Topics
 from tests.e2e.test_campaigns import create_campaign, ledger, start, valid_phone, wait_finished
 from tests.helpers import eventually_sync
@@ -166,9 +165,8 @@ def test_a_campaign_whose_step_keeps_failing_is_failed_with_its_reason(
     topics = Topics.from_settings(settings)
     with system.client() as client:
         bad = create_campaign(client, "corrupt", [valid_phone(5_000 + i) for i in range(5)])
-        audience_key = Keys(settings.redis_key_prefix)("campaign", bad["id"], "audience")
-        with redis.Redis.from_url(settings.redis_url) as store:
-            store.lset(audience_key, 2, b"{not json")
+        # A row changed by hand: a phone no Recipient accepts.
+        asyncio.run(_corrupt_recipient(system.env["DATABASE_URL"], bad["id"], position=2))
         start(client, bad["id"])
         normal_id = _run_normal_campaign(client)
 
@@ -194,3 +192,15 @@ def test_a_campaign_whose_step_keeps_failing_is_failed_with_its_reason(
     assert base64.b64decode(letter.original_base64) == bad["id"].encode()
     assert letter.reason == reason
     assert not any(m["to"] == f"whatsapp:{valid_phone(5_000)}" for m in ledger(sandbox_admin))
+
+
+async def _corrupt_recipient(database_url: str, campaign_id: str, position: int) -> None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            "UPDATE recipients SET phone = '' WHERE campaign_id = $1 AND position = $2",
+            campaign_id,
+            position,
+        )
+    finally:
+        await connection.close()

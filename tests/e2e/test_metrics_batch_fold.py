@@ -34,6 +34,7 @@ from shared.redis import Keys
 from shared.store.campaigns import CampaignRecord, CampaignStore
 from shared.store.funnel import FunnelStore, Receipt, advance, state_of
 from shared.store.progress import ProgressStore, ResultGroup
+from shared.store.recipients import RecipientStore
 from shared.store.stats import BUCKET_MS, StatsStore
 from shared.topics import Topics
 from shared.tracing import is_sampled as sampled
@@ -216,12 +217,12 @@ async def test_the_batch_fold_leaves_redis_as_folding_one_group_at_a_time(
 
 
 async def test_a_folded_batch_completes_each_campaign_once_and_counts_exactly(
-    redis, make_settings
+    redis, database, make_settings
 ) -> None:
     keys = Keys(make_settings().redis_key_prefix)
     campaigns, progress = CampaignStore(redis, keys), ProgressStore(redis, keys)
     stats = StatsStore(redis, keys)
-    folder = ProgressFolder(progress, campaigns, Retention(), stats)
+    folder = ProgressFolder(progress, campaigns, RecipientStore(database), Retention(), stats)
     for campaign_id, total in (("a", 3), ("b", 2)):
         await campaigns.save(
             CampaignRecord(
