@@ -10,6 +10,7 @@ campaign's failure).
 
 from __future__ import annotations
 
+import asyncpg
 from aiokafka.errors import (
     CorruptRecordException,
     InvalidMessageError,
@@ -32,15 +33,33 @@ _BAD_RECORD_KAFKA_ERRORS = (
 )
 
 
+# PostgreSQL away, restarting, shutting down, or out of connections or room: the
+# same statement succeeds once it is back.
+DATABASE_OUTAGES = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+)
+
+
 def is_outage(error: BaseException) -> bool:
-    """True for Redis or Kafka being unreachable, slow, failing over or loading."""
+    """True for Redis, Kafka or PostgreSQL being unreachable, slow, failing over or
+    loading."""
     if isinstance(error, KafkaError):
         # Kafka's error kinds are many and mostly transient (leaders moving, brokers
         # away): anything not about the record itself counts as an outage.
         return not isinstance(error, _BAD_RECORD_KAFKA_ERRORS)
     # ReadOnlyError: a replica answering while Redis fails over.
     return isinstance(
-        error, RedisConnectionError | RedisTimeoutError | ReadOnlyError | OSError | TimeoutError
+        error,
+        (
+            RedisConnectionError,
+            RedisTimeoutError,
+            ReadOnlyError,
+            OSError,
+            TimeoutError,
+            *DATABASE_OUTAGES,
+        ),
     )
 
 

@@ -17,6 +17,8 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError, ResponseError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.outages import DATABASE_OUTAGES
+
 log = logging.getLogger(__name__)
 
 Location = Sequence[str | int]
@@ -131,6 +133,16 @@ def install_error_handlers(app: FastAPI) -> None:
             {"detail": "Redis unavailable", "message": "Redis unavailable, try again"},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
+
+    async def on_database_down(_request: Request, error: Exception) -> JSONResponse:
+        log.warning("postgres unavailable", extra={"reason": repr(error)})
+        return JSONResponse(
+            {"detail": "PostgreSQL unavailable", "message": "PostgreSQL unavailable, try again"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+    for outage in DATABASE_OUTAGES:
+        app.add_exception_handler(outage, on_database_down)
 
     @app.exception_handler(ResponseError)
     async def on_redis_refused(request: Request, error: ResponseError) -> JSONResponse:

@@ -56,7 +56,7 @@ class ApiSettings(Settings):
     api_metrics_port: int = Field(default=9464, ge=0, le=65535)
     # Region used to read phone numbers written without a leading + (ISO 3166 code).
     default_phone_region: str = "US"
-    # Contacts written to Redis per round trip during an import.
+    # Contacts written to PostgreSQL per statement during an import.
     contacts_import_chunk: int = Field(default=1_000, ge=1, le=5_000)
     # Request bodies larger than this are refused (413) before they are parsed; the CSV
     # import, which streams its file, has its own cap.

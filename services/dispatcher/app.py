@@ -72,6 +72,7 @@ class DispatcherService(Service):
                 max_concurrent_batches=settings.max_concurrent_batches,
             ),
             campaigns=campaigns,
+            recipients=recipients,
             progress=progress,
             expansions=expansions,
             holding=holding,

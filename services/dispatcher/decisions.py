@@ -94,6 +94,7 @@ def cancelled_batch(
         batch_index=start // batch_size,
         contact_ids=[r.contact_id for r in recipients],
         reason=reason,
+        first_position=start,
     )
 
 
@@ -163,6 +164,7 @@ def build_batch(
             "contact_id": contact_id,
             "to": whatsapp_address(phone or recipient.phone),
             "batch_index": batch_index,
+            "position": position,
         }
         if phone is None:
             batch.results.append(MessageSkipped(reason="invalid", **common))

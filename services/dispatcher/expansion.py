@@ -19,6 +19,7 @@ I/O is emission.py's. The stores come from the service object (app.py).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,13 +31,14 @@ from services.dispatcher.decisions import batches_emitted, emit_credits, new_rec
 from services.dispatcher.emission import BatchEmitter, audience_size
 from services.dispatcher.positions import AudiencePositions
 from services.dispatcher.ticks import TickSender
-from shared.events.models import CampaignStarted
+from shared.events.models import CampaignStarted, InlineAudience
 from shared.lifecycle import BEGINS_SENDING_FROM, SENDING, move
 from shared.metrics import BATCHES_EMITTED
 from shared.store.campaigns import CampaignStore
 from shared.store.expansion import ExpansionStore
 from shared.store.holding import HoldingStore
 from shared.store.progress import ProgressStore
+from shared.store.recipients import AudienceExists, RecipientStore
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ class Expander:
         config: ExpansionConfig,
         *,
         campaigns: CampaignStore,
+        recipients: RecipientStore,
         progress: ProgressStore,
         expansions: ExpansionStore,
         holding: HoldingStore,
@@ -62,6 +65,7 @@ class Expander:
     ) -> None:
         self._config = config
         self._campaigns = campaigns
+        self._recipients = recipients
         self._progress = progress
         self._expansions = expansions
         self._holding = holding
@@ -77,6 +81,11 @@ class Expander:
         Idempotent: a redelivered start changes nothing once the campaign is sending.
         """
         total = audience_size(event)
+        if isinstance(event.audience, InlineAudience):
+            # Published straight to Kafka: its recipients are recorded like any other
+            # campaign's, so that each one's outcome has a row to go to.
+            with contextlib.suppress(AudienceExists):  # a redelivered start
+                await self._recipients.freeze(event.campaign_id, event.audience.recipients)
         await self._mark_sending(event, total)
         trace_context: dict[str, str] = {}
         propagate.inject(trace_context)  # the start's span: each batch continues it

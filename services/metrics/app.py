@@ -16,7 +16,6 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
-import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from redis.exceptions import RedisError
 
@@ -27,6 +26,7 @@ from services.metrics.spans import BatchSpans
 from shared.dlq import send_to_dlq
 from shared.events import Event, EventDecodeError, decode
 from shared.kafka import make_consumer
+from shared.outages import DATABASE_OUTAGES
 from shared.redis import Keys
 from shared.runtime import Service
 from shared.store.campaigns import CampaignStore
@@ -38,8 +38,6 @@ from shared.topics import Topics
 
 log = logging.getLogger(__name__)
 RETRY_DELAY_S = 1.0
-# PostgreSQL down, restarting or refusing: the batch is read again, as for Redis.
-DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError)
 # The broker answers a fetch once about a hundred results wait, or after 50 ms: a
 # fold costs a round trip and a commit whatever its size, and results that trickle in
 # (Twilio answering in 100 ms, say) made poll batches of a few records each.
@@ -133,7 +131,7 @@ class MetricsService(Service):
                 await self._fold(topic_name, batches, fold_batch)
                 if after_batch is not None:
                     await after_batch()
-            except (RedisError, OSError, *DATABASE_ERRORS) as error:
+            except (RedisError, OSError, *DATABASE_OUTAGES) as error:
                 # Nothing of this batch is committed: read it again once the stores answer.
                 # Results already folded are counted once anyway.
                 log.warning("cannot fold results, retrying", extra={"reason": str(error)})
@@ -152,7 +150,7 @@ class MetricsService(Service):
                 while await self.recipients.purge_expired(datetime.now(UTC)):
                     if self._stopping.is_set():
                         return
-            except (OSError, *DATABASE_ERRORS) as error:
+            except (OSError, *DATABASE_OUTAGES) as error:
                 log.warning("cannot purge expired recipients", extra={"reason": str(error)})
             try:
                 await asyncio.wait_for(self._stopping.wait(), self._purge_interval_s)

@@ -24,9 +24,10 @@ from shared.events.models import (
 )
 from shared.lifecycle import COMPLETED, FAILED, NOT_FINAL, move
 from shared.metrics import RESULTS_FOLDED
+from shared.outages import MAX_REASON_CHARS
 from shared.store.campaigns import CampaignStore
 from shared.store.progress import ContactResult, Outcome, ProgressStore, ResultGroup
-from shared.store.recipients import RecipientStore
+from shared.store.recipients import RecipientOutcome, RecipientStore
 from shared.store.stats import BUCKET_MS, OutcomeTally, StatsStore
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,45 @@ def group_results(events: Sequence[Event]) -> dict[GroupKey, list[ContactResult]
     return {key: results for key, results in groups.items() if results}
 
 
+def recipient_outcomes(events: Sequence[Event]) -> list[RecipientOutcome]:
+    """The terminal results of a poll batch as per-recipient rows. Results without a
+    position (published by versions before positions were) have no row to go to."""
+    rows: list[RecipientOutcome] = []
+    for event in events:
+        state = outcome_of(event)
+        if state is None:
+            continue
+        if isinstance(event, MessagesCancelled):
+            if event.first_position is not None:
+                rows.extend(
+                    RecipientOutcome(
+                        event.campaign_id, position, state, event.occurred_at, reason=event.reason
+                    )
+                    for position in range(
+                        event.first_position, event.first_position + len(event.contact_ids)
+                    )
+                )
+        elif isinstance(event, MessageOutcome) and event.position is not None:
+            rows.append(
+                RecipientOutcome(
+                    event.campaign_id,
+                    event.position,
+                    state,
+                    event.occurred_at,
+                    error_code=getattr(event, "error_code", None),
+                    message_sid=getattr(event, "message_sid", None),
+                    reason=_reason(event),
+                )
+            )
+    return rows
+
+
+def _reason(event: MessageOutcome) -> str | None:
+    if isinstance(event, MessageFailed):
+        return event.error_message[:MAX_REASON_CHARS]
+    return getattr(event, "reason", None)
+
+
 @dataclass(frozen=True, slots=True)
 class Retention:
     progress_ttl_s: int = 24 * 3600
@@ -116,7 +156,11 @@ class ProgressFolder:
 
     async def fold_batch(self, events: Sequence[Event]) -> int:
         """Count the terminal results of a poll batch, each contact once, in one round
-        trip; complete the campaigns they finish. Returns how many were new."""
+        trip; complete the campaigns they finish. Returns how many were new.
+
+        Each recipient's outcome goes to PostgreSQL first, in one statement, so that a
+        campaign seen completed has every outcome written."""
+        await self._recipients.record_outcomes(recipient_outcomes(events))
         groups = group_results(events)
         replies = await self._progress.fold_many(
             [(group, results) for (group, _), results in groups.items()]

@@ -196,6 +196,11 @@ class SendMessage(Event):
     content: MessageContent
     attempt: int = Field(default=1, ge=1)
     batch_index: int = Field(default=0, ge=0)
+    position: int | None = Field(
+        default=None,
+        ge=0,
+        description="The recipient's place in the campaign's audience (send order).",
+    )
     expires_at: ZonedDatetime | None = None
     priority: Priority = Field(
         default="normal", description="The campaign's share of the send rate, by weight."
@@ -213,6 +218,7 @@ class SendMessage(Event):
             to=self.to,
             attempt=self.attempt,
             batch_index=self.batch_index,
+            position=self.position,
             **fields,
         )
 
@@ -255,6 +261,11 @@ class MessageOutcome(Event):
     to: str
     attempt: int = Field(default=1, ge=1)
     batch_index: int = Field(default=0, ge=0)
+    position: int | None = Field(
+        default=None,
+        ge=0,
+        description="The recipient's place in the campaign's audience (send order).",
+    )
 
 
 class MessageSent(MessageOutcome):
@@ -293,6 +304,11 @@ class MessagesCancelled(Event):
     batch_index: int = Field(ge=0)
     contact_ids: list[str] = Field(min_length=1)
     reason: CancelReason = "stopped"
+    first_position: int | None = Field(
+        default=None,
+        ge=0,
+        description="The audience position of the first contact; the others follow it.",
+    )
 
 
 class MessageDeferred(MessageOutcome):

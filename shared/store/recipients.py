@@ -17,6 +17,7 @@ from collections.abc import (
     Iterator,
     Sequence,
 )
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -45,7 +46,31 @@ WHERE (campaign_id, position) IN (
 )
 """
 
+# Outcomes of a poll batch in one statement: each column an array, joined by key.
+# Only a recipient without an outcome takes one, so a batch read again after a crash
+# writes nothing new, and the first terminal result stays, as in the progress counts.
+_RECORD_OUTCOMES = """
+UPDATE recipients AS r
+SET state = o.state, error_code = o.error_code, message_sid = o.message_sid,
+    reason = o.reason, outcome_at = o.outcome_at
+FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::text[], $6::text[],
+            $7::timestamptz[])
+     AS o(campaign_id, position, state, error_code, message_sid, reason, outcome_at)
+WHERE r.campaign_id = o.campaign_id AND r.position = o.position AND r.state IS NULL
+"""
+
 Pool = Callable[[], asyncpg.Pool]
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientOutcome:
+    campaign_id: str
+    position: int
+    state: str
+    at: datetime
+    error_code: int | None = None
+    message_sid: str | None = None
+    reason: str | None = None
 
 
 class AudienceExists(Exception):
@@ -106,6 +131,27 @@ class RecipientStore:
         while page := await self.page(campaign_id, start, page_size):
             yield page
             start += len(page)
+
+    async def record_outcomes(self, outcomes: Sequence[RecipientOutcome]) -> int:
+        """Write outcomes in one statement; the first per recipient counts (see
+        _RECORD_OUTCOMES). Returns how many recipients took one."""
+        if not outcomes:
+            return 0
+        first: dict[tuple[str, int], RecipientOutcome] = {}
+        for outcome in outcomes:
+            first.setdefault((outcome.campaign_id, outcome.position), outcome)
+        rows = first.values()
+        status = await self._pool().execute(
+            _RECORD_OUTCOMES,
+            [o.campaign_id for o in rows],
+            [o.position for o in rows],
+            [o.state for o in rows],
+            [o.error_code for o in rows],
+            [o.message_sid for o in rows],
+            [o.reason for o in rows],
+            [o.at for o in rows],
+        )
+        return int(status.split()[-1])
 
     async def expire_after(self, campaign_id: str, when: datetime) -> None:
         """The campaign has ended: its recipients may be deleted after ``when``."""

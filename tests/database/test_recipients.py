@@ -15,7 +15,12 @@ from services.api.contacts_store import ContactStore
 from services.api.redis_moves import SCANNED_MOVES, move_records_from_redis
 from shared.events.models import Recipient
 from shared.redis import Keys
-from shared.store.recipients import AudienceExists, RecipientStore, move_audiences_from_redis
+from shared.store.recipients import (
+    AudienceExists,
+    RecipientOutcome,
+    RecipientStore,
+    move_audiences_from_redis,
+)
 
 
 def _people(count: int, start: int = 0) -> list[Recipient]:
@@ -140,3 +145,44 @@ async def test_the_keyspace_scan_runs_until_it_has_finished_once(
     await move_records_from_redis(redis, keys, database, contacts, recipients)
     assert await recipients.size("late") == 0
     assert await redis.exists(late)
+
+
+async def _outcomes(database: asyncpg.Pool, campaign_id: str) -> list[tuple]:
+    rows = await database.fetch(
+        "SELECT position, state, error_code, message_sid, reason FROM recipients"
+        " WHERE campaign_id = $1 ORDER BY position",
+        campaign_id,
+    )
+    return [tuple(row) for row in rows]
+
+
+async def test_the_first_outcome_of_each_recipient_stays_and_a_replay_changes_nothing(
+    database,
+) -> None:
+    store = RecipientStore(database)
+    await store.freeze("outcomes", _people(4))
+    at = datetime.now(UTC)
+    batch = [
+        RecipientOutcome("outcomes", 0, "sent", at, message_sid="SM0"),
+        RecipientOutcome("outcomes", 1, "failed", at, error_code=63016, reason="outside window"),
+        # The same recipient twice in one batch: the first is its outcome.
+        RecipientOutcome("outcomes", 0, "failed", at, error_code=30007),
+        RecipientOutcome("outcomes", 3, "skipped", at, reason="opted_out"),
+        # No such recipient (a campaign whose audience is elsewhere): nothing to write.
+        RecipientOutcome("outcomes", 99, "sent", at, message_sid="SM99"),
+        RecipientOutcome("elsewhere", 0, "sent", at, message_sid="SMx"),
+    ]
+    assert await store.record_outcomes(batch) == 3
+    written = await _outcomes(database, "outcomes")
+    assert written == [
+        (0, "sent", None, "SM0", None),
+        (1, "failed", 63016, None, "outside window"),
+        (2, None, None, None, None),
+        (3, "skipped", None, None, "opted_out"),
+    ]
+    # Read again after a crash, or a later, different result: the first one stays.
+    assert await store.record_outcomes(batch) == 0
+    later = [RecipientOutcome("outcomes", 1, "sent", at, message_sid="SM1")]
+    assert await store.record_outcomes(later) == 0
+    assert await _outcomes(database, "outcomes") == written
+    assert await store.record_outcomes([]) == 0

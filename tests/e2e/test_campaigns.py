@@ -7,6 +7,7 @@ import bisect
 import json
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 
@@ -63,6 +64,19 @@ def ledger(sandbox: httpx.Client, **params) -> list[dict]:
     response = sandbox.get("/_sandbox/ledger", params=params)
     response.raise_for_status()
     return response.json()["messages"]
+
+
+async def recipient_rows(database_url: str, campaign_id: str) -> list[dict]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT position, phone, state, error_code, message_sid, reason, outcome_at"
+            " FROM recipients WHERE campaign_id = $1 ORDER BY position",
+            campaign_id,
+        )
+        return [dict(row) for row in rows]
+    finally:
+        await connection.close()
 
 
 def test_ten_thousand_contacts_complete_with_exact_counts(make_system, sandbox_admin) -> None:
@@ -162,6 +176,11 @@ def test_a_campaign_published_as_raw_bytes_runs(make_system, sandbox_admin, stac
     assert status["progress"]["success"] == 40
     bodies = {message["to"]: message["body"] for message in ledger(sandbox_admin)}
     assert bodies[f"whatsapp:{valid_phone(3)}"] == "Hello n3"
+    # Its recipients are recorded like those of a campaign made through the api.
+    rows = asyncio.run(recipient_rows(system.env["DATABASE_URL"], "external-1"))
+    assert [(row["phone"], row["state"]) for row in rows] == [
+        (valid_phone(i), "sent") for i in range(40)
+    ]
 
 
 def test_a_scheduled_campaign_starts_on_time_across_a_restart(make_system, sandbox_admin) -> None:

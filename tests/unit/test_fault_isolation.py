@@ -6,6 +6,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, MessageSizeTooLargeError
 from pydantic import ValidationError
@@ -98,6 +99,12 @@ def test_expiry_compares_whatever_zone_it_has(expires_at: datetime | None, expec
         (KafkaTimeoutError(), True),
         (ConnectionRefusedError(), True),
         (TimeoutError(), True),
+        (asyncpg.exceptions.ConnectionDoesNotExistError("closed mid-statement"), True),
+        (asyncpg.exceptions.AdminShutdownError("terminating connection"), True),
+        (asyncpg.exceptions.CannotConnectNowError("the database system is starting up"), True),
+        (asyncpg.exceptions.TooManyConnectionsError("too many clients"), True),
+        (asyncpg.exceptions.UniqueViolationError("duplicate key"), False),
+        (asyncpg.exceptions.UndefinedTableError("no such table"), False),
         (MessageSizeTooLargeError(), False),  # about the record: it fails again
         (ResponseError("WRONGTYPE"), False),
         (ValueError("bad data"), False),
