@@ -117,6 +117,14 @@ class Bench:
             client.close()
         return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
 
+    def redis_used_memory(self) -> int:
+        """Bytes Redis holds for data and its overhead (INFO memory: used_memory)."""
+        client = redis.Redis.from_url(self.stack["REDIS_URL"])
+        try:
+            return int(client.info("memory")["used_memory"])
+        finally:
+            client.close()
+
     def faults(self, **faults: object) -> None:
         self.sandbox.post("/_sandbox/faults", json=faults).raise_for_status()
 

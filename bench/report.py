@@ -97,6 +97,34 @@ def goals(results: dict) -> list[tuple[str, str, str, bool]]:
         rows.append(
             ("scale", f"largest RSS {peak:.0f} MB", "< 300 MB for every service", peak < 300)
         )
+    imported = results.get("contacts_import")
+    if imported:
+        rows.append(
+            (
+                "contacts import",
+                f"{imported['rows']:,} contacts by CSV ({imported['file_mb']:.0f} MB) in "
+                f"{imported['seconds']:.1f} s ({imported['rows_per_s']:,} rows/s), "
+                f"{imported['errors']} row errors; the api's largest RSS "
+                f"{imported['api_peak_rss_mb']:.0f} MB",
+                "< 60 s; RSS < 300 MB",
+                imported["seconds"] < 60
+                and imported["errors"] == 0
+                and imported["api_peak_rss_mb"] < 300,
+            )
+        )
+    memory = results.get("audience_memory")
+    if memory:
+        now = memory["redis_bytes_for_the_audience_now"] / 1e6
+        earlier = memory["redis_bytes_as_earlier_versions_kept_it"] / 1e6
+        rows.append(
+            (
+                "audience memory",
+                f"Redis memory for a {memory['contacts']:,}-contact campaign's audience: "
+                f"{now:.1f} MB (in PostgreSQL), against {earlier:.0f} MB as a Redis list",
+                "reported",
+                True,
+            )
+        )
     control = results.get("control_latency")
     if control:
         rows.append(

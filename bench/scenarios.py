@@ -36,6 +36,7 @@ from bench.harness import (
     wait_done,
     wait_until,
 )
+from bench.records import audience_memory, contacts_import
 from devstack.debian import ensure_wrk
 from devstack.system import TOKEN
 
@@ -460,6 +461,8 @@ SCENARIOS = {
     "rate_precision": rate_precision,
     "pipeline_capacity": pipeline_capacity,
     "scale": scale,
+    "contacts_import": contacts_import,
+    "audience_memory": audience_memory,
     "control_latency": control_latency,
     "api_under_load": api_under_load,
     "profile": profile,

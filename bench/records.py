@@ -1,0 +1,120 @@
+"""Issue 17's figures: what PostgreSQL as the system of record costs and saves.
+
+- ``contacts_import``: a CSV of contacts through ``POST /api/contacts/import``, timed,
+  with the api's largest RSS.
+- ``audience_memory``: Redis memory for a million-contact campaign as this version
+  stores it (its audience in PostgreSQL) beside the same audience written as earlier
+  versions kept it (a Redis list of Recipient JSON), measured on the same Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import redis
+
+from bench.harness import Bench, phone, rss_mb, seed_campaign
+from shared.events.models import Recipient
+
+AUDIENCE_CHUNK = 1_000
+
+
+def contacts_import(bench: Bench, smoke: bool) -> dict:
+    rows = 10_000 if smoke else 1_000_000
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "contacts.csv"
+        _write_contacts(path, rows)
+        size_mb = path.stat().st_size / 1e6
+        with bench.system(sender_replicas=1) as system, system.client() as client:
+            api_pid = system.table.get("api").pid
+            with _PeakRss(api_pid) as peak, path.open("rb") as handle:
+                began = time.monotonic()
+                response = client.post(
+                    "/api/contacts/import",
+                    files={"file": ("contacts.csv", handle, "text/csv")},
+                    timeout=600,
+                )
+                seconds = time.monotonic() - began
+            response.raise_for_status()
+            report = response.json()
+    return {
+        "rows": rows,
+        "file_mb": round(size_mb, 1),
+        "seconds": round(seconds, 1),
+        "rows_per_s": round(rows / seconds),
+        "created": report["created"],
+        "errors": len(report["errors"]),
+        "api_peak_rss_mb": round(peak.mb, 1),
+    }
+
+
+def audience_memory(bench: Bench, smoke: bool) -> dict:
+    contacts = 10_000 if smoke else 1_000_000
+    with bench.system(sender_replicas=1) as system:
+        before = bench.redis_used_memory()
+        asyncio.run(seed_campaign(system.env, "memory", contacts))
+        now = bench.redis_used_memory() - before
+        earlier = _as_a_redis_list(bench, system.env["REDIS_KEY_PREFIX"], contacts)
+    return {
+        "contacts": contacts,
+        "redis_bytes_for_the_audience_now": max(0, now),
+        "redis_bytes_as_earlier_versions_kept_it": earlier,
+    }
+
+
+def _as_a_redis_list(bench: Bench, prefix: str, contacts: int) -> int:
+    """Write the audience as earlier versions did, measure, delete it again."""
+    client = redis.Redis.from_url(bench.stack["REDIS_URL"])
+    key = f"{prefix}campaign:memory:audience"
+    try:
+        before = int(client.info("memory")["used_memory"])
+        chunk: list[str] = []
+        for i in range(contacts):
+            recipient = Recipient(contact_id=f"c{i}", phone=phone(i))
+            chunk.append(recipient.model_dump_json(by_alias=True))
+            if len(chunk) == AUDIENCE_CHUNK:
+                client.rpush(key, *chunk)
+                chunk = []
+        if chunk:
+            client.rpush(key, *chunk)
+        return int(client.info("memory")["used_memory"]) - before
+    finally:
+        client.delete(key)
+        client.close()
+
+
+def _write_contacts(path: Path, rows: int) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["phone", "name", "city"])
+        for i in range(rows):
+            writer.writerow([phone(i), f"Contact {i}", "Vigo"])
+
+
+class _PeakRss:
+    """The largest RSS of a process (and its children) while the block runs."""
+
+    def __init__(self, pid: int, interval_s: float = 0.1) -> None:
+        self._pid = pid
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self.mb = 0.0
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.mb = max(self.mb, rss_mb(self._pid))
+            self._stop.wait(self._interval_s)
+
+    def __enter__(self) -> _PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
