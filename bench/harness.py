@@ -97,12 +97,14 @@ class Bench:
             system.stop_all()
 
     def infrastructure_pids(self) -> dict[str, int]:
-        """The sandbox's, Kafka's and Redis's processes, found by the ports they listen on
-        (so also when `make test` started them): their CPU is reported apart from ours."""
+        """The sandbox's, Kafka's, Redis's and PostgreSQL's processes, found by the ports
+        they listen on (so also when `make test` started them): their CPU is reported
+        apart from ours."""
         ports = {
             "twilio_sandbox": urlsplit(self.stack["TWILIO_API_BASE_URL"]).port,
             "kafka": int(self.stack["KAFKA_BOOTSTRAP_SERVERS"].split(",")[0].rsplit(":", 1)[1]),
             "redis": urlsplit(self.stack["REDIS_URL"]).port or 6379,
+            "postgres": urlsplit(self.stack["DATABASE_URL"]).port or 5432,
         }
         found = {name: listener_pid(port) for name, port in ports.items() if port}
         return {name: pid for name, pid in found.items() if pid is not None}

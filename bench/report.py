@@ -208,12 +208,12 @@ def render(results: dict, machine: dict) -> str:
             "End to end, from the start request to the last result folded. CPU in ms per",
             "message (the same number as CPU s per 1,000 messages), from each process's",
             "user and system time over the run (a process's children included). The",
-            "sandbox, Kafka and Redis are not ours: their CPU is apart, and not in",
+            "sandbox, Kafka, Redis and PostgreSQL are not ours: their CPU is apart, and not in",
             '"ours".',
             "",
             "| Twilio latency | sender replicas | messages | msg/s | api | dispatcher | metrics "
-            "| senders | ours | sandbox | Kafka | Redis |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| senders | ours | sandbox | Kafka | Redis | PostgreSQL |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for run in capacity["runs"]:
             cpu = run["cpu_ms_per_message"]
@@ -222,7 +222,7 @@ def render(results: dict, machine: dict) -> str:
             senders = f"{cpu['senders']}" + (
                 f" ({' + '.join(str(v) for v in each)})" if len(each) > 1 else ""
             )
-            apart = [other.get(k, "–") for k in ("twilio_sandbox", "kafka", "redis")]
+            apart = [other.get(k, "–") for k in ("twilio_sandbox", "kafka", "redis", "postgres")]
             lines.append(
                 f"| {run['latency_ms']} ms | {run['sender_replicas']} | {run['messages']} | "
                 f"{run['messages_per_s']} | {cpu['api']} | {cpu['dispatcher']} | "
