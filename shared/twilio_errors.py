@@ -128,6 +128,8 @@ REPORT_LABELS: dict[int, str] = {
     21610: "opted out: the recipient sent STOP",
 }
 TOO_MANY_REQUESTS = 429
+# "Attempt to send to unsubscribed recipient": the number replied STOP at Twilio.
+UNSUBSCRIBED_RECIPIENT = 21610
 
 
 def classify_status(http_status: int | None) -> Disposition:

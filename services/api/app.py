@@ -85,7 +85,12 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
         state.settings = settings
         state.connections = connections
         await move_records_from_redis(
-            connections.redis, keys, connections.database, contact_store, recipient_store
+            connections.redis,
+            keys,
+            connections.database,
+            contact_store,
+            recipient_store,
+            settings.twilio_credentials[0],
         )
         state.tokens = TokenRegistry(connections.database, settings.static_tokens)
         state.campaign_store = campaign_store

@@ -23,7 +23,7 @@ from services.api.dashboard import DashboardService
 from services.api.settings import ApiSettings
 from shared.redis import Keys
 from shared.runtime import Connections
-from shared.store.suppressions import SuppressionStore
+from shared.store.suppressions import SuppressionCache, SuppressionStore
 
 bearer = HTTPBearer(auto_error=False, description="A token from API_TOKENS or create-token.")
 
@@ -96,7 +96,8 @@ async def get_suppression_store(
     settings: SettingsDep, connections: ConnectionsDep, keys: KeysDep
 ) -> SuppressionStore:
     account_sid, _ = settings.twilio_credentials
-    return SuppressionStore(connections.redis, keys, account_sid)
+    cache = SuppressionCache(connections.redis, keys, account_sid)
+    return SuppressionStore(connections.database, cache, account_sid)
 
 
 async def get_campaign_reader(request: Request) -> CampaignReader:

@@ -1,6 +1,7 @@
 """Records that earlier versions kept in Redis move to PostgreSQL when the api starts.
 
-Tokens are one hash, read at every start (one round trip). Contacts and audiences
+Tokens and each account's opt-outs (with their audit trail) are a few known keys, read
+at every start (a round trip each). Contacts and audiences
 are found by scanning the keyspace, which costs seconds on a large Redis: that scan
 runs until it has once finished, then ``moves_from_redis`` says so and no start runs
 it again. Each move is idempotent, so api workers starting together may each run it.
@@ -9,8 +10,10 @@ it again. Each move is idempotent, so api workers starting together may each run
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import asyncpg
+import orjson
 from redis.asyncio import Redis
 
 from services.api.auth import move_tokens_from_redis
@@ -29,8 +32,10 @@ async def move_records_from_redis(
     database: asyncpg.Pool,
     contacts: ContactStore,
     recipients: RecipientStore,
+    account_sid: str,
 ) -> None:
     tokens = await move_tokens_from_redis(redis, keys, database)
+    opt_outs = await move_suppressions_from_redis(redis, keys, database, account_sid)
     done = await database.fetchval("SELECT 1 FROM moves_from_redis WHERE name = $1", SCANNED_MOVES)
     moved_contacts = moved_recipients = 0
     if not done:
@@ -40,8 +45,56 @@ async def move_records_from_redis(
             "INSERT INTO moves_from_redis (name) VALUES ($1) ON CONFLICT DO NOTHING",
             SCANNED_MOVES,
         )
-    if tokens or moved_contacts or moved_recipients:
+    if tokens or opt_outs or moved_contacts or moved_recipients:
         log.info(
             "records moved from Redis to PostgreSQL",
-            extra={"tokens": tokens, "contacts": moved_contacts, "recipients": moved_recipients},
+            extra={
+                "tokens": tokens,
+                "suppressions": opt_outs,
+                "contacts": moved_contacts,
+                "recipients": moved_recipients,
+            },
         )
+
+
+async def move_suppressions_from_redis(
+    redis: Redis, keys: Keys, database: asyncpg.Pool, account_sid: str
+) -> int:
+    """Opt-outs that earlier versions kept in Redis (``suppressions:{account}:details``,
+    number -> {"reason", "added_ms"}; ``:audit``, a list of changes newest first) move
+    to PostgreSQL, then leave Redis; the sorted set of numbers stays, as the copy."""
+    details_key = keys("suppressions", account_sid, "details")
+    audit_key = keys("suppressions", account_sid, "audit")
+    details = await redis.hgetall(details_key)
+    trail = await redis.lrange(audit_key, 0, -1)
+    if not details and not trail:
+        return 0
+    rows = []
+    for raw_phone, raw in details.items():
+        entry = orjson.loads(raw)
+        rows.append((account_sid, raw_phone.decode(), entry["reason"], _at(entry["added_ms"])))
+    changes = [orjson.loads(raw) for raw in reversed(trail)]  # oldest first: ids ascend
+    async with database.acquire() as connection, connection.transaction():
+        await connection.executemany(
+            "INSERT INTO suppressions (account_sid, phone, reason, added_at)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            rows,
+        )
+        # Api workers starting together may both move the trail: an entry already
+        # there (same time, change, number and actor) is not written twice.
+        await connection.executemany(
+            "INSERT INTO suppression_audit (account_sid, at, action, phone, reason, actor)"
+            " SELECT $1::text, $2::timestamptz, $3::text, $4::text, $5::text, $6::text"
+            " WHERE NOT EXISTS (SELECT 1 FROM suppression_audit"
+            " WHERE account_sid = $1 AND at = $2 AND action = $3 AND phone = $4 AND actor = $6)",
+            [
+                (account_sid, _at(c["at_ms"]), c["action"], c["phone"], c["reason"], c["actor"])
+                for c in changes
+            ],
+        )
+    await redis.delete(details_key, audit_key)
+    return len(rows)
+
+
+def _at(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)

@@ -22,7 +22,7 @@ from shared.store.expansion import ExpansionStore
 from shared.store.holding import HoldingStore
 from shared.store.progress import ProgressStore
 from shared.store.recipients import RecipientStore
-from shared.store.suppressions import SuppressionStore
+from shared.store.suppressions import SuppressionCache, SuppressionStore
 from shared.store.tiers import TierStore
 from shared.topics import Topics
 
@@ -47,7 +47,11 @@ class DispatcherService(Service):
         # One clock for admission and releases: an adjustable one reads its offset once.
         clock = make_clock(settings.clock_adjustable, redis, keys)
         admission = Admission(
-            SuppressionStore(redis, keys, settings.twilio_credentials[0]),
+            SuppressionStore(
+                lambda: self.connections.database,
+                SuppressionCache(redis, keys, settings.twilio_credentials[0]),
+                settings.twilio_credentials[0],
+            ),
             TierStore(redis, keys),
             settings.sender_directory,
             clock,

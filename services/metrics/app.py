@@ -34,6 +34,7 @@ from shared.store.funnel import FunnelStore
 from shared.store.progress import ProgressStore
 from shared.store.recipients import RecipientStore
 from shared.store.stats import StatsStore
+from shared.store.suppressions import SuppressionCache, SuppressionStore
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,11 @@ class MetricsService(Service):
             ProgressStore(redis, keys),
             CampaignStore(redis, keys),
             self.recipients,
+            SuppressionStore(
+                lambda: self.connections.database,
+                SuppressionCache(redis, keys, settings.twilio_credentials[0]),
+                settings.twilio_credentials[0],
+            ),
             retention,
             StatsStore(redis, keys),
         )

@@ -29,6 +29,8 @@ from shared.store.campaigns import CampaignStore
 from shared.store.progress import ContactResult, Outcome, ProgressStore, ResultGroup
 from shared.store.recipients import RecipientOutcome, RecipientStore
 from shared.store.stats import BUCKET_MS, OutcomeTally, StatsStore
+from shared.store.suppressions import SuppressionStore
+from shared.twilio_errors import UNSUBSCRIBED_RECIPIENT
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,16 @@ def recipient_outcomes(events: Sequence[Event]) -> list[RecipientOutcome]:
     return rows
 
 
+def twilio_opt_outs(events: Sequence[Event]) -> list[tuple[str, str]]:
+    """Numbers Twilio said opted out (21610), with the reason they are suppressed for:
+    the sender put them in the dispatcher's copy; the record is written from here."""
+    return [
+        (event.to, f"error_{event.error_code}")
+        for event in events
+        if isinstance(event, MessageFailed) and event.error_code == UNSUBSCRIBED_RECIPIENT
+    ]
+
+
 def _reason(event: MessageOutcome) -> str | None:
     if isinstance(event, MessageFailed):
         return event.error_message[:MAX_REASON_CHARS]
@@ -142,12 +154,14 @@ class ProgressFolder:
         progress: ProgressStore,
         campaigns: CampaignStore,
         recipients: RecipientStore,
+        suppressions: SuppressionStore,
         retention: Retention,
         stats: StatsStore,
     ) -> None:
         self._progress = progress
         self._campaigns = campaigns
         self._recipients = recipients
+        self._suppressions = suppressions
         self._stats = stats
         self._retention = retention
         # Outcome counts for the alerts, written once a poll batch (flush_stats) rather
@@ -161,6 +175,8 @@ class ProgressFolder:
         Each recipient's outcome goes to PostgreSQL first, in one statement, so that a
         campaign seen completed has every outcome written."""
         await self._recipients.record_outcomes(recipient_outcomes(events))
+        if opted_out := twilio_opt_outs(events):
+            await self._suppressions.add_many(opted_out, actor="twilio")
         groups = group_results(events)
         replies = await self._progress.fold_many(
             [(group, results) for (group, _), results in groups.items()]

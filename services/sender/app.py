@@ -19,7 +19,7 @@ from shared.redis import Keys, ReplicaAcks
 from shared.runtime import Service
 from shared.store.holding import HoldingStore
 from shared.store.stats import StatsStore
-from shared.store.suppressions import SuppressionStore
+from shared.store.suppressions import SuppressionCache
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class SenderService(Service):
             gate=self.gate,
             gateway=self.gateway,
             settings=settings,
-            suppressions=SuppressionStore(redis, keys, settings.twilio_credentials[0]),
+            suppressions=SuppressionCache(redis, keys, settings.twilio_credentials[0]),
         )
         self.consumer = CommandConsumer(settings, self.connections.producer, handler.handle)
         consumer = self.consumer

@@ -35,13 +35,10 @@ from shared.lifecycle import has_expired
 from shared.metrics import MESSAGES_FAILED, MESSAGES_SENT
 from shared.retry import Backoff
 from shared.store.holding import HoldingStore
-from shared.store.suppressions import SuppressionStore
-from shared.twilio_errors import is_retryable
+from shared.store.suppressions import SuppressionCache
+from shared.twilio_errors import UNSUBSCRIBED_RECIPIENT, is_retryable
 
 log = logging.getLogger(__name__)
-
-# Twilio: "Attempt to send to unsubscribed recipient" (the number replied STOP).
-UNSUBSCRIBED_RECIPIENT = 21610
 
 # Twilio's date_sent has one-second precision and clocks differ: look back this far.
 RECONCILE_LOOKBACK_MS = 60_000
@@ -93,7 +90,7 @@ class SendHandler:
         gate: FairGate,
         gateway: TwilioGateway,
         settings: SenderSettings,
-        suppressions: SuppressionStore | None = None,
+        suppressions: SuppressionCache | None = None,
     ) -> None:
         self._ledger = ledger
         self._suppressions = suppressions
@@ -277,9 +274,9 @@ class SendHandler:
             command.campaign_id, command.contact_id, LedgerState.FAILED, None, error.code
         )
         if error.code == UNSUBSCRIBED_RECIPIENT and self._suppressions is not None:
-            # The person opted out at Twilio: no campaign should try them again.
-            # (The store keeps the number without the whatsapp: prefix.)
-            await self._suppressions.add(command.to, f"error_{error.code}")
+            # The person opted out at Twilio: no campaign should try them again. Into
+            # the dispatcher's copy now; the metrics service records it from this result.
+            await self._suppressions.add(command.to)
         MESSAGES_FAILED.labels(
             code=str(error.code) if error.code is not None else "none",
             retryable=str(retryable).lower(),

@@ -13,7 +13,9 @@ from redis.asyncio import Redis
 
 from services.api.app import create_app
 from services.api.settings import ApiSettings
+from shared.redis import Keys
 from shared.store.recipients import RecipientStore
+from shared.store.suppressions import SuppressionCache, SuppressionStore
 
 ALICE_TOKEN = "alice-secret-token"
 BOB_TOKEN = "bob-secret-token"
@@ -31,6 +33,13 @@ class Api:
     bob: httpx.AsyncClient
     anonymous: httpx.AsyncClient
     admin: httpx.AsyncClient
+
+    @property
+    def suppressions(self) -> SuppressionStore:
+        """The opt-outs of the api's Twilio account: the record and the dispatcher's copy."""
+        account = self.settings.twilio_credentials[0]
+        cache = SuppressionCache(self.redis, Keys(self.settings.redis_key_prefix), account)
+        return SuppressionStore(self.app.state.connections.database, cache, account)
 
     @property
     def recipients(self) -> RecipientStore:

@@ -13,7 +13,6 @@ from services.api.auth import TokenRegistry, User
 from services.api.settings import ApiSettings, parse_api_tokens
 from shared.events.models import TextContent
 from shared.redis import Keys
-from shared.settings import SANDBOX_ACCOUNT_SID
 from shared.store.campaigns import CampaignRecord, CampaignStore
 from shared.store.progress import ProgressStore
 from shared.store.suppressions import SuppressionStore
@@ -22,7 +21,7 @@ from tests.api.test_webhooks import INBOUND, inbound_params, post_signed
 
 
 def suppression_store(api: Api) -> SuppressionStore:
-    return SuppressionStore(api.redis, Keys(api.settings.redis_key_prefix), SANDBOX_ACCOUNT_SID)
+    return api.suppressions
 
 
 def bearer(token: str) -> dict[str, str]:

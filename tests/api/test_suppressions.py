@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared.redis import Keys
-from shared.settings import SANDBOX_ACCOUNT_SID
-from shared.store.suppressions import SuppressionStore
 from tests.api.conftest import Api, valid_phone
 
 
@@ -33,14 +30,14 @@ async def test_add_list_and_remove(api: Api) -> None:
     assert (await api.admin.get("/api/suppressions")).json()["total"] == 0
     assert (await api.alice.get("/api/suppressions/+34611001000")).status_code == 404
     # The store the dispatcher reads, keyed by the account: empty again.
-    store = SuppressionStore(api.redis, Keys(api.settings.redis_key_prefix), SANDBOX_ACCOUNT_SID)
+    store = api.suppressions
     assert await store.suppressed_among(["+34611001000"]) == set()
 
 
 async def test_an_added_number_is_suppressed_for_the_account(api: Api) -> None:
     response = await api.bob.post("/api/suppressions", json={"phone": valid_phone(7)})
     assert response.status_code == 201
-    store = SuppressionStore(api.redis, Keys(api.settings.redis_key_prefix), SANDBOX_ACCOUNT_SID)
+    store = api.suppressions
     assert await store.suppressed_among([valid_phone(7), valid_phone(8)]) == {valid_phone(7)}
     # One list per account, whoever added the number.
     assert (await api.admin.get("/api/suppressions")).json()["total"] == 1
@@ -67,9 +64,14 @@ async def test_pages_newest_first(api: Api) -> None:
     for index in range(5):
         response = await api.alice.post("/api/suppressions", json={"phone": valid_phone(index)})
         assert response.status_code == 201
-    # Numbers added in the same millisecond tie; give them distinct times, oldest first.
-    key = Keys(api.settings.redis_key_prefix)("suppressions", SANDBOX_ACCOUNT_SID)
-    await api.redis.zadd(key, {valid_phone(index): index for index in range(5)})
+    # Numbers added in the same transaction time tie; give them distinct ones, oldest first.
+    database = api.app.state.connections.database
+    for index in range(5):
+        await database.execute(
+            "UPDATE suppressions SET added_at = now() - make_interval(secs => $2) WHERE phone = $1",
+            valid_phone(index),
+            float(10 - index),
+        )
 
     pages = [
         (await api.admin.get("/api/suppressions", params={"page": page, "limit": 2})).json()

@@ -8,8 +8,6 @@ from services.sender.ledger import LedgerState
 from shared.events.models import MessageStatusReported
 from shared.redis import Keys
 from shared.send_ledger import ledger_key
-from shared.settings import SANDBOX_ACCOUNT_SID
-from shared.store.suppressions import SuppressionStore
 from shared.topics import Topics
 from tests.api.conftest import Api, valid_phone
 from tests.api.test_webhooks import (
@@ -61,7 +59,7 @@ async def test_a_replayed_receipt_is_acknowledged_and_published_once(api: Api) -
 
 
 async def test_a_replayed_stop_is_acknowledged_and_ignored(api: Api) -> None:
-    store = SuppressionStore(api.redis, Keys(api.settings.redis_key_prefix), SANDBOX_ACCOUNT_SID)
+    store = api.suppressions
     phone = valid_phone(21)
     stop = {**inbound_params(phone, "STOP"), "MessageSid": "SMstop"}
     first = await post_signed(api.anonymous, INBOUND, stop)

@@ -11,9 +11,7 @@ from twilio.request_validator import RequestValidator
 
 from services.api.webhook_signature import SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER
 from shared.events.models import MessageStatusReported
-from shared.redis import Keys
 from shared.settings import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
-from shared.store.suppressions import SuppressionStore
 from shared.topics import Topics
 from tests.api.conftest import Api, valid_phone
 from tests.kafka_io import reading
@@ -147,7 +145,7 @@ def inbound_params(phone: str, body: str) -> dict[str, str]:
 
 
 async def test_stop_suppresses_and_start_lifts_it(api: Api) -> None:
-    store = SuppressionStore(api.redis, Keys(api.settings.redis_key_prefix), SANDBOX_ACCOUNT_SID)
+    store = api.suppressions
     phone = valid_phone(11)
 
     forged = await api.anonymous.post(INBOUND, data=inbound_params(phone, "STOP"))

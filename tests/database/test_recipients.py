@@ -131,7 +131,7 @@ async def test_the_keyspace_scan_runs_until_it_has_finished_once(
     contacts, recipients = ContactStore(database), RecipientStore(database)
     audience = keys("campaign", "before", "audience")
     await redis.rpush(audience, _people(1)[0].model_dump_json())
-    await move_records_from_redis(redis, keys, database, contacts, recipients)
+    await move_records_from_redis(redis, keys, database, contacts, recipients, "AC1")
     assert await recipients.size("before") == 1
     assert (
         await database.fetchval(
@@ -142,7 +142,7 @@ async def test_the_keyspace_scan_runs_until_it_has_finished_once(
     # Written after the move finished (an old api still running): not scanned for again.
     late = keys("campaign", "late", "audience")
     await redis.rpush(late, _people(1)[0].model_dump_json())
-    await move_records_from_redis(redis, keys, database, contacts, recipients)
+    await move_records_from_redis(redis, keys, database, contacts, recipients, "AC1")
     assert await recipients.size("late") == 0
     assert await redis.exists(late)
 

@@ -36,6 +36,7 @@ from shared.store.funnel import FunnelStore, Receipt, advance, state_of
 from shared.store.progress import ProgressStore, ResultGroup
 from shared.store.recipients import RecipientStore
 from shared.store.stats import BUCKET_MS, StatsStore
+from shared.store.suppressions import SuppressionCache, SuppressionStore
 from shared.topics import Topics
 from shared.tracing import is_sampled as sampled
 from tests.helpers import eventually
@@ -222,7 +223,10 @@ async def test_a_folded_batch_completes_each_campaign_once_and_counts_exactly(
     keys = Keys(make_settings().redis_key_prefix)
     campaigns, progress = CampaignStore(redis, keys), ProgressStore(redis, keys)
     stats = StatsStore(redis, keys)
-    folder = ProgressFolder(progress, campaigns, RecipientStore(database), Retention(), stats)
+    suppressions = SuppressionStore(database, SuppressionCache(redis, keys, "AC1"), "AC1")
+    folder = ProgressFolder(
+        progress, campaigns, RecipientStore(database), suppressions, Retention(), stats
+    )
     for campaign_id, total in (("a", 3), ("b", 2)):
         await campaigns.save(
             CampaignRecord(

@@ -25,12 +25,19 @@ ALLOWED = [
     r"ledger:\{id\}",
     r"limiter:.+",
     r"workers:sender",
+    # shared/store/suppressions.py: the dispatcher's copy of the opt-outs.
+    r"suppressions:[^:]+(:loaded)?",
     # shared/store/stats.py: alert windows; services/api/dashboard.py: cache generations.
     r"stats:(outcomes|twilio):\d+",
     r"dashboard:generation:[^:]+",
 ]
 # What moved to PostgreSQL (issue 17): Redis must hold none of it any more.
-OWNED_BY_POSTGRES = [r"api_tokens", r"contacts:.*", r".*:audience"]
+OWNED_BY_POSTGRES = [
+    r"api_tokens",
+    r"contacts:.*",
+    r".*:audience",
+    r"suppressions:[^:]+:(details|audit)",
+]
 
 
 def test_redis_holds_only_known_families_and_nothing_postgres_owns(
