@@ -34,11 +34,17 @@ _BAD_RECORD_KAFKA_ERRORS = (
 
 
 # PostgreSQL away, restarting, shutting down, or out of connections or room: the
-# same statement succeeds once it is back.
+# same statement succeeds once it is back. The driver's own errors belong here too: a
+# connection cut mid-statement can fail its reset as "another operation is in
+# progress" (InternalClientError) or "connection is closed" (InterfaceError); the pool
+# then drops it and the next statement gets a new one. (Seen in the PostgreSQL fault
+# row: the metrics service's consumer died of it and the campaign never finished.)
 DATABASE_OUTAGES = (
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
 )
 
 

@@ -103,6 +103,8 @@ def test_expiry_compares_whatever_zone_it_has(expires_at: datetime | None, expec
         (asyncpg.exceptions.AdminShutdownError("terminating connection"), True),
         (asyncpg.exceptions.CannotConnectNowError("the database system is starting up"), True),
         (asyncpg.exceptions.TooManyConnectionsError("too many clients"), True),
+        (asyncpg.exceptions.InternalClientError("another operation is in progress"), True),
+        (asyncpg.InterfaceError("connection is closed"), True),
         (asyncpg.exceptions.UniqueViolationError("duplicate key"), False),
         (asyncpg.exceptions.UndefinedTableError("no such table"), False),
         (MessageSizeTooLargeError(), False),  # about the record: it fails again
