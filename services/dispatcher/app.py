@@ -11,6 +11,7 @@ from services.dispatcher.pacing import ExpansionPacer
 from services.dispatcher.polling import Pollers
 from services.dispatcher.positions import AudiencePositions
 from services.dispatcher.releases import HoldReleaser
+from services.dispatcher.republish import StepProducer
 from services.dispatcher.schedules import ScheduleStarter
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.ticks import TickSender
@@ -56,9 +57,10 @@ class DispatcherService(Service):
             settings.sender_directory,
             clock,
         )
+        # What the dispatcher's steps emit and decide goes to Kafka through one writer.
+        out = StepProducer(producer, topics, settings.commands_per_record)
         emitter = BatchEmitter(
-            producer=producer,
-            topics=topics,
+            out=out,
             campaigns=campaigns,
             recipients=recipients,
             holding=holding,
@@ -67,7 +69,6 @@ class DispatcherService(Service):
             senders=settings.sender_directory,
             default_from_number=settings.twilio_whatsapp_number,
             batch_size=settings.batch_size,
-            commands_per_record=settings.commands_per_record,
         )
         # One expander for both agents: it caches the campaigns being expanded.
         expander = Expander(
@@ -96,13 +97,11 @@ class DispatcherService(Service):
                 poll_interval_s=settings.schedule_poll_interval_s,
             ),
             held=HoldReleaser(
-                producer=producer,
-                topics=topics,
+                out=out,
                 campaigns=campaigns,
                 holding=holding,
                 admission=admission,
                 clock=clock,
-                commands_per_record=settings.commands_per_record,
                 poll_interval_s=settings.schedule_poll_interval_s,
             ),
             pacer=ExpansionPacer(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaProducer
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind
 
@@ -27,21 +26,19 @@ from services.dispatcher.decisions import (
     skipped_opted_out,
 )
 from services.dispatcher.positions import AudiencePositions
-from services.dispatcher.republish import produce_commands_and_results, produce_results
+from services.dispatcher.republish import StepProducer
 from shared.events.models import (
     CampaignStarted,
     CancelReason,
     Event,
     InlineAudience,
     Recipient,
-    SendMessage,
 )
 from shared.lifecycle import THROTTLED, THROTTLES_FROM, move
 from shared.senders import SenderDirectory
 from shared.store.campaigns import CampaignStore
 from shared.store.holding import HoldingStore
 from shared.store.recipients import RecipientStore
-from shared.topics import Topics
 from shared.tracing import tracer
 
 log = logging.getLogger(__name__)
@@ -70,8 +67,7 @@ class BatchEmitter:
     def __init__(
         self,
         *,
-        producer: AIOKafkaProducer,
-        topics: Topics,
+        out: StepProducer,
         campaigns: CampaignStore,
         recipients: RecipientStore,
         holding: HoldingStore,
@@ -80,10 +76,8 @@ class BatchEmitter:
         senders: SenderDirectory,
         default_from_number: str,
         batch_size: int,
-        commands_per_record: int,
     ) -> None:
-        self._producer = producer
-        self._topics = topics
+        self._out = out
         self._campaigns = campaigns
         self._recipients = recipients
         self._holding = holding
@@ -92,7 +86,6 @@ class BatchEmitter:
         self._senders = senders
         self._default_from_number = default_from_number
         self._batch_size = batch_size
-        self._commands_per_record = commands_per_record
 
     async def page(self, event: CampaignStarted, start: int, count: int) -> list[Recipient]:
         return await read_recipients(self._recipients, event, start, count)
@@ -115,7 +108,7 @@ class BatchEmitter:
                 "campaign.batch.index": batch_index,
                 "messaging.system": "kafka",
                 "messaging.operation.type": "send",
-                "messaging.destination.name": self._topics.message_commands,
+                "messaging.destination.name": self._out.commands_topic,
                 "messaging.batch.message_count": len(recipients),
             },
         ):
@@ -134,7 +127,9 @@ class BatchEmitter:
         results = batch.results + skipped_opted_out(admitted.opted_out)
         for reason, held in holds(admitted):
             await self._holding.hold(event.campaign_id, reason, held)
-        await self._produce(event.campaign_id, batch_index, admitted.send, results)
+        await self._out.commands_and_results(
+            event.campaign_id, admitted.send, results, by_position(event.campaign_id, batch_index)
+        )
         if (until_ms := admitted.throttled_until_ms) is not None:
             await self._throttle(event.campaign_id, until_ms)
 
@@ -153,19 +148,6 @@ class BatchEmitter:
                 extra={"campaign_id": campaign_id, "until_ms": until_ms},
             )
 
-    async def _produce(
-        self, campaign_id: str, batch_index: int, commands: list[SendMessage], results: list[Event]
-    ) -> None:
-        await produce_commands_and_results(
-            self._producer,
-            self._topics,
-            campaign_id,
-            commands,
-            results,
-            self._commands_per_record,
-            by_position(campaign_id, batch_index),
-        )
-
     async def cancel_some(
         self, event: CampaignStarted, start: int, total: int, reason: CancelReason
     ) -> int:
@@ -180,7 +162,5 @@ class BatchEmitter:
                 cancelled_batch(event.campaign_id, start, batch_size, recipients, reason)
             )
             start += len(recipients)
-        await produce_results(
-            self._producer, self._topics.message_results, event.campaign_id, cancellations
-        )
+        await self._out.results(event.campaign_id, cancellations)
         return start

@@ -16,19 +16,16 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaProducer
-
 from services.dispatcher.admission import Admission
 from services.dispatcher.command_batches import by_first_contact
 from services.dispatcher.decisions import cancelled, release_step, skipped_opted_out
 from services.dispatcher.polling import Poller
-from services.dispatcher.republish import produce_commands_and_results
+from services.dispatcher.republish import StepProducer
 from shared.clock import Clock
 from shared.events.models import CancelReason, Event, SendMessage
 from shared.lifecycle import SENDING, THROTTLED, has_expired, move
 from shared.store.campaigns import CampaignStore
 from shared.store.holding import PAUSED_REASON, HoldingStore, HoldReason
-from shared.topics import Topics
 
 log = logging.getLogger(__name__)
 SLICE = 500
@@ -38,23 +35,19 @@ class HoldReleaser(Poller):
     def __init__(
         self,
         *,
-        producer: AIOKafkaProducer,
-        topics: Topics,
+        out: StepProducer,
         campaigns: CampaignStore,
         holding: HoldingStore,
         admission: Admission,
         clock: Clock,
-        commands_per_record: int,
         poll_interval_s: float,
     ) -> None:
         super().__init__(poll_interval_s)
-        self._producer = producer
-        self._topics = topics
+        self._out = out
         self._campaigns = campaigns
         self._holding = holding
         self._admission = admission
         self._clock = clock
-        self._commands_per_record = commands_per_record
 
     async def poll_once(self) -> None:
         for campaign_id, reason in await self._holding.entries():
@@ -142,12 +135,6 @@ class HoldReleaser(Poller):
     async def _produce(
         self, campaign_id: str, commands: list[SendMessage], results: list[Event], origin: str
     ) -> None:
-        await produce_commands_and_results(
-            self._producer,
-            self._topics,
-            campaign_id,
-            commands,
-            results,
-            self._commands_per_record,
-            by_first_contact(campaign_id, origin),
+        await self._out.commands_and_results(
+            campaign_id, commands, results, by_first_contact(campaign_id, origin)
         )

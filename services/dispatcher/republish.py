@@ -19,38 +19,37 @@ from shared.topics import Topics
 SOURCE = "/services/dispatcher"
 
 
-async def produce_commands(
-    producer: AIOKafkaProducer,
-    topic: str,
-    campaign_id: str,
-    commands: Sequence[SendMessage],
-    per_record: int,
-    key: RecordKey,
-) -> None:
-    records = command_records(campaign_id, commands, per_record, key)
-    if records:
-        await send_events(producer, topic, records, source=SOURCE)
+class StepProducer:
+    """What a dispatcher step writes to Kafka: the commands it emits or releases, in
+    records of ``per_record``, then the outcomes it decided without a send."""
 
+    def __init__(self, producer: AIOKafkaProducer, topics: Topics, per_record: int) -> None:
+        self._producer = producer
+        self._topics = topics
+        self._per_record = per_record
 
-async def produce_results(
-    producer: AIOKafkaProducer, topic: str, campaign_id: str, results: Sequence[Event]
-) -> None:
-    if results:
-        key = campaign_id.encode()
-        await send_events(producer, topic, [(key, result) for result in results], source=SOURCE)
+    @property
+    def commands_topic(self) -> str:
+        return self._topics.message_commands
 
+    async def commands_and_results(
+        self,
+        campaign_id: str,
+        commands: Sequence[SendMessage],
+        results: Sequence[Event],
+        key: RecordKey,
+    ) -> None:
+        records = command_records(campaign_id, commands, self._per_record, key)
+        if records:
+            await send_events(self._producer, self._topics.message_commands, records, source=SOURCE)
+        await self.results(campaign_id, results)
 
-async def produce_commands_and_results(
-    producer: AIOKafkaProducer,
-    topics: Topics,
-    campaign_id: str,
-    commands: Sequence[SendMessage],
-    results: Sequence[Event],
-    per_record: int,
-    key: RecordKey,
-) -> None:
-    """A step's commands, then the outcomes it decided (a batch's, or a release's)."""
-    await produce_commands(
-        producer, topics.message_commands, campaign_id, commands, per_record, key
-    )
-    await produce_results(producer, topics.message_results, campaign_id, results)
+    async def results(self, campaign_id: str, results: Sequence[Event]) -> None:
+        if results:
+            key = campaign_id.encode()
+            await send_events(
+                self._producer,
+                self._topics.message_results,
+                [(key, result) for result in results],
+                source=SOURCE,
+            )
