@@ -40,6 +40,7 @@ from services.api.routes import (
     dashboard,
     health,
     live,
+    recipients,
     suppressions,
     tokens,
     web,
@@ -97,6 +98,7 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
         state.lag_monitor = lag_monitor
         state.progress_store = progress_store
         state.contact_store = contact_store
+        state.recipient_store = recipient_store
         breakers = functools.partial(
             live_breakers, connections.redis, keys, settings.worker_heartbeat_timeout_s
         )
@@ -178,6 +180,7 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
     app.include_router(dashboard.router)
     app.include_router(live.router)
     app.include_router(web.router)
+    app.include_router(recipients.router)
     app.include_router(suppressions.router)
     app.include_router(tokens.router)
     app.include_router(webhooks.router)

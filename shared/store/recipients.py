@@ -59,7 +59,30 @@ FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::text[], $6::text[]
 WHERE r.campaign_id = o.campaign_id AND r.position = o.position AND r.state IS NULL
 """
 
+_RESULTS = """
+SELECT position, contact_id, phone, name, state, error_code, message_sid, reason, outcome_at
+FROM recipients
+WHERE campaign_id = $1 AND position >= $2
+ORDER BY position
+LIMIT $3
+"""
+
 Pool = Callable[[], asyncpg.Pool]
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientResult:
+    """A recipient and what became of it (``state`` None: no outcome yet)."""
+
+    position: int
+    contact_id: str
+    phone: str
+    name: str | None
+    state: str | None
+    error_code: int | None
+    message_sid: str | None
+    reason: str | None
+    outcome_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +146,12 @@ class RecipientStore:
             Recipient(contact_id=row[0], phone=row[1], name=row[2], vars=orjson.loads(row[3]))
             for row in rows
         ]
+
+    async def results(self, campaign_id: str, start: int, count: int) -> list[RecipientResult]:
+        """Up to ``count`` recipients with their outcomes, from send position ``start`` on
+        (positions run from 0 without gaps, so a page's offset is its first position)."""
+        rows = await self._pool().fetch(_RESULTS, campaign_id, start, count)
+        return [RecipientResult(*row) for row in rows]
 
     async def pages(
         self, campaign_id: str, page_size: int = PAGE_SIZE
