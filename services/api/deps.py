@@ -23,6 +23,7 @@ from services.api.dashboard import DashboardService
 from services.api.settings import ApiSettings
 from shared.redis import Keys
 from shared.runtime import Connections
+from shared.store.recipients import RecipientStore
 from shared.store.suppressions import SuppressionCache, SuppressionStore
 
 bearer = HTTPBearer(auto_error=False, description="A token from API_TOKENS or create-token.")
@@ -88,6 +89,10 @@ async def get_contact_store(request: Request) -> ContactStore:
     return request.app.state.contact_store
 
 
+async def get_recipient_store(request: Request) -> RecipientStore:
+    return request.app.state.recipient_store
+
+
 async def get_alert_store(request: Request) -> AlertStore:
     return request.app.state.alert_store
 
@@ -117,6 +122,7 @@ async def get_dashboard_service(request: Request) -> DashboardService:
 
 
 ContactStoreDep = Annotated[ContactStore, Depends(get_contact_store)]
+RecipientStoreDep = Annotated[RecipientStore, Depends(get_recipient_store)]
 AlertStoreDep = Annotated[AlertStore, Depends(get_alert_store)]
 SuppressionStoreDep = Annotated[SuppressionStore, Depends(get_suppression_store)]
 CampaignReaderDep = Annotated[CampaignReader, Depends(get_campaign_reader)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import asyncpg
 
 from shared.settings import Settings
@@ -27,3 +29,11 @@ async def database_reachable(pool: asyncpg.Pool) -> bool:
         return await pool.fetchval("SELECT 1", timeout=2) == 1
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
         return False
+
+
+# A store built before its service opens the pool holds a callable that returns it.
+PoolSource = Callable[[], asyncpg.Pool]
+
+
+def pool_source(pool: asyncpg.Pool | PoolSource) -> PoolSource:
+    return pool if callable(pool) else lambda: pool

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
-    Callable,
     Iterable,
     Iterator,
     Sequence,
@@ -24,6 +23,7 @@ import asyncpg
 import orjson
 from redis.asyncio import Redis
 
+from shared.database.pool import PoolSource, pool_source
 from shared.events.models import Recipient
 from shared.redis import Keys
 
@@ -67,8 +67,6 @@ ORDER BY position
 LIMIT $3
 """
 
-Pool = Callable[[], asyncpg.Pool]
-
 
 @dataclass(frozen=True, slots=True)
 class RecipientResult:
@@ -101,9 +99,8 @@ class AudienceExists(Exception):
 
 
 class RecipientStore:
-    def __init__(self, pool: asyncpg.Pool | Pool) -> None:
-        # A callable when the store is built before its service opens the pool.
-        self._pool: Pool = pool if callable(pool) else lambda: pool
+    def __init__(self, pool: asyncpg.Pool | PoolSource) -> None:
+        self._pool = pool_source(pool)
 
     async def freeze(
         self, campaign_id: str, recipients: Iterable[Recipient] | AsyncIterable[Recipient]

@@ -28,6 +28,7 @@ from datetime import datetime
 import asyncpg
 from redis.asyncio import Redis
 
+from shared.database.pool import PoolSource, pool_source
 from shared.phones import WHATSAPP_PREFIX
 from shared.redis import Keys
 
@@ -37,8 +38,6 @@ Actor = str
 INBOUND_STOP: Reason = "inbound_stop"
 # Numbers written to the copy per ZADD when it is filled from the record.
 FILL_CHUNK = 5_000
-
-Pool = Callable[[], asyncpg.Pool]
 
 # New numbers only: one already listed keeps its first reason, and nothing changed, so
 # nothing is audited.
@@ -125,10 +124,9 @@ class SuppressionStore:
     """One account's opt-outs: the record in PostgreSQL, the copy in Redis beside it."""
 
     def __init__(
-        self, database: asyncpg.Pool | Pool, cache: SuppressionCache, account_sid: str
+        self, database: asyncpg.Pool | PoolSource, cache: SuppressionCache, account_sid: str
     ) -> None:
-        # A callable when the store is built before its service opens the pool.
-        self._pool: Pool = database if callable(database) else lambda: database
+        self._pool = pool_source(database)
         self._cache = cache
         self._account = account_sid
 

@@ -12,10 +12,10 @@ import io
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from services.api.deps import CampaignReaderDep, CurrentUser
+from services.api.deps import CampaignReaderDep, CurrentUser, RecipientStoreDep
 from services.api.paging import Page, paging
 from services.api.schemas.recipients import PENDING, RecipientResultPublic, RecipientResultsPublic
 from shared.store.recipients import RecipientResult, RecipientStore
@@ -37,21 +37,16 @@ CSV_COLUMNS = [
 EXPORT_PAGE = 5_000
 
 
-def _store(request: Request) -> RecipientStore:
-    return request.app.state.recipient_store
-
-
 @router.get("/{campaign_id}/recipients", response_model=RecipientResultsPublic, responses=NOT_FOUND)
 async def list_recipients(
     campaign_id: str,
-    request: Request,
     user: CurrentUser,
     reader: CampaignReaderDep,
+    store: RecipientStoreDep,
     page: Annotated[Page, paging(default_limit=100)],
 ) -> RecipientResultsPublic:
     """The campaign's recipients in send order, each with its outcome so far."""
     await reader.get(user, campaign_id)
-    store = _store(request)
     results = await store.results(campaign_id, page.offset, page.limit)
     total = await store.size(campaign_id)
     return RecipientResultsPublic(
@@ -68,11 +63,10 @@ async def list_recipients(
     response_class=StreamingResponse,
 )
 async def export_recipients(
-    campaign_id: str, request: Request, user: CurrentUser, reader: CampaignReaderDep
+    campaign_id: str, user: CurrentUser, reader: CampaignReaderDep, store: RecipientStoreDep
 ) -> StreamingResponse:
     """Every recipient of the campaign and its outcome, as CSV, streamed."""
     await reader.get(user, campaign_id)
-    store = _store(request)
     return StreamingResponse(
         _csv(store, campaign_id),
         media_type="text/csv",
@@ -81,14 +75,14 @@ async def export_recipients(
 
 
 async def _csv(store: RecipientStore, campaign_id: str) -> AsyncIterator[str]:
-    yield _line(CSV_COLUMNS)
     start = 0
+    rows: list[list[object]] = [list(CSV_COLUMNS)]
     while results := await store.results(campaign_id, start, EXPORT_PAGE):
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerows(_row(result) for result in results)
-        yield buffer.getvalue()
-        start = results[-1].position + 1
+        rows.extend(_row(result) for result in results)
+        yield _lines(rows)
+        start, rows = results[-1].position + 1, []
+    if rows:  # no recipient at all: the header alone
+        yield _lines(rows)
 
 
 def _row(result: RecipientResult) -> list[object]:
@@ -105,7 +99,7 @@ def _row(result: RecipientResult) -> list[object]:
     ]
 
 
-def _line(cells: list[str]) -> str:
+def _lines(rows: list[list[object]]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer).writerow(cells)
+    csv.writer(buffer).writerows(rows)
     return buffer.getvalue()
