@@ -249,10 +249,10 @@ async def seed_campaign(env: dict[str, str], campaign_id: str, contacts: int) ->
     redis = Redis.from_url(env["REDIS_URL"])
     database = await asyncpg.create_pool(env["DATABASE_URL"], min_size=1, max_size=1)
     try:
-        store = CampaignStore(redis, Keys(env["REDIS_KEY_PREFIX"]))
+        store = CampaignStore(database, redis, Keys(env["REDIS_KEY_PREFIX"]))
         recipients = (Recipient(contact_id=f"c{i}", phone=phone(i)) for i in range(contacts))
         await RecipientStore(database).freeze(campaign_id, recipients)
-        await store.save(
+        await store.create(
             CampaignRecord(
                 id=campaign_id,
                 owner_id="marketer",

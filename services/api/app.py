@@ -74,7 +74,7 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
         connections = Connections(settings, database=True)
         await connections.open()
         keys = Keys(settings.redis_key_prefix)
-        campaign_store = CampaignStore(connections.redis, keys)
+        campaign_store = CampaignStore(connections.database, connections.redis, keys)
         progress_store = ProgressStore(connections.redis, keys)
         contact_store = ContactStore(connections.database)
         recipient_store = RecipientStore(connections.database)
@@ -91,6 +91,7 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
             connections.database,
             contact_store,
             recipient_store,
+            campaign_store,
             settings.twilio_credentials[0],
         )
         state.tokens = TokenRegistry(connections.database, settings.static_tokens)

@@ -112,7 +112,7 @@ class CampaignCreator:
         )
         # The audience first: a campaign record is never visible without it.
         await self._recipients.freeze(record.id, audience)
-        await self._campaigns.save(record)
+        await self._campaigns.create(record)
         if body.scheduled_at is not None:
             await self._schedule(record, body.scheduled_at)
         await notify_changed(self._changed, record.owner_id)
@@ -137,7 +137,6 @@ class CampaignCreator:
             await move(self._campaigns, record.id, (SCHEDULED,), DRAFT, scheduled_at="")
             raise
         await self._campaigns.schedule(record.id, due)
-        await self._campaigns.mark_active(record.id)
 
     async def _audience(
         self, user: User, items: Sequence[AudienceItemCreate]

@@ -12,6 +12,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -36,7 +37,7 @@ from shared.lifecycle import (
 )
 from shared.priority import weight
 from shared.redis import Keys
-from shared.store.campaigns import CampaignRecord, CampaignStore
+from shared.store.campaigns import CampaignRecord, CampaignStore, StatusHistoryEntry
 from shared.store.funnel import FunnelStore
 from shared.store.holding import HoldingStore
 from shared.store.progress import ProgressStore
@@ -103,37 +104,25 @@ class CampaignReader:
             raise CampaignNotFound(campaign_id)
         return record
 
+    async def history(self, user: User, campaign_id: str) -> list[StatusHistoryEntry]:
+        await self.get(user, campaign_id)
+        return await self._campaigns.history(campaign_id)
+
     async def list_own(
         self, user: User, offset: int, limit: int
     ) -> tuple[list[CampaignRecord], int]:
         """The user's campaigns, newest first, from ``offset``; and how many they have."""
-        ids, total = await self._campaigns.list_for_owner(user.id, offset, limit)
-        records = await self._campaigns.get_many(ids)
-        return [record for record in records if record is not None], total
+        return await self._campaigns.list_for_owner(user.id, offset, limit)
 
     async def queue_status(self, user: User, campaign_id: str) -> CampaignQueueStatusPublic:
-        """The campaign, its progress, held commands, funnel and the senders' breakers,
-        read in one round trip (one non-transactional pipeline): a dashboard polls this."""
-        _require_campaign_id(campaign_id)
-        async with self._campaigns.pipeline() as pipe:
-            # Each store queues its reads; marks[i] is where the replies of part i end.
-            marks = []
-            for queue in (
-                self._campaigns.queue_get,
-                self._progress.queue_read,
-                self._held.queue_counts,
-                *([self._funnels.queue_read] if self._funnels is not None else []),
-            ):
-                queue(pipe, campaign_id)
-                marks.append(len(pipe))
-            pipe.hgetall(heartbeats_key(self._keys))
-            replies = await pipe.execute()
-        raw_record, raw_progress, raw_held, *raw_funnel = (
+        """The campaign (one PostgreSQL query), then its progress, held commands, funnel
+        and the senders' breakers in one Redis round trip (a non-transactional
+        pipeline): a dashboard polls this."""
+        record = await self.get(user, campaign_id)
+        replies, marks = await self._live_state(campaign_id)
+        raw_progress, raw_held, *raw_funnel = (
             replies[begin:end] for begin, end in itertools.pairwise([0, *marks])
         )
-        record = self._campaigns.parse_get(*raw_record)
-        if record is None or not user.may_see(record.owner_id):
-            raise CampaignNotFound(campaign_id)
         progress = self._progress.parse_read(*raw_progress)
         status = queue_status(
             record, progress, _ms(_now()), dict(self._held.parse_counts(raw_held))
@@ -144,6 +133,21 @@ class CampaignReader:
             beats = alive_breakers(replies[-1], self._settings.worker_heartbeat_timeout_s)
             status = status.model_copy(update={"circuit_breaker": breaker_verdict(beats.values())})
         return status
+
+    async def _live_state(self, campaign_id: str) -> tuple[list[Any], list[int]]:
+        """The Redis replies for :meth:`queue_status`, and where each store's end."""
+        async with self._campaigns.pipeline() as pipe:
+            # Each store queues its reads; marks[i] is where the replies of part i end.
+            marks = []
+            for queue in (
+                self._progress.queue_read,
+                self._held.queue_counts,
+                *([self._funnels.queue_read] if self._funnels is not None else []),
+            ):
+                queue(pipe, campaign_id)
+                marks.append(len(pipe))
+            pipe.hgetall(heartbeats_key(self._keys))
+            return await pipe.execute(), marks
 
 
 class CampaignService:
@@ -236,7 +240,7 @@ class CampaignService:
             }
         )
         await self._recipients.freeze(run_id, recipients)
-        await self._campaigns.save(run)
+        await self._campaigns.create(run)
         log.info(
             "retry run created",
             extra={"campaign_id": campaign_id, "run_id": run_id, "contacts": len(recipients)},

@@ -1,4 +1,4 @@
-"""The queue dashboard, from real state: campaign hashes, progress views, Kafka, Redis.
+"""The queue dashboard, from real state: campaign rows, progress views, Kafka, Redis.
 
 Campaign counts, totals and the processing queue's backlog cover the campaigns the user
 may see: their own, and for an admin also those with no owner. Consumer lag and the

@@ -37,8 +37,8 @@ class DispatcherService(Service):
         keys = Keys(settings.redis_key_prefix)
         redis, producer = self.connections.redis, self.connections.producer
         topics = Topics.from_settings(settings)
-        campaigns = CampaignStore(redis, keys)
         # Opened with the service's connections, after this is built.
+        campaigns = CampaignStore(lambda: self.connections.database, redis, keys)
         recipients = RecipientStore(lambda: self.connections.database)
         progress = ProgressStore(redis, keys)
         expansions = ExpansionStore(redis, keys)

@@ -170,12 +170,8 @@ class Expander:
     async def _mark_sending(self, event: CampaignStarted, total: int) -> None:
         """Idempotent: a redelivered start changes nothing once the campaign is sending."""
         now = datetime.now(UTC)
-        if await self._campaigns.get(event.campaign_id) is None:
-            # Published straight to Kafka by another service.
-            record = new_record(event, total, now)
-            await self._campaigns.save(record)
-            await self._campaigns.mark_active(record.id)
-        else:
+        # Published straight to Kafka by another service, the campaign is new here.
+        if not await self._campaigns.create(new_record(event, total, now), active=True):
             await move(
                 self._campaigns,
                 event.campaign_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from services.dispatcher.decisions import emit_credits
 from services.dispatcher.polling import Poller
@@ -23,6 +24,10 @@ from shared.store.holding import HoldingStore
 from shared.store.progress import ProgressStore
 
 log = logging.getLogger(__name__)
+
+# How often the Redis copies of the running campaigns' statuses are checked against
+# their rows: the most a copy lost in a Redis failover can stay behind.
+STATUS_REFRESH_INTERVAL_S = 5.0
 
 
 class ExpansionPacer(Poller):
@@ -43,10 +48,16 @@ class ExpansionPacer(Poller):
         self._expansions = expansions
         self._ticks = ticks
         self._max_batches = max_concurrent_batches
+        self._statuses_refreshed_at = 0.0
 
     async def poll_once(self) -> None:
         in_flight = 0
-        for campaign_id in await self._expansions.expanding():
+        expanding = await self._expansions.expanding()
+        now = time.monotonic()
+        if now - self._statuses_refreshed_at >= STATUS_REFRESH_INTERVAL_S:
+            await self._campaigns.refresh_status_copies(expanding)
+            self._statuses_refreshed_at = now
+        for campaign_id in expanding:
             try:
                 has_work, batches = await self._has_work(campaign_id)
             except Exception as error:

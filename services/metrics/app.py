@@ -67,7 +67,7 @@ class MetricsService(Service):
         )
         self.folder = ProgressFolder(
             ProgressStore(redis, keys),
-            CampaignStore(redis, keys),
+            CampaignStore(lambda: self.connections.database, redis, keys),
             self.recipients,
             SuppressionStore(
                 lambda: self.connections.database,

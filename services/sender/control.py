@@ -1,4 +1,5 @@
-"""Whether a campaign's commands may be sent now, from its status in Redis.
+"""Whether a campaign's commands may be sent now, from the Redis copy of its status
+(shared/store/campaign_status.py: the sender has no database connection).
 
 One decision function, so that pause and defer (a later issue) are new rows in
 its table rather than new branches spread through the handler.
@@ -14,6 +15,7 @@ from redis.asyncio import Redis
 
 from shared import lifecycle
 from shared.redis import Keys
+from shared.store.campaign_status import StatusCache
 
 
 class Decision(StrEnum):
@@ -23,8 +25,8 @@ class Decision(StrEnum):
     EXPIRE = "expire"
 
 
-# Statuses not listed (and a missing campaign hash: campaigns published straight to
-# Kafka by other services have none) mean SEND.
+# Statuses not listed (and a missing copy: the dispatcher writes one for every campaign
+# it expands, but a Redis that lost its data has none until it is copied again) mean SEND.
 DECISION_BY_STATUS: dict[str, Decision] = {
     lifecycle.STOPPED: Decision.CANCEL,
     lifecycle.PAUSED: Decision.DEFER,
@@ -39,11 +41,10 @@ def decision_for_status(status: str | None) -> Decision:
 
 
 class CampaignControl:
-    """Reads ``campaign:{id}`` status, cached for ``cache_ms`` to spare a round trip a message."""
+    """Reads a campaign's status copy, kept for ``cache_ms`` to spare a round trip a message."""
 
     def __init__(self, redis: Redis, keys: Keys, cache_ms: int = 200) -> None:
-        self._redis = redis
-        self._keys = keys
+        self._statuses = StatusCache(redis, keys)
         self._cache_s = cache_ms / 1000
         self._cache: dict[str, tuple[float, str | None]] = {}
         # Concurrent commands of one campaign share one read instead of racing to Redis:
@@ -66,7 +67,7 @@ class CampaignControl:
             return await waiter
         waiters = self._waiters[campaign_id] = []
         try:
-            raw = await self._redis.hget(self._keys("campaign", campaign_id), "status")
+            status = await self._statuses.read(campaign_id)
         except BaseException as error:
             del self._waiters[campaign_id]
             for waiter in waiters:
@@ -77,7 +78,6 @@ class CampaignControl:
                     )
             raise
         del self._waiters[campaign_id]
-        status = raw.decode() if isinstance(raw, bytes) else raw
         self._remember(campaign_id, now, status)
         for waiter in waiters:
             if not waiter.done():

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from services.api.app import create_app
 from services.api.settings import ApiSettings
 from shared.redis import Keys
+from shared.store.campaigns import CampaignStore
 from shared.store.recipients import RecipientStore
 from shared.store.suppressions import SuppressionCache, SuppressionStore
 
@@ -40,6 +41,13 @@ class Api:
         account = self.settings.twilio_credentials[0]
         cache = SuppressionCache(self.redis, Keys(self.settings.redis_key_prefix), account)
         return SuppressionStore(self.app.state.connections.database, cache, account)
+
+    @property
+    def campaigns(self) -> CampaignStore:
+        """The campaign definitions, on the running app's own pool and Redis."""
+        return CampaignStore(
+            self.app.state.connections.database, self.redis, Keys(self.settings.redis_key_prefix)
+        )
 
     @property
     def recipients(self) -> RecipientStore:

@@ -9,7 +9,6 @@ import pytest
 from services.api.schemas.base import MAX_PAGE
 from services.api.settings import ApiSettings
 from shared.events.models import Recipient
-from shared.redis import Keys
 from shared.store.campaigns import CampaignStore
 from tests.api.conftest import API_TOKENS, Api, create_campaign, serving, valid_phone
 
@@ -36,7 +35,7 @@ SID = "HX" + "ab" * 16
 
 
 def store(api: Api) -> CampaignStore:
-    return CampaignStore(api.redis, Keys(api.settings.redis_key_prefix))
+    return api.campaigns
 
 
 async def test_inline_text_campaign_is_created_as_a_draft_with_its_audience(api: Api) -> None:

@@ -1,4 +1,4 @@
-"""The dashboard from real state: campaign hashes, progress, Kafka offsets, heartbeats."""
+"""The dashboard from real state: campaign rows, progress, Kafka offsets, heartbeats."""
 
 from __future__ import annotations
 

@@ -11,8 +11,6 @@ from redis.asyncio import Redis
 
 from services.api.dashboard import DashboardService
 from services.api.settings import ApiSettings
-from shared.redis import Keys
-from shared.store.campaigns import CampaignStore
 from tests.api.conftest import API_TOKENS, Api, create_campaign, serving
 
 DASHBOARD = "/api/dashboard/campaign-queue-metrics"
@@ -41,7 +39,7 @@ async def test_a_summary_is_reused_until_a_change_through_the_api(
     assert (await _queue(second))["draft"] == 1
 
     # Written behind the api's back (as the dispatcher would): the cached summary stays.
-    store = CampaignStore(first.redis, Keys(first.settings.redis_key_prefix))
+    store = first.campaigns
     assert (await store.transition(campaign["id"], ("draft",), "scheduled"))[0]
     assert (await _queue(first))["draft"] == 1
     assert (await store.transition(campaign["id"], ("scheduled",), "draft"))[0]

@@ -14,7 +14,7 @@ from services.api.schemas.queue_status import CampaignQueueStatusPublic, QueueSt
 from services.api.senders import breaker_verdict, live_breakers
 from shared.events.models import TextContent
 from shared.redis import Keys
-from shared.store.campaigns import CampaignRecord, CampaignStore
+from shared.store.campaigns import CampaignRecord
 from shared.store.funnel import FunnelStore
 from shared.store.holding import HoldingStore
 from shared.store.progress import ProgressStore
@@ -85,7 +85,7 @@ async def test_counts_percentage_and_jobs_come_from_progress(api: Api) -> None:
 async def test_a_campaign_started_straight_from_kafka_is_visible_to_admins_only(api: Api) -> None:
     keys = Keys(api.settings.redis_key_prefix)
     # What the dispatcher writes for a CampaignStarted with no owner, no api involved.
-    await CampaignStore(api.redis, keys).save(
+    await api.campaigns.create(
         CampaignRecord(id="external-1", status="sending", content=TextContent(body="hi"), total=2)
     )
     progress = ProgressStore(api.redis, keys)
@@ -109,7 +109,7 @@ async def _sequential_queue_status(
 ) -> CampaignQueueStatusPublic:
     """queue-status as it was read before the pipeline: one store call after another."""
     keys = Keys(api.settings.redis_key_prefix)
-    record = await CampaignStore(api.redis, keys).get(campaign_id)
+    record = await api.campaigns.get(campaign_id)
     assert record is not None
     progress = await ProgressStore(api.redis, keys).read(campaign_id)
     held = await HoldingStore(api.redis, keys).counts(campaign_id)

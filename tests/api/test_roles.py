@@ -13,7 +13,7 @@ from services.api.auth import TokenRegistry, User
 from services.api.settings import ApiSettings, parse_api_tokens
 from shared.events.models import TextContent
 from shared.redis import Keys
-from shared.store.campaigns import CampaignRecord, CampaignStore
+from shared.store.campaigns import CampaignRecord
 from shared.store.progress import ProgressStore
 from shared.store.suppressions import SuppressionStore
 from tests.api.conftest import ADMIN_TOKEN, API_TOKENS, Api, create_campaign, serving, valid_phone
@@ -114,7 +114,7 @@ async def test_every_change_is_in_the_audit_trail(api: Api) -> None:
 
 async def test_an_ownerless_campaign_is_for_admins_only(api: Api) -> None:
     keys = Keys(api.settings.redis_key_prefix)
-    await CampaignStore(api.redis, keys).save(
+    await api.campaigns.create(
         CampaignRecord(id="no-owner-1", status="sending", content=TextContent(body="hi"), total=2)
     )
     await ProgressStore(api.redis, keys).begin("no-owner-1", 2, 500, 1_000)

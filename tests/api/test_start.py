@@ -8,7 +8,6 @@ import time
 
 from shared.events.models import CampaignStarted, Recipient, StoredAudience, TextContent
 from shared.redis import Keys
-from shared.store.campaigns import CampaignStore
 from shared.store.progress import ProgressStore
 from shared.topics import Topics
 from tests.api.conftest import Api, create_campaign, valid_phone
@@ -40,7 +39,6 @@ async def test_start_answers_after_writing_campaign_started(api: Api) -> None:
         2,
     )
 
-    keys = Keys(api.settings.redis_key_prefix)
     async with reading(api.settings, Topics.from_settings(api.settings).campaign_events) as topic:
         events = await topic.until(
             lambda seen: any(isinstance(e, CampaignStarted) for e in seen),
@@ -61,7 +59,7 @@ async def test_start_answers_after_writing_campaign_started(api: Api) -> None:
         Recipient(contact_id="inline-0", phone=valid_phone(0), name="Ana"),
         Recipient(contact_id="inline-1", phone="+14155552671"),
     ]
-    assert await CampaignStore(api.redis, keys).active_ids() == [campaign["id"]]
+    assert await api.campaigns.active_ids() == [campaign["id"]]
 
     again = await api.alice.post(f"/api/campaigns/{campaign['id']}/start")
     assert again.status_code == 409, again.text
@@ -90,7 +88,7 @@ async def test_estimate_counts_unsent_contacts_of_running_campaigns(api: Api) ->
     assert response.status_code == 200, response.text
     # Both normal: its 1 contact at half of 10 per second, beside 3 unsent of the other.
     assert response.json()["estimatedTime"] == 200
-    active = await CampaignStore(api.redis, keys).active_ids()
+    active = await api.campaigns.active_ids()
     assert sorted(active) == sorted([running["id"], third["id"]])  # finished one dropped
 
 

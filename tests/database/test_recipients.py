@@ -15,6 +15,7 @@ from services.api.contacts_store import ContactStore
 from services.api.redis_moves import SCANNED_MOVES, move_records_from_redis
 from shared.events.models import Recipient
 from shared.redis import Keys
+from shared.store.campaigns import CampaignStore
 from shared.store.recipients import (
     AudienceExists,
     RecipientOutcome,
@@ -129,9 +130,10 @@ async def test_the_keyspace_scan_runs_until_it_has_finished_once(
 ) -> None:
     keys = Keys(unique_prefix)
     contacts, recipients = ContactStore(database), RecipientStore(database)
+    campaigns = CampaignStore(database, redis, keys)
     audience = keys("campaign", "before", "audience")
     await redis.rpush(audience, _people(1)[0].model_dump_json())
-    await move_records_from_redis(redis, keys, database, contacts, recipients, "AC1")
+    await move_records_from_redis(redis, keys, database, contacts, recipients, campaigns, "AC1")
     assert await recipients.size("before") == 1
     assert (
         await database.fetchval(
@@ -142,7 +144,7 @@ async def test_the_keyspace_scan_runs_until_it_has_finished_once(
     # Written after the move finished (an old api still running): not scanned for again.
     late = keys("campaign", "late", "audience")
     await redis.rpush(late, _people(1)[0].model_dump_json())
-    await move_records_from_redis(redis, keys, database, contacts, recipients, "AC1")
+    await move_records_from_redis(redis, keys, database, contacts, recipients, campaigns, "AC1")
     assert await recipients.size("late") == 0
     assert await redis.exists(late)
 

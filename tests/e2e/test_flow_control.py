@@ -36,13 +36,13 @@ async def _seed_campaign(env: dict[str, str], campaign_id: str) -> None:
     redis = Redis.from_url(env["REDIS_URL"])
     database = await asyncpg.create_pool(env["DATABASE_URL"], min_size=1, max_size=1)
     try:
-        store = CampaignStore(redis, Keys(env["REDIS_KEY_PREFIX"]))
+        store = CampaignStore(database, redis, Keys(env["REDIS_KEY_PREFIX"]))
         recipients = (
             Recipient(contact_id=f"c{i}", phone=f"+3461{i // 9000:03d}{i % 9000 + 1000:04d}")
             for i in range(CONTACTS)
         )
         assert await RecipientStore(database).freeze(campaign_id, recipients) == CONTACTS
-        await store.save(
+        await store.create(
             CampaignRecord(
                 id=campaign_id,
                 owner_id="marketer",

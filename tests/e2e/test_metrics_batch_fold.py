@@ -221,14 +221,15 @@ async def test_a_folded_batch_completes_each_campaign_once_and_counts_exactly(
     redis, database, make_settings
 ) -> None:
     keys = Keys(make_settings().redis_key_prefix)
-    campaigns, progress = CampaignStore(redis, keys), ProgressStore(redis, keys)
+    campaigns = CampaignStore(database, redis, keys)
+    progress = ProgressStore(redis, keys)
     stats = StatsStore(redis, keys)
     suppressions = SuppressionStore(database, SuppressionCache(redis, keys, "AC1"), "AC1")
     folder = ProgressFolder(
         progress, campaigns, RecipientStore(database), suppressions, Retention(), stats
     )
     for campaign_id, total in (("a", 3), ("b", 2)):
-        await campaigns.save(
+        await campaigns.create(
             CampaignRecord(
                 id=campaign_id, status="sending", content=TextContent(body="x"), total=total
             )
@@ -268,14 +269,15 @@ async def test_a_folded_batch_completes_each_campaign_once_and_counts_exactly(
     assert (window.sent, window.failed) == (3, 1)
 
 
-async def test_the_service_folds_batches_from_kafka_once(make_settings, redis) -> None:
+async def test_the_service_folds_batches_from_kafka_once(make_settings, redis, database) -> None:
     settings = make_settings(MetricsSettings, health_port=0)
     await ensure_topics(settings)
     topics = Topics.from_settings(settings)
     keys = Keys(settings.redis_key_prefix)
-    campaigns, progress = CampaignStore(redis, keys), ProgressStore(redis, keys)
+    campaigns = CampaignStore(database, redis, keys)
+    progress = ProgressStore(redis, keys)
     for campaign_id, total in (("m1", 4), ("m2", 3), ("m3", 1)):
-        await campaigns.save(
+        await campaigns.create(
             CampaignRecord(
                 id=campaign_id, status="sending", content=TextContent(body="x"), total=total
             )

@@ -28,7 +28,9 @@ def _commands(events) -> list[SendMessage]:
     return [c for e in events if isinstance(e, SendMessageBatch) for c in e.commands]
 
 
-async def test_an_inline_campaign_is_expanded_exactly(make_settings, redis, tmp_path: Path):
+async def test_an_inline_campaign_is_expanded_exactly(
+    make_settings, redis, database, tmp_path: Path
+):
     settings = make_settings(
         DispatcherSettings,
         batch_size=100,
@@ -84,5 +86,5 @@ async def test_an_inline_campaign_is_expanded_exactly(make_settings, redis, tmp_
     keys = Keys(settings.redis_key_prefix)
     progress = await ProgressStore(redis, keys).read("camp-1")
     assert (progress.total, progress.batches_total, progress.batches_emitted) == (308, 4, 4)
-    record = await CampaignStore(redis, keys).get("camp-1")
+    record = await CampaignStore(database, redis, keys).get("camp-1")
     assert (record.status, record.owner_id, record.total) == ("sending", "u1", 308)

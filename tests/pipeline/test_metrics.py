@@ -18,13 +18,16 @@ from tests.kafka_io import publish, publish_raw, reading
 from tests.pipeline.conftest import running
 
 
-async def test_results_are_folded_once_and_complete_the_campaign(make_settings, redis) -> None:
+async def test_results_are_folded_once_and_complete_the_campaign(
+    make_settings, redis, database
+) -> None:
     settings = make_settings(MetricsSettings, health_port=0)
     await ensure_topics(settings)
     topics = Topics.from_settings(settings)
     keys = Keys(settings.redis_key_prefix)
-    campaigns, progress = CampaignStore(redis, keys), ProgressStore(redis, keys)
-    await campaigns.save(
+    campaigns = CampaignStore(database, redis, keys)
+    progress = ProgressStore(redis, keys)
+    await campaigns.create(
         CampaignRecord(id="m1", status="sending", content=TextContent(body="x"), total=4)
     )
     await progress.begin("m1", total=4, batch_size=2, started_ms=1)

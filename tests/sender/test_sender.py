@@ -17,6 +17,7 @@ from shared.events.models import (
 )
 from shared.kafka import make_producer
 from shared.redis import Keys
+from shared.store.campaign_status import StatusCache
 from shared.topics import Topics
 from shared.twilio_client import make_twilio_client
 from tests.helpers import eventually
@@ -182,9 +183,7 @@ async def test_a_stopped_campaign_is_cancelled_not_sent(
     started_ms = now_ms()
     settings = sender_settings(**FAST_LIMITS)
     campaign_id = "camp-stopped"
-    await redis.hset(
-        Keys(settings.redis_key_prefix)("campaign", campaign_id), mapping={"status": "stopped"}
-    )
+    await StatusCache(redis, Keys(settings.redis_key_prefix)).write(campaign_id, 1, "stopped")
     commands = [
         text_command(campaign_id, f"c{i}", numbers.recipient(i), numbers.sender) for i in range(6)
     ]

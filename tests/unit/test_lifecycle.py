@@ -23,8 +23,6 @@ from shared.lifecycle import (
     is_holding,
     move,
 )
-from shared.redis import Keys
-from shared.store.campaigns import CampaignStore
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 
@@ -108,22 +106,6 @@ def test_each_control_event_names_its_control() -> None:
 )
 def test_has_expired_reads_any_zone(expires_at: datetime | None, expected: bool) -> None:
     assert has_expired(expires_at, NOW) is expected
-
-
-class NoRedis:
-    """Enough of a Redis client to build a store; nothing may reach it."""
-
-    def register_script(self, _script: str) -> object:
-        return object()
-
-    async def hset(self, *_args: object, **_kwargs: object) -> None:
-        raise AssertionError("a status write reached Redis")
-
-
-async def test_set_fields_refuses_a_status() -> None:
-    store = CampaignStore(NoRedis(), Keys("t:"))  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="transition"):
-        await store.set_fields("c1", status="sending", finished_at="")
 
 
 class RecordingStore:

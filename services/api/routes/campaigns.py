@@ -1,4 +1,4 @@
-"""Campaigns: create, read, list and start."""
+"""Campaigns: create, read, list, start, and the history of their status."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from services.api.schemas.campaigns import (
     CampaignPublic,
     CampaignsPublic,
     CampaignStartPublic,
+    StatusChangePublic,
+    StatusHistoryPublic,
 )
 from shared.store.campaigns import CampaignRecord
 
@@ -71,6 +73,21 @@ async def get_campaign(
 ) -> CampaignPublic:
     """One campaign by id."""
     return CampaignPublic.from_record(await reader.get(user, campaign_id))
+
+
+@router.get("/{campaign_id}/status-history", response_model=StatusHistoryPublic)
+async def status_history(
+    campaign_id: str, user: CurrentUser, reader: CampaignReaderDep
+) -> StatusHistoryPublic:
+    """Every status the campaign has had, oldest first, with when it changed and the
+    status it left: who paused it is in the api's log, when is here."""
+    changes = await reader.history(user, campaign_id)
+    return StatusHistoryPublic(
+        campaign_id=campaign_id,
+        changes=[
+            StatusChangePublic(status=c.status, previous=c.previous, at=c.at) for c in changes
+        ],
+    )
 
 
 @router.post("/{campaign_id}/start", response_model=CampaignStartPublic)

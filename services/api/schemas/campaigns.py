@@ -308,3 +308,14 @@ class ControlPublic(ApiModel):
     success: bool = True
     message: str
     status: CampaignStatus
+
+
+class StatusChangePublic(ApiModel):
+    status: CampaignStatus
+    previous: CampaignStatus | None = Field(description="The status it left; none at creation.")
+    at: datetime
+
+
+class StatusHistoryPublic(ApiModel):
+    campaign_id: str
+    changes: list[StatusChangePublic]
