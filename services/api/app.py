@@ -31,6 +31,7 @@ from services.api.contacts_store import ContactStore
 from services.api.dashboard import DashboardGenerations, DashboardService
 from services.api.errors import install_error_handlers
 from services.api.lag import ConsumerLagMonitor
+from services.api.lists_store import ListStore
 from services.api.publisher import CampaignEventPublisher
 from services.api.redis_moves import move_records_from_redis
 from services.api.routes import (
@@ -39,6 +40,7 @@ from services.api.routes import (
     control,
     dashboard,
     health,
+    lists,
     live,
     recipients,
     suppressions,
@@ -78,6 +80,7 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
         progress_store = ProgressStore(connections.redis, keys)
         contact_store = ContactStore(connections.database)
         recipient_store = RecipientStore(connections.database)
+        list_store = ListStore(connections.database)
         publisher = CampaignEventPublisher(
             connections.producer, Topics.from_settings(settings).campaign_events
         )
@@ -100,6 +103,7 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
         state.progress_store = progress_store
         state.contact_store = contact_store
         state.recipient_store = recipient_store
+        state.list_store = list_store
         breakers = functools.partial(
             live_breakers, connections.redis, keys, settings.worker_heartbeat_timeout_s
         )
@@ -116,6 +120,7 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
             campaign_store,
             recipient_store,
             contact_store,
+            list_store,
             publisher,
             changed=generations.bump,
         )
@@ -178,6 +183,7 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
     app.include_router(campaigns.router)
     app.include_router(control.router)
     app.include_router(contacts.router)
+    app.include_router(lists.router)
     app.include_router(dashboard.router)
     app.include_router(live.router)
     app.include_router(web.router)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -18,12 +18,13 @@ from services.api.auth import User
 from services.api.campaigns import Changed, notify_changed
 from services.api.contacts_store import Contact, ContactStore
 from services.api.errors import EventNotWritten, InvalidInput
-from services.api.personalised import personalised_audience
+from services.api.lists_store import MEMBER_PAGE, ListStore
+from services.api.personalised import AudienceCheck, personalised_audience
 from services.api.phones import require_phone
 from services.api.publisher import CampaignEventPublisher
 from services.api.schemas.campaigns import AudienceItemCreate, CampaignCreate
 from services.api.settings import ApiSettings
-from shared.events.models import CampaignScheduled
+from shared.events.models import CampaignScheduled, Recipient
 from shared.lifecycle import DRAFT, SCHEDULED, move
 from shared.store.campaigns import CampaignRecord, CampaignStore
 from shared.store.recipients import RecipientStore
@@ -50,10 +51,12 @@ class CampaignCreator:
         campaigns: CampaignStore,
         recipients: RecipientStore,
         contacts: ContactStore,
+        lists: ListStore,
         publisher: CampaignEventPublisher,
         changed: Changed | None = None,
     ) -> None:
         """``changed``: see :func:`services.api.campaigns.notify_changed`."""
+        self._lists = lists
         self._settings = settings
         self._campaigns = campaigns
         self._recipients = recipients
@@ -91,10 +94,13 @@ class CampaignCreator:
                 sid,
             )
         content = body.message.to_content()
-        indexed = await self._audience(user, body.contacts)
-        audience, skipped = await _off_the_loop_if_large(
-            len(indexed), lambda: personalised_audience(content, indexed, body.missing_vars)
-        )
+        if (body.contacts is None) == (body.list_id is None):
+            raise InvalidInput(
+                ("body", "contacts" if body.contacts is None else "listId"),
+                "give the audience as contacts, or listId to send to one of your lists"
+                if body.contacts is None
+                else "give either contacts or listId, not both",
+            )
         record = CampaignRecord(
             id=str(uuid.uuid4()),
             owner_id=user.id,
@@ -105,13 +111,30 @@ class CampaignCreator:
             from_number=from_number,
             messaging_service_sid=sid,
             send_window=body.send_window,
-            total=len(audience),
             created_at=datetime.now(UTC),
             scheduled_at=body.scheduled_at,
             expires_at=body.expires_at or self._default_expiry(body.scheduled_at),
         )
         # The audience first: a campaign record is never visible without it.
-        await self._recipients.freeze(record.id, audience)
+        if body.list_id is not None:
+            total, skipped = await self._freeze_list(
+                user,
+                body.list_id,
+                record.id,
+                AudienceCheck(
+                    content,
+                    body.missing_vars,
+                    loc=("body", "listId"),
+                    where=lambda index: f"member {index + 1} of the list",
+                ),
+            )
+        else:
+            indexed = await self._audience(user, body.contacts or [])
+            audience, skipped = await _off_the_loop_if_large(
+                len(indexed), lambda: personalised_audience(content, indexed, body.missing_vars)
+            )
+            total = await self._recipients.freeze(record.id, audience)
+        record = record.model_copy(update={"total": total})
         await self._campaigns.create(record)
         if body.scheduled_at is not None:
             await self._schedule(record, body.scheduled_at)
@@ -138,6 +161,37 @@ class CampaignCreator:
             raise
         await self._campaigns.schedule(record.id, due)
 
+    async def _freeze_list(
+        self, user: User, list_id: str, campaign_id: str, check: AudienceCheck
+    ) -> tuple[int, int]:
+        """Freeze a list's members as the campaign's audience, streamed: a page of
+        members read by key, checked off the event loop, copied in; a check that fails
+        (even at the end, for missing variables) leaves nothing written. Returns how
+        many were frozen and how many skipped."""
+        if await self._lists.get(user.id, list_id) is None:
+            raise InvalidInput(("body", "listId"), "none of your lists has this id", list_id)
+
+        async def members() -> AsyncIterator[Recipient]:
+            index, after = 0, 0
+            while after is not None:
+                page, next_after = await self._lists.members(user.id, list_id, after, MEMBER_PAGE)
+                recipients = [
+                    Recipient(
+                        contact_id=contact.id or "",
+                        phone=contact.phone,
+                        name=contact.name,
+                        vars=contact.vars,
+                    )
+                    for contact in page
+                ]
+                kept = await asyncio.to_thread(_kept, check, index, recipients)
+                index, after = index + len(page), next_after
+                for recipient in kept:
+                    yield recipient
+            check.finish()
+
+        return await self._recipients.freeze(campaign_id, members()), check.skipped
+
     async def _audience(
         self, user: User, items: Sequence[AudienceItemCreate]
     ) -> list[IndexedRecipient]:
@@ -153,3 +207,7 @@ class CampaignCreator:
         return await _off_the_loop_if_large(
             len(items), lambda: request_recipients(items, stored, region)
         )
+
+
+def _kept(check: AudienceCheck, first_index: int, page: list[Recipient]) -> list[Recipient]:
+    return [r for index, r in enumerate(page, start=first_index) if check.keep(index, r)]

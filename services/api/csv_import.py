@@ -15,7 +15,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -44,6 +44,8 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     skipped: int = 0
+    # Contacts that joined the list the import was made into (not already on it).
+    joined: int = 0
     errors: list[RowError] = field(default_factory=list)
 
     def reject(self, row: int, message: str) -> None:
@@ -164,8 +166,15 @@ class _Rows:
 
 
 async def import_contacts(
-    binary: BinaryIO, store: ContactStore, user_id: str, default_region: str, chunk_rows: int
+    binary: BinaryIO,
+    store: ContactStore,
+    user_id: str,
+    default_region: str,
+    chunk_rows: int,
+    joined: Callable[[list[str]], Awaitable[int]] | None = None,
 ) -> ImportReport:
+    """Import the file's contacts a chunk at a time; ``joined`` is given each chunk's
+    contact ids (a list they join) and returns how many were new there."""
     report = ImportReport()
     await run_in_threadpool(check_utf8, binary)
     rows = _Rows(binary)
@@ -204,6 +213,8 @@ async def import_contacts(
                 }
                 contacts.append(Contact(phone, _cell(row, columns.name) or None, variables))
             result = await store.upsert(user_id, contacts)
+            if joined is not None and result.ids:
+                report.joined += await joined(result.ids)
             report.created += result.created
             report.updated += result.updated
             report.imported += result.created + result.updated

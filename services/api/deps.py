@@ -20,6 +20,7 @@ from services.api.campaign_creation import CampaignCreator
 from services.api.campaigns import CampaignReader, CampaignService
 from services.api.contacts_store import ContactStore
 from services.api.dashboard import DashboardService
+from services.api.lists_store import ListStore
 from services.api.settings import ApiSettings
 from shared.redis import Keys
 from shared.runtime import Connections
@@ -89,6 +90,10 @@ async def get_contact_store(request: Request) -> ContactStore:
     return request.app.state.contact_store
 
 
+async def get_list_store(request: Request) -> ListStore:
+    return request.app.state.list_store
+
+
 async def get_recipient_store(request: Request) -> RecipientStore:
     return request.app.state.recipient_store
 
@@ -122,6 +127,7 @@ async def get_dashboard_service(request: Request) -> DashboardService:
 
 
 ContactStoreDep = Annotated[ContactStore, Depends(get_contact_store)]
+ListStoreDep = Annotated[ListStore, Depends(get_list_store)]
 RecipientStoreDep = Annotated[RecipientStore, Depends(get_recipient_store)]
 AlertStoreDep = Annotated[AlertStore, Depends(get_alert_store)]
 SuppressionStoreDep = Annotated[SuppressionStore, Depends(get_suppression_store)]

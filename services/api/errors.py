@@ -34,6 +34,18 @@ class CampaignNotFound(DomainError):
         self.campaign_id = campaign_id
 
 
+class ListNotFound(DomainError):
+    def __init__(self, list_id: str) -> None:
+        super().__init__(f"list {list_id} not found")
+        self.list_id = list_id
+
+
+class ListNameTaken(DomainError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"you have a list named {name!r} already")
+        self.name = name
+
+
 class IllegalTransition(DomainError):
     def __init__(
         self, campaign_id: str, current: str | None, action: str, reason: str | None = None
@@ -104,6 +116,20 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             {"detail": str(error), "message": str(error), "campaignId": error.campaign_id},
             status_code=status.HTTP_404_NOT_FOUND,
+        )
+
+    @app.exception_handler(ListNotFound)
+    async def on_list_not_found(_request: Request, error: ListNotFound) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(error), "message": str(error), "listId": error.list_id},
+            status_code=status.HTTP_404_NOT_FOUND,
+        )
+
+    @app.exception_handler(ListNameTaken)
+    async def on_list_name_taken(_request: Request, error: ListNameTaken) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(error), "message": str(error), "field": "name", "name": error.name},
+            status_code=status.HTTP_409_CONFLICT,
         )
 
     @app.exception_handler(IllegalTransition)

@@ -10,7 +10,7 @@ and a text that outgrows WhatsApp's 1,600 characters once filled in.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from services.api.audience import IndexedRecipient
@@ -50,53 +50,87 @@ def _filled(text: str, fields: dict[str, str]) -> str:
     return fill(text, fields) or text
 
 
+class AudienceCheck:
+    """Checks an audience one recipient at a time, so that a list of any size can be
+    checked as it streams past: :meth:`keep` for each recipient, :meth:`finish` once.
+
+    ``where`` names a recipient in error messages (by its place in the request's
+    ``contacts``, or in a list); ``loc`` is the request field the errors point at.
+    """
+
+    def __init__(
+        self,
+        content: MessageContent,
+        missing_vars: MissingVars,
+        loc: tuple[str, ...] = ("body", "contacts"),
+        where: Callable[[int], str] = lambda index: f"contacts[{index}]",
+    ) -> None:
+        self._texts = _texts(content)
+        self._missing_vars = missing_vars
+        self._loc = loc
+        self._where = where
+        self._lacking: Counter[str] = Counter()
+        self.kept = 0
+        self.skipped = 0
+
+    def keep(self, index: int, recipient: Recipient) -> bool:
+        """Whether the recipient stays in the audience. Raises InvalidInput for a
+        message that would be too long once personalised for it."""
+        if not self._texts:
+            self.kept += 1
+            return True
+        fields = _RecordingFields(contact_fields(recipient, recipient.phone))
+        filled = [(where, _filled(text, fields)) for where, text in self._texts]
+        if fields.missing:
+            self._lacking.update(fields.missing)
+            if self._missing_vars == "skip":
+                self.skipped += 1
+                return False
+        for where, text in filled:
+            if len(text) > MAX_MESSAGE_CHARS:
+                raise InvalidInput(
+                    ("body", *where),
+                    f"{len(text):,} characters once personalised for {self._where(index)} "
+                    f"({recipient.phone}); WhatsApp takes at most {MAX_MESSAGE_CHARS:,}",
+                    {"contact": index, "phone": recipient.phone, "length": len(text)},
+                )
+        self.kept += 1
+        return True
+
+    def finish(self) -> None:
+        """Raises InvalidInput naming the missing variables (with ``missing_vars="error"``),
+        or when nobody is left to send to."""
+        lacking = self._lacking
+        if lacking and self._missing_vars == "error":
+            raise InvalidInput(
+                self._loc,
+                f"contacts lack variables the message names: {_counted(lacking)}; give them, "
+                'or set missingVars to "empty" (fill with nothing) or "skip" (leave them out)',
+                {"missingVars": dict(lacking.most_common())},
+            )
+        if not self.kept:
+            why = (
+                f"every contact lacks a variable the message names ({_counted(lacking)})"
+                if lacking
+                else "the audience is empty"
+            )
+            raise InvalidInput(
+                self._loc, f"{why}: nobody would be sent to", {"missingVars": dict(lacking)}
+            )
+
+
 def personalised_audience(
     content: MessageContent, audience: Sequence[IndexedRecipient], missing_vars: MissingVars
 ) -> tuple[list[Recipient], int]:
     """The recipients to store, and how many were left out for lacking a variable.
 
     ``audience`` pairs each recipient with its index in the request's ``contacts``.
-    Raises InvalidInput naming the missing variables (with ``missing_vars="error"``)
-    or the first contact whose message would be too long.
+    Raises InvalidInput as :class:`AudienceCheck` does.
     """
-    texts = _texts(content)
-    if not texts:
-        return [recipient for _, recipient in audience], 0
-    kept: list[Recipient] = []
-    lacking: Counter[str] = Counter()
-    skipped = 0
-    for index, recipient in audience:
-        fields = _RecordingFields(contact_fields(recipient, recipient.phone))
-        filled = [(where, _filled(text, fields)) for where, text in texts]
-        if fields.missing:
-            lacking.update(fields.missing)
-            if missing_vars == "skip":
-                skipped += 1
-                continue
-        for where, text in filled:
-            if len(text) > MAX_MESSAGE_CHARS:
-                raise InvalidInput(
-                    ("body", *where),
-                    f"{len(text):,} characters once personalised for contacts[{index}] "
-                    f"({recipient.phone}); WhatsApp takes at most {MAX_MESSAGE_CHARS:,}",
-                    {"contact": index, "phone": recipient.phone, "length": len(text)},
-                )
-        kept.append(recipient)
-    if lacking and missing_vars == "error":
-        raise InvalidInput(
-            ("body", "contacts"),
-            f"contacts lack variables the message names: {_counted(lacking)}; give them, "
-            'or set missingVars to "empty" (fill with nothing) or "skip" (leave them out)',
-            {"missingVars": dict(lacking.most_common())},
-        )
-    if not kept:
-        raise InvalidInput(
-            ("body", "contacts"),
-            f"every contact lacks a variable the message names ({_counted(lacking)}): "
-            "nobody would be sent to",
-            {"missingVars": dict(lacking.most_common())},
-        )
-    return kept, skipped
+    check = AudienceCheck(content, missing_vars)
+    kept = [recipient for index, recipient in audience if check.keep(index, recipient)]
+    check.finish()
+    return kept, check.skipped
 
 
 def _counted(lacking: Counter[str]) -> str:

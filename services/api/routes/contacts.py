@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, File, UploadFile, status
+from fastapi import APIRouter, Body, File, Query, UploadFile, status
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from services.api.contacts_store import Contact
 from services.api.csv_import import import_contacts
-from services.api.deps import ContactStoreDep, CurrentUser, SettingsDep
+from services.api.deps import ContactStoreDep, CurrentUser, ListStoreDep, SettingsDep
+from services.api.errors import ListNotFound
 from services.api.paging import Page, paging
 from services.api.phones import require_phone
 from services.api.schemas.base import MAX_AUDIENCE_ITEMS
@@ -28,7 +29,7 @@ router = APIRouter(prefix="/api/contacts", tags=["contacts"])
 OFF_LOOP_FROM = 500
 
 
-def _public(contact: Contact) -> ContactPublic:
+def public_contact(contact: Contact) -> ContactPublic:
     return ContactPublic(
         id=contact.id or "", phone=contact.phone, name=contact.name, vars=contact.vars
     )
@@ -79,18 +80,32 @@ async def add_contacts(
         created=created,
         updated=updated,
         contacts=[
-            _public(Contact(c.phone, c.name, c.vars, contact_id))
+            public_contact(Contact(c.phone, c.name, c.vars, contact_id))
             for c, contact_id in zip(contacts, ids, strict=True)
         ],
     )
 
 
-@router.post("/import", response_model=ImportPublic)
+@router.post(
+    "/import",
+    response_model=ImportPublic,
+    responses={404: {"description": "`listId` names no list of yours."}},
+)
 async def import_contacts_csv(
     file: Annotated[UploadFile, File(description="CSV with a header row naming `phone`.")],
     user: CurrentUser,
     store: ContactStoreDep,
+    lists: ListStoreDep,
     settings: SettingsDep,
+    list_id: Annotated[
+        str | None,
+        Query(
+            alias="listId",
+            max_length=64,
+            description="Also add every imported contact to this list of yours, in file "
+            "order: then send a campaign to it by `listId`, whatever its size.",
+        ),
+    ] = None,
 ) -> ImportPublic:
     """Import contacts from a CSV file.
 
@@ -101,14 +116,28 @@ async def import_contacts_csv(
     nothing is imported. A malformed row (a quoted field running over lines, more cells
     than the header, control or bidi-override characters) is skipped and reported.
     """
+    joined = None
+    if list_id is not None:
+        if await lists.get(user.id, list_id) is None:
+            raise ListNotFound(list_id)
+
+        async def joined(contact_ids: list[str]) -> int:
+            return (await lists.add_members(user.id, list_id, contact_ids)).added
+
     report = await import_contacts(
-        file.file, store, user.id, settings.default_phone_region, settings.contacts_import_chunk
+        file.file,
+        store,
+        user.id,
+        settings.default_phone_region,
+        settings.contacts_import_chunk,
+        joined,
     )
     return ImportPublic(
         imported=report.imported,
         created=report.created,
         updated=report.updated,
         skipped=report.skipped,
+        added_to_list=report.joined if list_id is not None else None,
         errors=[
             RowErrorPublic(row=e.row, message=e.message)
             for e in sorted(report.errors, key=lambda e: e.row)
@@ -124,4 +153,4 @@ async def list_contacts(
 ) -> ContactsPublic:
     """Your contacts, in the order they were first added."""
     contacts, total = await store.page(user.id, page.offset, page.limit)
-    return ContactsPublic(contacts=[_public(c) for c in contacts], **page.fields(total))
+    return ContactsPublic(contacts=[public_contact(c) for c in contacts], **page.fields(total))

@@ -46,6 +46,19 @@ ContactName = Annotated[SafeLine, Field(max_length=256)]
 ContactVars = Annotated[dict[SafeLine, SafeLine], Field(max_length=MAX_VARS)]
 
 
+def _stripped_not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
+# What people name a campaign or a list by: one line, not blank, kept without the
+# spaces around it.
+ItemName = Annotated[
+    SafeLine, Field(min_length=1, max_length=200), AfterValidator(_stripped_not_blank)
+]
+
+
 class ApiModel(BaseModel):
     """camelCase on the wire, snake_case in Python; an unknown field is a 422 naming it
     (a typo such as ``scheduleAt`` would otherwise make a draft of a scheduled campaign)."""

@@ -26,6 +26,7 @@ from services.api.schemas.base import (
     ContactId,
     ContactName,
     ContactVars,
+    ItemName,
     MessageText,
     SafeLine,
     string_or_object_with_one_of,
@@ -118,14 +119,23 @@ class AudienceItemCreate(ApiModel):
 
 
 class CampaignCreate(ApiModel):
-    name: SafeLine = Field(min_length=1, max_length=200)
+    name: ItemName
     message: MessageCreate
-    contacts: list[AudienceItemCreate] = Field(
+    contacts: list[AudienceItemCreate] | None = Field(
+        default=None,
         min_length=1,
         max_length=MAX_AUDIENCE_ITEMS,
-        description=f"At most {MAX_AUDIENCE_ITEMS:,} entries (and a body of at most "
-        "API_MAX_BODY_BYTES, 1 MiB by default): import a larger audience with "
-        "POST /api/contacts/import and name its contacts by id, or split it.",
+        description=f"The audience, in send order: at most {MAX_AUDIENCE_ITEMS:,} entries "
+        "(and a body of at most API_MAX_BODY_BYTES, 1 MiB by default). Give this or "
+        "`listId`: a larger audience is imported into a list "
+        "(POST /api/contacts/import?listId=...) and sent to by its id.",
+    )
+    list_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Send to one of your lists (GET /api/lists), of any size, in the "
+        "order its members joined; the audience is frozen when the campaign is created.",
     )
     missing_vars: MissingVars = Field(
         default="error",
@@ -164,7 +174,8 @@ class CampaignCreate(ApiModel):
         if isinstance(value, list) and len(value) > MAX_AUDIENCE_ITEMS:
             raise ValueError(
                 f"{len(value):,} entries; at most {MAX_AUDIENCE_ITEMS:,} per request: import "
-                "a larger audience with POST /api/contacts/import and name its contacts by id"
+                "a larger audience into a list (POST /api/contacts/import?listId=...) and "
+                "give listId"
             )
         return value
 
@@ -174,13 +185,6 @@ class CampaignCreate(ApiModel):
         if value is not None and info.data.get("from_number") is not None:
             raise ValueError("give either fromNumber or messagingServiceSid, not both")
         return value
-
-    @field_validator("name")
-    @classmethod
-    def _name_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value.strip()
 
     @field_validator("scheduled_at", "expires_at")
     @classmethod

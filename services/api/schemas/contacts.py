@@ -44,4 +44,9 @@ class ImportPublic(ApiModel):
     created: int
     updated: int
     skipped: int = Field(description="Rows not imported; the first 20 are in errors.")
+    added_to_list: int | None = Field(
+        default=None,
+        description="With `listId`: imported contacts that joined the list (one already "
+        "on it is not counted).",
+    )
     errors: list[RowErrorPublic]
