@@ -85,7 +85,9 @@ class MetricsService(Service):
             max_poll_records=1_000,
             **BATCHED_FETCH,
         )
-        self.receipts = ReceiptFolder(FunnelStore(redis, keys), retention.progress_ttl_s)
+        self.receipts = ReceiptFolder(
+            FunnelStore(redis, keys), self.recipients, retention.progress_ttl_s
+        )
         self.status_consumer: AIOKafkaConsumer = make_consumer(
             settings,
             self._topics.message_status,

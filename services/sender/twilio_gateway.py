@@ -69,9 +69,9 @@ class SendError(Exception):
 def message_params(command: SendMessage, public_base_url: str | None = None) -> dict[str, str]:
     params = {"to": command.to, "from_": command.from_number}
     if public_base_url:
-        # Delivery receipts come back to the api, naming the campaign and contact.
+        # Delivery receipts come back to the api, naming the campaign and recipient.
         params["status_callback"] = status_callback_url(
-            public_base_url, command.campaign_id, command.contact_id
+            public_base_url, command.campaign_id, command.contact_id, command.position
         )
     content = command.content
     if isinstance(content, TemplateContent):

@@ -333,6 +333,12 @@ class MessageStatusReported(Event):
     contact_id: str | None = Field(
         default=None, description="The contact, from the signed callback URL the sender gave."
     )
+    position: int | None = Field(
+        default=None,
+        ge=0,
+        description="The recipient's place in the campaign's audience, from the signed "
+        "callback URL; none for messages sent before it was given.",
+    )
     to: str | None = Field(default=None, description="The recipient, as Twilio reports it.")
     error_message: str | None = Field(default=None, description="Twilio's text for error_code.")
     account_sid: str | None = Field(default=None, description="The Twilio account of the message.")

@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 from shared.database.pool import PoolSource, pool_source
 from shared.events.models import Recipient
 from shared.redis import Keys
+from shared.store.funnel import advance
 
 PAGE_SIZE = 1_000
 # Rows deleted per statement when a campaign's recipients expire: each delete is a
@@ -59,8 +60,25 @@ FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::text[], $6::text[]
 WHERE r.campaign_id = o.campaign_id AND r.position = o.position AND r.state IS NULL
 """
 
+# Receipts of a poll batch in one statement, each message's furthest state per batch
+# (shared/store/funnel.py's advance rule, applied in Python first). A row moves only
+# forward, and a failure after delivered or read changes nothing: a receipt read twice,
+# or late, writes nothing.
+_RANK = """CASE {0} WHEN 'queued' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3
+    WHEN 'read' THEN 4 WHEN 'undelivered' THEN 5 WHEN 'failed' THEN 5 ELSE 0 END"""
+_RECORD_RECEIPTS = f"""
+UPDATE recipients AS r
+SET delivery_state = o.state, delivery_error_code = o.error_code, delivery_at = o.at
+FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::timestamptz[])
+     AS o(campaign_id, position, state, error_code, at)
+WHERE r.campaign_id = o.campaign_id AND r.position = o.position
+  AND {_RANK.format("o.state")} > {_RANK.format("r.delivery_state")}
+  AND NOT (o.state IN ('failed', 'undelivered') AND {_RANK.format("r.delivery_state")} >= 3)
+"""
+
 _RESULTS = """
-SELECT position, contact_id, phone, name, state, error_code, message_sid, reason, outcome_at
+SELECT position, contact_id, phone, name, state, error_code, message_sid, reason, outcome_at,
+       delivery_state, delivery_error_code, delivery_at
 FROM recipients
 WHERE campaign_id = $1 AND position >= $2
 ORDER BY position
@@ -81,6 +99,19 @@ class RecipientResult:
     message_sid: str | None
     reason: str | None
     outcome_at: datetime | None
+    # How far its message got after Twilio accepted it (None: no receipt yet).
+    delivery_state: str | None = None
+    delivery_error_code: int | None = None
+    delivery_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientReceipt:
+    campaign_id: str
+    position: int
+    state: str
+    at: datetime
+    error_code: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +207,28 @@ class RecipientStore:
             [o.message_sid for o in rows],
             [o.reason for o in rows],
             [o.at for o in rows],
+        )
+        return int(status.split()[-1])
+
+    async def record_receipts(self, receipts: Sequence[RecipientReceipt]) -> int:
+        """Write delivery receipts (funnel states) in one statement, each recipient's
+        furthest; returns how many rows moved forward."""
+        furthest: dict[tuple[str, int], RecipientReceipt] = {}
+        for receipt in receipts:
+            key = (receipt.campaign_id, receipt.position)
+            current = furthest.get(key)
+            if advance(current.state if current else None, receipt.state) is not None:
+                furthest[key] = receipt
+        if not furthest:
+            return 0
+        rows = furthest.values()
+        status = await self._pool().execute(
+            _RECORD_RECEIPTS,
+            [r.campaign_id for r in rows],
+            [r.position for r in rows],
+            [r.state for r in rows],
+            [r.error_code for r in rows],
+            [r.at for r in rows],
         )
         return int(status.split()[-1])
 

@@ -16,7 +16,7 @@ from services.api.webhook_signature import (
 )
 from services.sender.twilio_gateway import message_params
 from shared.events.models import SendMessage, TextContent
-from shared.status_callback import message_of, status_callback_url
+from shared.status_callback import message_of, position_of, status_callback_url
 
 TOKEN = "auth-token"
 SHARED_KEY = "shared-key-secret"
@@ -107,6 +107,12 @@ def test_status_callback_url_carries_campaign_and_contact() -> None:
     )
     assert message_of({"campaignId": "camp 1", "contactId": "contact&2"}) == ("camp 1", "contact&2")
     assert message_of({}) == (None, None)
+    with_position = status_callback_url("https://cq.example.org", "c", "k", 41)
+    assert with_position.endswith("?campaignId=c&contactId=k&position=41")
+    assert position_of({"position": "41"}) == 41
+    # Absent, or not a place in an audience: none (a callback of an earlier version).
+    for raw in ({}, {"position": "-1"}, {"position": "x"}, {"position": "9" * 12}):
+        assert position_of(raw) is None
 
 
 def test_the_sender_asks_for_receipts_only_with_a_public_url() -> None:

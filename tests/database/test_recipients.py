@@ -19,6 +19,7 @@ from shared.store.campaigns import CampaignStore
 from shared.store.recipients import (
     AudienceExists,
     RecipientOutcome,
+    RecipientReceipt,
     RecipientStore,
     move_audiences_from_redis,
 )
@@ -188,3 +189,37 @@ async def test_the_first_outcome_of_each_recipient_stays_and_a_replay_changes_no
     assert await store.record_outcomes(later) == 0
     assert await _outcomes(database, "outcomes") == written
     assert await store.record_outcomes([]) == 0
+
+
+async def test_receipts_move_each_recipient_forward_only(database: asyncpg.Pool) -> None:
+    store = RecipientStore(database)
+    await store.freeze("r", _people(4))
+    at = datetime(2026, 12, 1, 10, tzinfo=UTC)
+
+    def receipt(position: int, state: str, code: int | None = None) -> RecipientReceipt:
+        return RecipientReceipt("r", position, state, at, code)
+
+    moved = await store.record_receipts(
+        [
+            receipt(0, "sent"),
+            receipt(0, "delivered"),
+            receipt(0, "sent"),  # late, in the same batch
+            receipt(1, "failed", 63016),
+            receipt(2, "read"),
+            receipt(9, "read"),  # no such recipient
+        ]
+    )
+    assert moved == 3
+    # Read again after a crash, a late one, and a failure after delivery: nothing moves.
+    assert await store.record_receipts([receipt(0, "delivered"), receipt(2, "queued")]) == 0
+    assert await store.record_receipts([receipt(0, "undelivered", 30007)]) == 0
+    assert await store.record_receipts([receipt(0, "read"), receipt(3, "queued")]) == 2
+    results = await store.results("r", 0, 10)
+    assert [(r.delivery_state, r.delivery_error_code) for r in results] == [
+        ("read", None),
+        ("failed", 63016),
+        ("read", None),
+        ("queued", None),
+    ]
+    assert results[0].delivery_at == at
+    assert await store.record_receipts([]) == 0

@@ -1,4 +1,5 @@
-"""Clean-up as the original queue did it: a finished campaign's keys expire on schedule."""
+"""Clean-up as the original queue did it: a finished campaign's keys expire on schedule;
+what PostgreSQL keeps is kept as long as it should be."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ async def _ttls(redis_url: str, prefix: str, campaign_id: str) -> dict[str, int]
             "outcomes": f"{prefix}progress:{campaign_id}:outcomes",
             "batches": f"{prefix}progress:{campaign_id}:batches",
             "ledger": f"{prefix}ledger:{campaign_id}",
-            "definition": f"{prefix}campaign:{campaign_id}",
+            "status copy": f"{prefix}campaign:{campaign_id}:status",
         }
         ttls = {name: await redis.ttl(key) for name, key in keys.items()}
         newest_job = await redis.lindex(f"{prefix}jobs:completed", 0)
@@ -58,22 +59,30 @@ def test_a_finished_campaigns_keys_carry_the_documented_ttls(make_system, sandbo
     assert ttls["progress"] in about(DAY_S) and ttls["errors"] in about(DAY_S), ttls
     for name in ("outcomes", "batches", "ledger"):
         assert ttls[name] in about(WEEK_S), (name, ttls)
-    assert ttls["definition"] == -1  # the campaign itself is the user's: never expires
+    # The copy of its final status, which the senders read, goes with its commands.
+    assert ttls["status copy"] in about(WEEK_S), ttls
     assert ttls["newest job is this run"] == 1  # its job record, among the kept ones
     # Its recipients, in PostgreSQL, are kept as long as its results, then purged.
-    kept_s = asyncio.run(_recipients_kept_s(system.env["DATABASE_URL"], campaign["id"]))
+    kept_s, definitions = asyncio.run(
+        _recipients_kept_s(system.env["DATABASE_URL"], campaign["id"])
+    )
     assert kept_s in about(WEEK_S), kept_s
+    assert definitions == 1  # the campaign itself is the user's: never expires
 
 
-async def _recipients_kept_s(database_url: str, campaign_id: str) -> int:
+async def _recipients_kept_s(database_url: str, campaign_id: str) -> tuple[int, int]:
+    """How long the campaign's recipients are kept, and how many rows define it."""
     connection = await asyncpg.connect(database_url)
     try:
-        return int(
-            await connection.fetchval(
-                "SELECT extract(epoch FROM purge_after - now()) FROM campaign_audiences"
-                " WHERE campaign_id = $1",
-                campaign_id,
-            )
+        kept_s = await connection.fetchval(
+            "SELECT extract(epoch FROM purge_after - now()) FROM campaign_audiences"
+            " WHERE campaign_id = $1",
+            campaign_id,
         )
+        definitions = await connection.fetchval(
+            "SELECT count(*) FROM campaigns WHERE id = $1 AND finished_at IS NOT NULL",
+            campaign_id,
+        )
+        return int(kept_s), int(definitions)
     finally:
         await connection.close()

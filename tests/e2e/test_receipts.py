@@ -115,6 +115,19 @@ def test_the_funnel_matches_the_ledger_and_a_forged_callback_changes_nothing(
         assert reasons[63016]["meaning"].startswith("needs a template")
         dashboard = client.get("/api/dashboard/campaign-queue-metrics").json()["metrics"]
         assert dashboard["funnel"] == status["funnel"]
+        # Each recipient's row holds how far its message got, written before the funnel.
+        rows = client.get(f"/api/campaigns/{campaign_id}/recipients", params={"limit": 100}).json()[
+            "recipients"
+        ]
+        delivered = {r["phone"]: (r["deliveryState"], r["deliveryErrorCode"]) for r in rows}
+        assert delivered == {
+            phone: (
+                (ASYNC_FAILURES[phone[-4:]][0], int(ASYNC_FAILURES[phone[-4:]][1]))
+                if phone[-4:] in ASYNC_FAILURES
+                else ("read", None)
+            )
+            for phone in phones
+        }
 
         # A forged callback: a read message reported failed, signed with the wrong key.
         read_sid = next(m["sid"] for m in ledger(sandbox_admin) if m["status"] == "read")

@@ -33,6 +33,9 @@ CSV_COLUMNS = [
     "message_sid",
     "reason",
     "outcome_at",
+    "delivery_state",
+    "delivery_error_code",
+    "delivery_at",
 ]
 EXPORT_PAGE = 5_000
 
@@ -96,6 +99,9 @@ def _row(result: RecipientResult) -> list[object]:
         result.message_sid or "",
         result.reason or "",
         result.outcome_at.isoformat() if result.outcome_at else "",
+        result.delivery_state or "",
+        "" if result.delivery_error_code is None else result.delivery_error_code,
+        result.delivery_at.isoformat() if result.delivery_at else "",
     ]
 
 

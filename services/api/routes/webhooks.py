@@ -35,7 +35,7 @@ from shared.phones import normalise_phone
 from shared.redis import Keys
 from shared.runtime import Connections
 from shared.send_ledger import SENT_SID_FUNCTION, ledger_key
-from shared.status_callback import INBOUND_PATH, STATUS_PATH, message_of
+from shared.status_callback import INBOUND_PATH, STATUS_PATH, message_of, position_of
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,7 @@ def receipt_from(params: Mapping[str, str], query: Mapping[str, str]) -> Message
         status=_required(params, "MessageStatus", "SmsStatus").lower(),
         campaign_id=campaign_id,
         contact_id=contact_id,
+        position=position_of(query),
         error_code=int(raw_code) if raw_code.isdigit() else None,
         error_message=params.get("ErrorMessage") or None,
         to=params.get("To") or None,

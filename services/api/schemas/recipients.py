@@ -27,6 +27,15 @@ class RecipientResultPublic(ApiModel):
         default=None, description="Why it was skipped, cancelled or failed, in words."
     )
     outcome_at: datetime | None = None
+    delivery_state: str | None = Field(
+        default=None,
+        description="How far a sent message got, from Twilio's receipts: queued, sent, "
+        "delivered, read, or failed or undelivered after Twilio accepted it (then with "
+        "deliveryErrorCode). None until the first receipt.",
+        examples=["delivered"],
+    )
+    delivery_error_code: int | None = None
+    delivery_at: datetime | None = Field(default=None, description="When it got that far.")
 
     @classmethod
     def from_result(cls, result: RecipientResult) -> RecipientResultPublic:
@@ -40,6 +49,9 @@ class RecipientResultPublic(ApiModel):
             message_sid=result.message_sid,
             reason=result.reason,
             outcome_at=result.outcome_at,
+            delivery_state=result.delivery_state,
+            delivery_error_code=result.delivery_error_code,
+            delivery_at=result.delivery_at,
         )
 
 
