@@ -30,6 +30,23 @@ async def test_a_dump_restored_into_a_fresh_database_serves_the_same_records(
         added = await api.alice.post("/api/contacts", json=contacts)
         assert added.status_code == 201, added.text
         before = (await api.alice.get("/api/contacts")).json()
+        made = (await api.alice.post("/api/lists", json={"name": "kept"})).json()
+        ids = [contact["id"] for contact in added.json()["contacts"]]
+        await api.alice.post(f"/api/lists/{made['id']}/members", json={"contactIds": ids})
+        created = await api.alice.post(
+            "/api/campaigns", json={"name": "kept", "message": "Hi {{v}}", "listId": made["id"]}
+        )
+        assert created.status_code == 201, created.text
+        campaign_url = f"/api/campaigns/{created.json()['id']}"
+        assert (await api.alice.post(f"{campaign_url}/queue-stop")).status_code == 200
+        paths = [
+            "/api/lists",
+            f"/api/lists/{made['id']}/members",
+            campaign_url,
+            f"{campaign_url}/status-history",
+            f"{campaign_url}/recipients",
+        ]
+        served = {path: (await api.alice.get(path)).json() for path in paths}
 
     dump = tmp_path / "campaign_queue.dump"
     pg_dump, pg_restore = str(client_program("pg_dump")), str(client_program("pg_restore"))
@@ -46,6 +63,7 @@ async def test_a_dump_restored_into_a_fresh_database_serves_the_same_records(
         restored = settings.model_copy(update={"database_url": restored_url})
         async with serving(restored, redis) as api:
             assert (await api.alice.get("/api/contacts")).json() == before
+            assert {path: (await api.alice.get(path)).json() for path in paths} == served
             as_carol = {"Authorization": f"Bearer {token}"}
             assert (await api.anonymous.get("/api/campaigns", headers=as_carol)).status_code == 200
             unknown = {"Authorization": f"Bearer {uuid.uuid4().hex}"}
