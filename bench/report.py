@@ -112,6 +112,19 @@ def goals(results: dict) -> list[tuple[str, str, str, bool]]:
                 and imported["api_peak_rss_mb"] < 300,
             )
         )
+        if "campaign_from_list_s" in imported:
+            rows.append(
+                (
+                    "campaign from a list",
+                    f"a campaign to the imported list of {imported['added_to_list']:,}: "
+                    f"{imported['campaign_contacts']:,} recipients frozen and checked in "
+                    f"{imported['campaign_from_list_s']:.1f} s; the api's largest RSS "
+                    f"{imported['campaign_api_peak_rss_mb']:.0f} MB",
+                    "reported; RSS < 300 MB",
+                    imported["campaign_contacts"] == imported["added_to_list"]
+                    and imported["campaign_api_peak_rss_mb"] < 300,
+                )
+            )
     memory = results.get("audience_memory")
     if memory:
         now = memory["redis_bytes_for_the_audience_now"] / 1e6

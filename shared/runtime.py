@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 import asyncpg
@@ -107,8 +107,12 @@ async def _while_coming_up(
     raise AssertionError("unreachable: tenacity re-raises the last error")
 
 
-def health_server(settings: Settings, connections: Connections) -> HealthServer:
-    return HealthServer(settings.health_host, settings.health_port, connections.probes())
+def health_server(
+    settings: Settings, connections: Connections, work: Mapping[str, Probe] | None = None
+) -> HealthServer:
+    """The stores' probes, and ``work``'s: whether the service's own loops still run."""
+    probes = {**connections.probes(), **(work or {})}
+    return HealthServer(settings.health_host, settings.health_port, probes)
 
 
 async def until_signalled() -> None:
@@ -145,7 +149,7 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.connections = Connections(settings, database=self.uses_database)
-        self.health = health_server(settings, self.connections)
+        self.health = health_server(settings, self.connections, self.work_probes())
 
     async def start(self) -> None:
         await self.connections.open()
@@ -158,6 +162,12 @@ class Service:
         await self.stop_work()
         await self.connections.close()
         log.info("service stopped", extra={"service_name": self.name})
+
+    def work_probes(self) -> dict[str, Probe]:
+        """Probes of the service's own work, beside its stores' (none by default): a
+        loop that died of an error nobody retries makes the service unhealthy, so that
+        it is restarted rather than left up doing nothing."""
+        return {}
 
     async def start_work(self) -> None:
         """The service's own consumers and tasks; none by default."""

@@ -25,6 +25,7 @@ from services.metrics.settings import MetricsSettings
 from services.metrics.spans import BatchSpans
 from shared.dlq import send_to_dlq
 from shared.events import Event, EventDecodeError, decode
+from shared.health import Probe
 from shared.kafka import make_consumer
 from shared.outages import DATABASE_OUTAGES
 from shared.redis import Keys
@@ -98,6 +99,23 @@ class MetricsService(Service):
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
 
+    def work_probes(self) -> dict[str, Probe]:
+        return {"folding": self._loops_alive}
+
+    async def _loops_alive(self) -> bool:
+        """Every loop runs (or none was started yet, or they stop because asked)."""
+        if self._stopping.is_set():
+            return True
+        for task in self._tasks:
+            if task.done():
+                if not task.cancelled() and task.exception() is not None:
+                    log.error(
+                        "metrics loop died",
+                        extra={"loop": task.get_name(), "reason": repr(task.exception())},
+                    )
+                return False
+        return True
+
     async def start_work(self) -> None:
         await self.consumer.start()
         await self.status_consumer.start()
@@ -120,7 +138,16 @@ class MetricsService(Service):
 
     async def stop_work(self) -> None:
         self._stopping.set()
-        await asyncio.gather(*self._tasks)
+        # A loop that died already (the health probe said so) must not stop the rest
+        # from closing: its error is logged here.
+        for task, outcome in zip(
+            self._tasks, await asyncio.gather(*self._tasks, return_exceptions=True), strict=True
+        ):
+            if isinstance(outcome, Exception):
+                log.error(
+                    "metrics loop had died",
+                    extra={"loop": task.get_name(), "reason": repr(outcome)},
+                )
         await self.consumer.stop()
         await self.status_consumer.stop()
 

@@ -57,6 +57,8 @@ def test_service_reports_kafka_and_redis_and_stops_on_sigterm(
         stores = {"kafka": True, "redis": True}
         if service != "sender":  # the sender's hot path touches no database
             stores["postgres"] = True
+        if service == "metrics":  # its fold loops, each of which could die alone
+            stores["folding"] = True
         assert report == {"status": "ok", **stores}
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0, log_path.read_text()[-2000:]

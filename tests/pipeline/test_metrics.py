@@ -5,9 +5,17 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 
+import httpx
+
 from services.metrics.app import MetricsService
 from services.metrics.settings import MetricsSettings
-from shared.events.models import MessageFailed, MessageSent, MessageSkipped, TextContent
+from shared.events.models import (
+    MessageFailed,
+    MessageSent,
+    MessageSkipped,
+    MessageStatusReported,
+    TextContent,
+)
 from shared.kafka import ensure_topics
 from shared.redis import Keys
 from shared.store.campaigns import CampaignRecord, CampaignStore
@@ -83,3 +91,34 @@ async def test_job_records_keep_only_the_newest(redis, make_settings) -> None:
     assert [job["campaignId"] for job in completed[:2]] == ["c104", "c103"]
     assert len(completed) == 100 and completed[-1]["campaignId"] == "c5"
     assert [job["campaignId"] for job in await store.jobs("failed")] == ["f2", "f1"]
+
+
+async def test_a_fold_loop_that_dies_makes_the_service_unhealthy(make_settings) -> None:
+    settings = make_settings(MetricsSettings, health_port=0)
+    await ensure_topics(settings)
+    topics = Topics.from_settings(settings)
+    service = MetricsService(settings)
+
+    async def broken(_events: object) -> int:
+        raise ValueError("a bug nobody retries")
+
+    service.receipts.fold_batch = broken  # type: ignore[method-assign]
+    async with running(service), httpx.AsyncClient() as client:
+        url = f"http://127.0.0.1:{service.health.port}/health"
+
+        async def health() -> tuple[int, dict]:
+            response = await client.get(url)
+            return response.status_code, response.json()
+
+        assert await health() == (
+            200,
+            {"status": "ok", "kafka": True, "redis": True, "postgres": True, "folding": True},
+        )
+        receipt = MessageStatusReported(message_sid="SM1", status="delivered", campaign_id="m")
+        await publish(settings, topics.message_status, "m", receipt)
+
+        async def unhealthy() -> bool:
+            return (await health())[0] == 503
+
+        await eventually(unhealthy, timeout_s=20, what="the dead loop reported")
+        assert (await health())[1]["folding"] is False
