@@ -27,6 +27,7 @@ from shared.database.pool import PoolSource, pool_source
 from shared.events.models import Recipient
 from shared.redis import Keys
 from shared.store.funnel import advance
+from shared.store.recipient_states import STATE_FILTERS, RecipientState
 
 PAGE_SIZE = 1_000
 # Rows deleted per statement when a campaign's recipients expire: each delete is a
@@ -76,13 +77,9 @@ WHERE r.campaign_id = o.campaign_id AND r.position = o.position
   AND NOT (o.state IN ('failed', 'undelivered') AND {_RANK.format("r.delivery_state")} >= 3)
 """
 
-_RESULTS = """
-SELECT position, contact_id, phone, name, state, error_code, message_sid, reason, outcome_at,
-       delivery_state, delivery_error_code, delivery_at
-FROM recipients
-WHERE campaign_id = $1 AND position >= $2
-ORDER BY position
-LIMIT $3
+_RESULT_COLUMNS = """
+position, contact_id, phone, name, state, error_code, message_sid, reason, outcome_at,
+delivery_state, delivery_error_code, delivery_at
 """
 
 
@@ -175,11 +172,40 @@ class RecipientStore:
             for row in rows
         ]
 
-    async def results(self, campaign_id: str, start: int, count: int) -> list[RecipientResult]:
-        """Up to ``count`` recipients with their outcomes, from send position ``start`` on
-        (positions run from 0 without gaps, so a page's offset is its first position)."""
-        rows = await self._pool().fetch(_RESULTS, campaign_id, start, count)
+    async def results(
+        self, campaign_id: str, start: int, count: int, state: RecipientState | None = None
+    ) -> list[RecipientResult]:
+        """Up to ``count`` recipients with their outcomes, in send order from position
+        ``start`` on (read by key: the next page starts after the last position), only
+        those in ``state`` when given."""
+        where = f" AND ({STATE_FILTERS[state]})" if state is not None else ""
+        rows = await self._pool().fetch(
+            f"SELECT {_RESULT_COLUMNS} FROM recipients"
+            f" WHERE campaign_id = $1 AND position >= $2{where} ORDER BY position LIMIT $3",
+            campaign_id,
+            start,
+            count,
+        )
         return [RecipientResult(*row) for row in rows]
+
+    async def results_page(
+        self, campaign_id: str, offset: int, count: int, state: RecipientState | None = None
+    ) -> tuple[list[RecipientResult], int]:
+        """A page of recipients for people to read (the ``offset``-th on, in send
+        order, only those in ``state`` when given), and how many there are in all."""
+        if state is None:
+            return await self.results(campaign_id, offset, count), await self.size(campaign_id)
+        where = f"campaign_id = $1 AND ({STATE_FILTERS[state]})"
+        pool = self._pool()
+        rows = await pool.fetch(
+            f"SELECT {_RESULT_COLUMNS} FROM recipients WHERE {where}"
+            " ORDER BY position LIMIT $2 OFFSET $3",
+            campaign_id,
+            count,
+            offset,
+        )
+        total = await pool.fetchval(f"SELECT count(*) FROM recipients WHERE {where}", campaign_id)
+        return [RecipientResult(*row) for row in rows], int(total)
 
     async def pages(
         self, campaign_id: str, page_size: int = PAGE_SIZE

@@ -7,7 +7,7 @@ import csv
 import io
 from datetime import UTC, datetime
 
-from shared.store.recipients import RecipientOutcome
+from shared.store.recipients import RecipientOutcome, RecipientReceipt
 from tests.api.conftest import Api, create_campaign, valid_phone
 
 
@@ -69,3 +69,41 @@ async def test_another_users_campaign_is_not_found(api: Api) -> None:
         url = f"/api/campaigns/{campaign['id']}/{suffix}"
         assert (await api.bob.get(url)).status_code == 404, suffix
         assert (await api.anonymous.get(url)).status_code == 401, suffix
+
+
+async def test_one_state_per_recipient_joins_outcome_and_receipt_and_filters(api: Api) -> None:
+    campaign = await _campaign_with_outcomes(api)
+    at = datetime(2026, 12, 1, 9, 45, tzinfo=UTC)
+    await api.recipients.record_outcomes(
+        [RecipientOutcome(campaign["id"], 2, "sent", at, message_sid="SM2")]
+    )
+    await api.recipients.record_receipts(
+        [
+            RecipientReceipt(campaign["id"], 0, "read", at),
+            RecipientReceipt(campaign["id"], 2, "undelivered", at, 30007),
+        ]
+    )
+    url = f"/api/campaigns/{campaign['id']}/recipients"
+    rows = (await api.alice.get(url)).json()["recipients"]
+    assert [(r["state"], r["errorCode"]) for r in rows] == [
+        ("read", None),
+        ("failed", 63016),
+        ("undelivered", 30007),  # failed after Twilio accepted it: the receipt's code
+        ("skipped", None),
+        ("pending", None),
+    ]
+    assert rows[2]["errorMeaning"] and rows[2]["deliveryState"] == "undelivered"
+
+    failed = (await api.alice.get(url, params={"state": "failed", "limit": 1})).json()
+    assert (failed["total"], [r["position"] for r in failed["recipients"]]) == (1, [1])
+    pending = (await api.alice.get(url, params={"state": "pending", "page": 1})).json()
+    assert [r["position"] for r in pending["recipients"]] == [4]
+    unknown = await api.alice.get(url, params={"state": "lost"})
+    assert unknown.status_code == 422 and unknown.json()["field"] == "state"
+
+    export = await api.alice.get(f"{url}.csv", params={"state": "undelivered"})
+    exported = list(csv.DictReader(io.StringIO(export.text)))
+    assert [(r["position"], r["state"], r["error_code"]) for r in exported] == [
+        ("2", "undelivered", "30007")
+    ]
+    assert "undelivered" in export.headers["content-disposition"]

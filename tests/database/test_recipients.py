@@ -16,6 +16,7 @@ from services.api.redis_moves import SCANNED_MOVES, move_records_from_redis
 from shared.events.models import Recipient
 from shared.redis import Keys
 from shared.store.campaigns import CampaignStore
+from shared.store.recipient_states import RECIPIENT_STATES, recipient_state
 from shared.store.recipients import (
     AudienceExists,
     RecipientOutcome,
@@ -223,3 +224,24 @@ async def test_receipts_move_each_recipient_forward_only(database: asyncpg.Pool)
     ]
     assert results[0].delivery_at == at
     assert await store.record_receipts([]) == 0
+
+
+async def test_the_state_filters_say_what_the_state_rule_says(database: asyncpg.Pool) -> None:
+    """shared/store/recipient_states.py: each ?state= condition selects exactly the rows
+    that recipient_state() names so, over every outcome and receipt a row may hold."""
+    outcomes = [None, "sent", "failed", "skipped", "cancelled", "expired"]
+    receipts = [None, "queued", "sent", "delivered", "read", "failed", "undelivered"]
+    combos = [(o, d) for o in outcomes for d in receipts]
+    store = RecipientStore(database)
+    await store.freeze("s", _people(len(combos)))
+    await database.executemany(
+        "UPDATE recipients SET state = $2, delivery_state = $3"
+        " WHERE campaign_id = 's' AND position = $1",
+        [(position, o, d) for position, (o, d) in enumerate(combos)],
+    )
+    for state in RECIPIENT_STATES:
+        named = [p for p, (o, d) in enumerate(combos) if recipient_state(o, d) == state]
+        selected = [r.position for r in await store.results("s", 0, 100, state)]
+        assert selected == named, state
+        page, total = await store.results_page("s", 0, 100, state)
+        assert ([r.position for r in page], total) == (named, len(named)), state

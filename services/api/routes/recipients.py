@@ -10,19 +10,22 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from services.api.deps import CampaignReaderDep, CurrentUser, RecipientStoreDep
 from services.api.paging import Page, paging
-from services.api.schemas.recipients import PENDING, RecipientResultPublic, RecipientResultsPublic
-from shared.store.recipients import RecipientResult, RecipientStore
+from services.api.schemas.recipients import RecipientResultPublic, RecipientResultsPublic
+from shared.store.recipient_states import RecipientState
+from shared.store.recipients import RecipientStore
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 
 NOT_FOUND = {404: {"description": "No campaign of yours has this id."}}
+# The JSON page's fields, in snake case: one account of each recipient on both.
 CSV_COLUMNS = [
     "position",
     "contact_id",
@@ -30,14 +33,20 @@ CSV_COLUMNS = [
     "name",
     "state",
     "error_code",
+    "error_meaning",
     "message_sid",
     "reason",
     "outcome_at",
     "delivery_state",
-    "delivery_error_code",
     "delivery_at",
 ]
 EXPORT_PAGE = 5_000
+
+
+StateFilter = Annotated[
+    RecipientState | None,
+    Query(description="Only recipients in this state (see the `state` field)."),
+]
 
 
 @router.get("/{campaign_id}/recipients", response_model=RecipientResultsPublic, responses=NOT_FOUND)
@@ -47,11 +56,11 @@ async def list_recipients(
     reader: CampaignReaderDep,
     store: RecipientStoreDep,
     page: Annotated[Page, paging(default_limit=100)],
+    state: StateFilter = None,
 ) -> RecipientResultsPublic:
-    """The campaign's recipients in send order, each with its outcome so far."""
+    """The campaign's recipients in send order, each with what became of it so far."""
     await reader.get(user, campaign_id)
-    results = await store.results(campaign_id, page.offset, page.limit)
-    total = await store.size(campaign_id)
+    results, total = await store.results_page(campaign_id, page.offset, page.limit, state)
     return RecipientResultsPublic(
         recipients=[RecipientResultPublic.from_result(r) for r in results], **page.fields(total)
     )
@@ -66,43 +75,47 @@ async def list_recipients(
     response_class=StreamingResponse,
 )
 async def export_recipients(
-    campaign_id: str, user: CurrentUser, reader: CampaignReaderDep, store: RecipientStoreDep
+    campaign_id: str,
+    user: CurrentUser,
+    reader: CampaignReaderDep,
+    store: RecipientStoreDep,
+    state: StateFilter = None,
 ) -> StreamingResponse:
-    """Every recipient of the campaign and its outcome, as CSV, streamed."""
+    """Every recipient of the campaign (or those in ``state``) and what became of it, as
+    CSV, streamed: the same fields as the JSON page."""
     await reader.get(user, campaign_id)
+    suffix = f"-{state}" if state else ""
     return StreamingResponse(
-        _csv(store, campaign_id),
+        _csv(store, campaign_id, state),
         media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{campaign_id}-recipients.csv"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{campaign_id}-recipients{suffix}.csv"'
+        },
     )
 
 
-async def _csv(store: RecipientStore, campaign_id: str) -> AsyncIterator[str]:
+async def _csv(
+    store: RecipientStore, campaign_id: str, state: RecipientState | None
+) -> AsyncIterator[str]:
     start = 0
     rows: list[list[object]] = [list(CSV_COLUMNS)]
-    while results := await store.results(campaign_id, start, EXPORT_PAGE):
-        rows.extend(_row(result) for result in results)
+    while results := await store.results(campaign_id, start, EXPORT_PAGE, state):
+        rows.extend(_row(RecipientResultPublic.from_result(result)) for result in results)
         yield _lines(rows)
         start, rows = results[-1].position + 1, []
     if rows:  # no recipient at all: the header alone
         yield _lines(rows)
 
 
-def _row(result: RecipientResult) -> list[object]:
-    return [
-        result.position,
-        result.contact_id,
-        result.phone,
-        result.name or "",
-        result.state or PENDING,
-        "" if result.error_code is None else result.error_code,
-        result.message_sid or "",
-        result.reason or "",
-        result.outcome_at.isoformat() if result.outcome_at else "",
-        result.delivery_state or "",
-        "" if result.delivery_error_code is None else result.delivery_error_code,
-        result.delivery_at.isoformat() if result.delivery_at else "",
-    ]
+def _row(result: RecipientResultPublic) -> list[object]:
+    values = result.model_dump(include=set(CSV_COLUMNS))
+    return [_cell(values[column]) for column in CSV_COLUMNS]
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def _lines(rows: list[list[object]]) -> str:
