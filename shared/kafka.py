@@ -22,7 +22,9 @@ TOPIC_ALREADY_EXISTS = 36
 _COMPACTED = {"cleanup.policy": "compact"}
 
 
-def _topic_configs(spec: TopicSpec) -> dict[str, str]:
+def topic_configs(spec: TopicSpec) -> dict[str, str]:
+    """The configs a topic is created with: the production overlay's KafkaTopics are
+    tested against these."""
     configs = spec.replication.topic_configs()
     if spec.compacted:
         configs.update(_COMPACTED)
@@ -89,7 +91,7 @@ async def ensure_topics(
                     spec.name,
                     spec.partitions,
                     spec.replication.factor,
-                    topic_configs=_topic_configs(spec),
+                    topic_configs=topic_configs(spec),
                 )
                 for spec in wanted
             ],

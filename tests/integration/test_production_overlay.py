@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import jsonschema
 import pytest
 
-from shared.kafka import _topic_configs  # the very configs a service creates topics with
+from shared.kafka import topic_configs
 from shared.settings import Settings
 from shared.topics import Replication, topic_specs
 from tests.integration.test_deployment_files import (
@@ -197,7 +197,7 @@ def test_kafka_topics_are_the_ones_the_services_create(docs: Docs) -> None:
         name = spec.get("topicName", topic["metadata"]["name"])
         declared[name] = (spec["partitions"], spec["replicas"], configs)
     wanted = {
-        spec.name: (spec.partitions, spec.replication.factor, _topic_configs(spec))
+        spec.name: (spec.partitions, spec.replication.factor, topic_configs(spec))
         for spec in topic_specs(_settings(docs))
     }
     assert declared == wanted
