@@ -1,4 +1,5 @@
-"""``campaignctl campaigns ...``: create, start (and follow), control, status, list."""
+"""``campaignctl campaigns ...``: create, start (and follow), control, status, list,
+recipients."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from campaignctl.errors import CliError
 from campaignctl.follow import follow
 from campaignctl.progress import Snapshot
 from shared.lifecycle import FAILED
+from shared.store.recipient_states import RECIPIENT_STATES
 
 app = typer.Typer(help="Create, start, watch and control campaigns.", no_args_is_help=True)
 
@@ -190,6 +192,45 @@ def list_campaigns(
         output.print_json(listing)
     else:
         output.stdout.print(output.campaigns_table(listing))
+
+
+# The states the api names (shared/store/recipient_states.py), as typer's choices.
+RecipientState = StrEnum("RecipientState", {state: state for state in RECIPIENT_STATES})
+
+
+@app.command()
+def recipients(
+    ctx: typer.Context,
+    campaign_id: CampaignId,
+    state: Annotated[
+        RecipientState | None,
+        typer.Option(help="Only recipients in this state (failed: at send; undelivered: after)."),
+    ] = None,
+    csv_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv",
+            help="Write every one (of that state) to this CSV file instead, streamed.",
+            dir_okay=False,
+            writable=True,
+        ),
+    ] = None,
+    page: Annotated[int, typer.Option(min=1, help="Page number.")] = 1,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Recipients per page.")] = 50,
+    json_output: JsonOption = False,
+) -> None:
+    """Who got what: each recipient in send order, and what became of it."""
+    chosen = state.value if state is not None else None
+    with client(ctx) as api:
+        if csv_file is not None:
+            written = api.export_recipients(campaign_id, chosen, csv_file)
+            output.stdout.print(f"{written:,} recipients written to {csv_file}.")
+            return
+        listing = api.recipients(campaign_id, chosen, page, limit)
+    if wants_json(ctx, json_output):
+        output.print_json(listing)
+    else:
+        output.stdout.print(output.recipients_table(listing))
 
 
 def _follow(api: ApiClient, campaign_id: str, as_json: bool) -> None:

@@ -92,6 +92,40 @@ class ApiClient:
         answer = self.request("GET", f"/api/campaigns/{_segment(campaign_id)}/queue-status")
         return answer["status"]
 
+    def recipients(
+        self, campaign_id: str, state: str | None, page: int, limit: int
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"page": page, "limit": limit}
+        if state:
+            params["state"] = state
+        return self.request(
+            "GET", f"/api/campaigns/{_segment(campaign_id)}/recipients", params=params
+        )
+
+    def export_recipients(self, campaign_id: str, state: str | None, target: Path) -> int:
+        """Every recipient (or those in ``state``) as CSV into ``target``, streamed;
+        returns how many rows were written, the header aside."""
+        path = f"/api/campaigns/{_segment(campaign_id)}/recipients.csv"
+        params = {"state": state} if state else {}
+        timeout = httpx.Timeout(TIMEOUT_S, read=STREAM_READ_TIMEOUT_S)
+        lines = 0
+        try:
+            with (
+                self._http.stream("GET", path, params=params, timeout=timeout) as response,
+                target.open("wb") as file,
+            ):
+                if response.is_error:
+                    response.read()
+                    raise api_error(response.status_code, _json_or_none(response), "GET", path)
+                for chunk in response.iter_bytes():
+                    file.write(chunk)
+                    lines += chunk.count(b"\n")
+        except httpx.TransportError as error:
+            raise CliError(f"cannot reach the API at {self.api_url}: {error}") from error
+        except OSError as error:
+            raise CliError(f"cannot write {target}: {error.strerror or error}") from error
+        return max(0, lines - 1)
+
     def event_lines(self, campaign_id: str) -> Iterator[str]:
         """The lines of the campaign's server-sent event stream, as they arrive."""
         path = f"/api/campaigns/{_segment(campaign_id)}/events"
@@ -126,11 +160,15 @@ class ApiClient:
         return self.request("GET", "/api/dashboard/alerts")["alerts"]
 
 
-def _refuse_stream(response: httpx.Response, method: str, path: str) -> None:
+def _json_or_none(response: httpx.Response) -> Any:
     try:
-        body = response.json()
+        return response.json()
     except ValueError:
-        body = None
+        return None
+
+
+def _refuse_stream(response: httpx.Response, method: str, path: str) -> None:
+    body = _json_or_none(response)
     # A 404 naming the campaign is about the campaign; any other means no such route.
     about_campaign = isinstance(body, dict) and "campaignId" in body
     if response.status_code in (404, 405) and not about_campaign:

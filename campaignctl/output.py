@@ -83,6 +83,24 @@ def campaigns_table(listing: Mapping[str, Any]) -> Table:
     return table
 
 
+def recipients_table(listing: Mapping[str, Any]) -> Table:
+    shown = len(listing["recipients"])
+    table = Table(title=f"Recipients ({shown} of {listing['total']}, page {listing['page']})")
+    for column in ("#", "Phone", "Name", "State", "Code", "Why"):
+        table.add_column(column, overflow="fold")
+    for recipient in listing["recipients"]:
+        code = recipient.get("errorCode")
+        table.add_row(
+            str(recipient["position"]),
+            recipient["phone"],
+            recipient.get("name") or "-",
+            recipient["state"],
+            f"{code} {recipient.get('errorMeaning') or ''}".strip() if code else "-",
+            recipient.get("reason") or "-",
+        )
+    return table
+
+
 def summary_table(snapshot: Snapshot, title: str = "Summary") -> Table:
     """How a campaign stands: the table `start --follow` ends with and `status` shows."""
     rows: list[tuple[str, Any]] = [

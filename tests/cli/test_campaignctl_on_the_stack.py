@@ -99,6 +99,26 @@ def test_create_start_follow_status_and_errors(system, cli_env, tmp_path: Path) 
     listing = json.loads(campaignctl("--json", "campaigns", "list", env=cli_env).stdout)
     assert [c["id"] for c in listing["campaigns"]] == [campaign["id"]]
 
+    # Who got what: a page, a filter, and all of it as CSV.
+    who = campaignctl("campaigns", "recipients", campaign["id"], "--json", env=cli_env)
+    assert who.returncode == 0, who.stderr
+    page = json.loads(who.stdout)
+    assert page["total"] == CONTACTS
+    assert {r["state"] for r in page["recipients"]} <= {"sent", "delivered", "read"}
+    none_failed = campaignctl(
+        "campaigns", "recipients", campaign["id"], "--state", "failed", "--json", env=cli_env
+    )
+    assert json.loads(none_failed.stdout)["total"] == 0
+    table = campaignctl("campaigns", "recipients", campaign["id"], "--limit", "5", env=cli_env)
+    assert f"Recipients (5 of {CONTACTS}, page 1)" in table.stdout
+    exported = tmp_path / "who.csv"
+    csv_run = campaignctl(
+        "campaigns", "recipients", campaign["id"], "--csv", str(exported), env=cli_env
+    )
+    assert csv_run.returncode == 0, csv_run.stderr
+    assert f"{CONTACTS} recipients written" in csv_run.stdout
+    assert len(exported.read_text().splitlines()) == CONTACTS + 1
+
     # The API's errors: one line each, exit code 1.
     unknown = one_error_line(campaignctl("campaigns", "status", "no-such-id", env=cli_env))
     assert unknown == "error: campaign 'no-such-id' not found (404)"

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 from devstack.kafka import node_name
 from devstack.system import System
 from tests.faults.harness import PACED, VALID, FaultRun
 from tests.kafka_cluster import NODES, KafkaCluster
+
+FREEZE_S = 30
 
 
 def _campaign(
@@ -60,6 +63,31 @@ def test_a_rolling_restart_of_the_three_brokers(
         "3 Kafka brokers restarted one at a time, each back in sync before the next",
         "each broker handed its leaderships over before stopping and caught up after; "
         "writes went on with two copies in sync",
+        outcome,
+    )
+    assert (outcome.lost, outcome.duplicates) == (0, 0)
+
+
+def test_a_broker_frozen_for_thirty_seconds(kafka_cluster, make_system, sandbox_admin, fault_table):
+    system, run = _campaign(kafka_cluster, make_system, sandbox_admin, "broker frozen")
+    run.wait_sent(VALID // 4)
+    victim = kafka_cluster.leading_most(_commands_topic(system))
+    pid = kafka_cluster.pid(victim)
+    # As a network partition looks from outside: the process is there, and answers
+    # nothing (no connection refused, no controlled shutdown) until it is thawed.
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(FREEZE_S)  # how long the fault lasts: a duration, not a wait for anything
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    outcome = run.finish()
+    kafka_cluster.wait_in_sync()  # the thawed broker catches up and rejoins
+    fault_table.record(
+        "3 Kafka brokers: the one leading most message.commands partitions frozen "
+        "(SIGSTOP) for 30 s, then thawed",
+        "its broker session expired, so the controllers fenced it, dropped it from the "
+        "in-sync replicas and moved its leaderships; clients timed out on it and went to "
+        "the new leaders; thawed, it found itself fenced, caught up and rejoined",
         outcome,
     )
     assert (outcome.lost, outcome.duplicates) == (0, 0)
