@@ -2,6 +2,8 @@
 
 - ``contacts_import``: a CSV of contacts through ``POST /api/contacts/import`` into a
   list, timed, with the api's largest RSS; then a campaign to that list, timed.
+- ``recipients_export``: a million recipients, each sent and read, exported as CSV through
+  ``GET /api/campaigns/{id}/recipients.csv``, timed, with the api's largest RSS.
 - ``audience_memory``: Redis memory for a million-contact campaign as this version
   stores it (its audience in PostgreSQL) beside the same audience written as earlier
   versions kept it (a Redis list of Recipient JSON), measured on the same Redis.
@@ -14,14 +16,19 @@ import csv
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import redis
 
 from bench.harness import Bench, phone, rss_mb, seed_campaign
 from shared.events.models import Recipient
+from shared.store.recipients import RecipientOutcome, RecipientReceipt, RecipientStore
 
 AUDIENCE_CHUNK = 1_000
+# Outcomes written per statement, as the metrics service writes a poll batch.
+OUTCOME_BATCH = 1_000
 
 
 def contacts_import(bench: Bench, smoke: bool) -> dict:
@@ -70,6 +77,49 @@ def contacts_import(bench: Bench, smoke: bool) -> dict:
         "campaign_from_list_s": round(campaign_seconds, 1),
         "campaign_api_peak_rss_mb": round(campaign_peak.mb, 1),
     }
+
+
+def recipients_export(bench: Bench, smoke: bool) -> dict:
+    contacts = 10_000 if smoke else 1_000_000
+    with bench.system(sender_replicas=1) as system, system.client() as client:
+        asyncio.run(seed_campaign(system.env, "export", contacts))
+        asyncio.run(_every_one_sent_and_read(system.env, "export", contacts))
+        api_pid = system.table.get("api").pid
+        lines = 0
+        with _PeakRss(api_pid) as peak:
+            began = time.monotonic()
+            with client.stream("GET", "/api/campaigns/export/recipients.csv", timeout=600) as got:
+                got.raise_for_status()
+                for chunk in got.iter_bytes():
+                    lines += chunk.count(b"\n")
+            seconds = time.monotonic() - began
+    return {
+        "recipients": contacts,
+        "rows": lines - 1,
+        "seconds": round(seconds, 1),
+        "rows_per_s": round((lines - 1) / seconds),
+        "api_peak_rss_mb": round(peak.mb, 1),
+    }
+
+
+async def _every_one_sent_and_read(env: dict[str, str], campaign_id: str, contacts: int) -> None:
+    """Outcomes and receipts for every recipient, as the metrics service writes them."""
+    database = await asyncpg.create_pool(env["DATABASE_URL"], min_size=1, max_size=1)
+    try:
+        store, at = RecipientStore(database), datetime.now(UTC)
+        for start in range(0, contacts, OUTCOME_BATCH):
+            positions = range(start, min(contacts, start + OUTCOME_BATCH))
+            await store.record_outcomes(
+                [
+                    RecipientOutcome(campaign_id, p, "sent", at, message_sid=f"SM{p:032x}")
+                    for p in positions
+                ]
+            )
+            await store.record_receipts(
+                [RecipientReceipt(campaign_id, p, "read", at) for p in positions]
+            )
+    finally:
+        await database.close()
 
 
 def audience_memory(bench: Bench, smoke: bool) -> dict:

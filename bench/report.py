@@ -125,6 +125,20 @@ def goals(results: dict) -> list[tuple[str, str, str, bool]]:
                     and imported["campaign_api_peak_rss_mb"] < 300,
                 )
             )
+    export = results.get("recipients_export")
+    if export:
+        rows.append(
+            (
+                "recipients export",
+                f"{export['rows']:,} recipients as CSV in {export['seconds']:.1f} s "
+                f"({export['rows_per_s']:,} rows/s), streamed; the api's largest RSS "
+                f"{export['api_peak_rss_mb']:.0f} MB",
+                "< 60 s; RSS < 300 MB",
+                export["rows"] == export["recipients"]
+                and export["seconds"] < 60
+                and export["api_peak_rss_mb"] < 300,
+            )
+        )
     memory = results.get("audience_memory")
     if memory:
         now = memory["redis_bytes_for_the_audience_now"] / 1e6

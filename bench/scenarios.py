@@ -36,7 +36,7 @@ from bench.harness import (
     wait_done,
     wait_until,
 )
-from bench.records import audience_memory, contacts_import
+from bench.records import audience_memory, contacts_import, recipients_export
 from devstack.debian import ensure_wrk
 from devstack.system import TOKEN
 
@@ -463,6 +463,7 @@ SCENARIOS = {
     "scale": scale,
     "contacts_import": contacts_import,
     "audience_memory": audience_memory,
+    "recipients_export": recipients_export,
     "control_latency": control_latency,
     "api_under_load": api_under_load,
     "profile": profile,

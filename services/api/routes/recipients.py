@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -19,8 +18,9 @@ from fastapi.responses import StreamingResponse
 from services.api.deps import CampaignReaderDep, CurrentUser, RecipientStoreDep
 from services.api.paging import Page, paging
 from services.api.schemas.recipients import RecipientResultPublic, RecipientResultsPublic
-from shared.store.recipient_states import RecipientState
-from shared.store.recipients import RecipientStore
+from shared.store.recipient_states import RecipientState, recipient_state, state_code
+from shared.store.recipients import RecipientResult, RecipientStore
+from shared.twilio_errors import failure_meaning
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 
@@ -100,22 +100,32 @@ async def _csv(
     start = 0
     rows: list[list[object]] = [list(CSV_COLUMNS)]
     while results := await store.results(campaign_id, start, EXPORT_PAGE, state):
-        rows.extend(_row(RecipientResultPublic.from_result(result)) for result in results)
+        rows.extend(_row(result) for result in results)
         yield _lines(rows)
         start, rows = results[-1].position + 1, []
     if rows:  # no recipient at all: the header alone
         yield _lines(rows)
 
 
-def _row(result: RecipientResultPublic) -> list[object]:
-    values = result.model_dump(include=set(CSV_COLUMNS))
-    return [_cell(values[column]) for column in CSV_COLUMNS]
-
-
-def _cell(value: object) -> object:
-    if value is None:
-        return ""
-    return value.isoformat() if isinstance(value, datetime) else value
+def _row(result: RecipientResult) -> list[object]:
+    # The JSON page's account (schemas/recipients.py) by the same functions, without a
+    # model a row: a million rows stream about twice as fast.
+    state = recipient_state(result.state, result.delivery_state)
+    code = state_code(state, result.error_code, result.delivery_error_code)
+    return [
+        result.position,
+        result.contact_id,
+        result.phone,
+        result.name or "",
+        state,
+        "" if code is None else code,
+        failure_meaning(code) if code is not None else "",
+        result.message_sid or "",
+        result.reason or "",
+        result.outcome_at.isoformat() if result.outcome_at else "",
+        result.delivery_state or "",
+        result.delivery_at.isoformat() if result.delivery_at else "",
+    ]
 
 
 def _lines(rows: list[list[object]]) -> str:
