@@ -47,9 +47,10 @@ from shared.lifecycle import (
 )
 from shared.redis import Keys
 from shared.runtime import Connections
-from shared.store.campaigns import CampaignStore
+from shared.store.campaigns import CampaignRecord, CampaignStore
 from shared.store.funnel import FunnelStore
-from shared.store.progress import ProgressStore
+from shared.store.holding import HoldingStore
+from shared.store.progress import Progress, ProgressStore
 
 log = logging.getLogger(__name__)
 # Cached summaries kept per worker before expired ones are dropped.
@@ -105,6 +106,29 @@ class _Cached:
     summary: asyncio.Task[DashboardMetricsPublic]
 
 
+@dataclass(slots=True)
+class MessageCounts:
+    """The original contract's processingQueue: the user's messages by where they are."""
+
+    completed: int = 0  # sent
+    failed: int = 0
+    waiting: int = 0  # not yet handed to the senders
+    active: int = 0  # with the senders: in Kafka or being sent
+    delayed: int = 0  # held: a pause, a send window or the messaging tier
+
+    def add(self, record: CampaignRecord, progress: Progress | None, held: int) -> None:
+        """Count a running campaign's messages without an outcome yet."""
+        left = unsent(record, progress)
+        if record.status == PAUSED:
+            self.delayed += left
+            return
+        waiting = left if progress is None else min(left, max(0, progress.total - progress.emitted))
+        delayed = min(held, left - waiting)
+        self.waiting += waiting
+        self.delayed += delayed
+        self.active += left - waiting - delayed
+
+
 class DashboardService:
     """The user's dashboard summary, computed from the stores and cached per user; the
     system part comes from :class:`SystemState`."""
@@ -124,6 +148,7 @@ class DashboardService:
         self._campaigns = campaigns
         self._progress = progress
         self._funnels = FunnelStore(redis, keys)
+        self._held = HoldingStore(redis, keys)
         self._lag = lag
         self._system = SystemState(settings, connections)
         self._generations = generations or DashboardGenerations(redis, keys)
@@ -167,6 +192,7 @@ class DashboardService:
         progresses = await asyncio.gather(*(self._progress.read(i) for i in ids))
         counts: Counter[str] = Counter()
         sent = failed = pending = in_flight = 0
+        running: list[tuple[CampaignRecord, Progress | None]] = []
         durations: list[int] = []
         active = set(active_ids)
         # Funnels of the recent campaigns the user sees: (id, accepted) for one read.
@@ -175,9 +201,9 @@ class DashboardService:
             # Another tenant's backlog is theirs: counted for nobody else.
             if record is None or not user.may_see(record.owner_id):
                 continue
-            running = is_running(record, progress)
-            if campaign_id in active and running:
+            if campaign_id in active and is_running(record, progress):
                 pending += unsent(record, progress)
+                running.append((record, progress))
                 if progress is not None:
                     emitted = min(progress.batches_emitted, progress.batches_total)
                     in_flight += max(0, emitted - progress.jobs_completed)
@@ -193,18 +219,28 @@ class DashboardService:
         average_ms = round(sum(durations) / len(durations)) if durations else None
         funnel = await self._funnel_totals(recent)
         lag = await self._lag.lag() if user.is_admin else {}
+        held = await asyncio.gather(*(self._held.counts(r.id) for r, _ in running))
+        messages = MessageCounts(completed=sent, failed=failed)
+        for (record, progress), held_counts in zip(running, held, strict=True):
+            messages.add(record, progress, sum(held_counts.values()))
         return DashboardMetricsPublic(
             campaign_queue=CampaignQueueCountsPublic(
                 waiting=counts[QUEUED],
                 active=counts[SENDING] + counts[THROTTLED],
                 completed=counts[COMPLETED],
                 failed=counts[FAILED],
+                delayed=counts[SCHEDULED],
                 paused=counts[PAUSED],
                 scheduled=counts[SCHEDULED],
                 draft=counts[DRAFT],
                 stopped=counts[STOPPED],
             ),
             processing_queue=ProcessingQueuePublic(
+                waiting=messages.waiting,
+                active=messages.active,
+                completed=messages.completed,
+                failed=messages.failed,
+                delayed=messages.delayed,
                 in_flight_batches=in_flight,
                 pending_messages=pending,
                 consumer_lag=lag_by_topic(lag or {}),
@@ -212,10 +248,13 @@ class DashboardService:
             ),
             totals=totals,
             funnel=funnel,
-            system=(
-                await self._system.metrics(lag, totals, average_ms, funnel)
-                if user.is_admin
-                else None
+            system=await self._system.metrics(
+                user.is_admin,
+                lag,
+                totals,
+                counts[COMPLETED] + counts[FAILED] + counts[STOPPED],
+                average_ms,
+                funnel,
             ),
         )
 

@@ -38,27 +38,42 @@ class SystemState:
 
     async def metrics(
         self,
+        for_admin: bool,
         lag: GroupLag | None,
         totals: TotalsPublic,
+        campaigns_processed: int,
         average_ms: int | None,
         funnel: FunnelPublic,
     ) -> SystemMetricsPublic:
+        """The original contract's six for everyone, the infrastructure only ``for_admin``."""
         redis_info, kafka_up, workers = await self._state()
-        return SystemMetricsPublic(
+        verdict = breaker_verdict(workers.values())
+        original = SystemMetricsPublic(
+            campaigns_processed=campaigns_processed,
+            messages_sent=totals.sent,
+            messages_failed=totals.failed,
+            average_processing_time=average_ms,
             active_workers=len(workers),
-            circuit_breakers=workers,
-            circuit_breaker=breaker_verdict(workers.values()),
-            uptime_s=round(time.monotonic() - self._started_monotonic, 3),
-            redis=redis_info,
-            kafka={
-                "connected": kafka_up,
-                "bootstrapServers": self._settings.kafka_bootstrap_servers,
-                "topicPrefix": self._settings.kafka_topic_prefix,
-                "lagAvailable": lag is not None,
-            },
+            circuit_breaker_status=verdict,
+            circuit_breaker=verdict,
             average_processing_time_ms=average_ms,
-            totals=totals,
-            funnel=funnel,
+        )
+        if not for_admin:
+            return original
+        return original.model_copy(
+            update={
+                "circuit_breakers": workers,
+                "uptime_s": round(time.monotonic() - self._started_monotonic, 3),
+                "redis": redis_info,
+                "kafka": {
+                    "connected": kafka_up,
+                    "bootstrapServers": self._settings.kafka_bootstrap_servers,
+                    "topicPrefix": self._settings.kafka_topic_prefix,
+                    "lagAvailable": lag is not None,
+                },
+                "totals": totals,
+                "funnel": funnel,
+            }
         )
 
     async def _state(self) -> tuple[dict[str, object], bool, dict[str, str]]:

@@ -101,17 +101,43 @@ def test_ten_thousand_contacts_complete_with_exact_counts(make_system, sandbox_a
     assert set(recipients) == {f"whatsapp:{phone}" for phone in valid}
 
 
+# The original contract's counts of messages (GET /api/dashboard/campaign-queue-metrics).
+ORIGINAL_PROCESSING = ("waiting", "active", "completed", "failed", "delayed")
+
+
 def _most_in_any_second(times_ms: list[int]) -> int:
     ordered = sorted(times_ms)
     return max(bisect.bisect_left(ordered, t + 1_000) - i for i, t in enumerate(ordered))
 
 
 def test_default_limits_pace_fifty_messages_over_five_seconds(make_system, sandbox_admin) -> None:
-    system = make_system()  # default limits: 10/s, 600/min, 36,000/h; sandbox at 10/s
+    # Default limits: 10/s, 600/min, 36,000/h; sandbox at 10/s. The dashboard uncached.
+    system = make_system(dashboard_cache_s=0)
     with system.client() as client:
         campaign = create_campaign(client, "paced", [valid_phone(i) for i in range(50)])
         start(client, campaign["id"])
+
+        def dashboard() -> dict:
+            return client.get("/api/dashboard/campaign-queue-metrics").json()["metrics"]
+
+        def partly_sent() -> dict | None:
+            queue = dashboard()["processingQueue"]
+            return queue if 0 < queue["completed"] < 50 else None
+
+        # The original contract's processingQueue moves while the campaign sends.
+        midway = eventually_sync(partly_sent, timeout_s=30, what="some of the fifty sent, not all")
+        assert midway["waiting"] + midway["active"] + midway["delayed"] == 50 - midway["completed"]
         wait_finished(client, campaign["id"], timeout_s=60)
+        done = dashboard()
+        assert {k: done["processingQueue"][k] for k in ORIGINAL_PROCESSING} == {
+            "waiting": 0,
+            "active": 0,
+            "completed": 50,
+            "failed": 0,
+            "delayed": 0,
+        }
+        assert (done["system"]["messagesSent"], done["system"]["campaignsProcessed"]) == (50, 1)
+        assert done["campaignQueue"]["completed"] == 1
     times = [message["accepted_at_ms"] for message in ledger(sandbox_admin)]
     assert len(times) == 50
     assert max(times) - min(times) >= 4_500

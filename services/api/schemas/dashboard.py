@@ -11,19 +11,32 @@ from services.api.schemas.queue_status import FunnelPublic
 
 
 class CampaignQueueCountsPublic(ApiModel):
-    waiting: int = 0  # queued: accepted, not yet picked up by the dispatcher
-    active: int = 0  # sending
+    """Your campaigns by status. The original contract's five come first."""
+
+    waiting: int = Field(default=0, description="Queued: started, not yet being sent.")
+    active: int = Field(default=0, description="Sending (or held by the messaging tier).")
     completed: int = 0
     failed: int = 0
+    delayed: int = Field(default=0, description="Scheduled to start later.")
     paused: int = 0
-    scheduled: int = 0
+    scheduled: int = Field(default=0, description="The same as delayed.")
     draft: int = 0
     stopped: int = 0
 
 
 class ProcessingQueuePublic(ApiModel):
+    """Your messages by where they are (the original contract's five), then batches
+    and, for admins, Kafka's consumer lag."""
+
+    waiting: int = Field(default=0, description="Not yet handed to the senders.")
+    active: int = Field(default=0, description="With the senders: in Kafka or being sent.")
+    completed: int = Field(default=0, description="Sent (accepted by Twilio).")
+    failed: int = Field(default=0, description="Failed at send.")
+    delayed: int = Field(
+        default=0, description="Held: by a pause, a send window or the messaging tier."
+    )
     in_flight_batches: int
-    pending_messages: int
+    pending_messages: int = Field(description="waiting + active + delayed.")
     consumer_lag: dict[str, int]
     consumer_groups: dict[str, dict[str, int]]
 
@@ -34,18 +47,32 @@ class TotalsPublic(ApiModel):
 
 
 class SystemMetricsPublic(ApiModel):
-    active_workers: int
+    """The original contract's six for everyone; the infrastructure beside them only
+    for admins (null for others)."""
+
+    campaigns_processed: int = Field(
+        description="Your campaigns finished: completed, failed or stopped."
+    )
+    messages_sent: int
+    messages_failed: int
+    average_processing_time: int | None = Field(
+        description="Mean time from a campaign's start to its last outcome, in ms."
+    )
+    active_workers: int = Field(description="Sender replicas alive.")
+    circuit_breaker_status: str = Field(
+        description="The senders' breakers as one: open if any is open, then half_open; "
+        "closed; unknown with no sender alive."
+    )
+    circuit_breaker: str = Field(description="The same as circuitBreakerStatus.")
+    average_processing_time_ms: int | None = Field(description="The same, named with its unit.")
     # Replica id -> its circuit breaker: closed, open or half_open.
-    circuit_breakers: dict[str, str]
-    # All replicas as one: open if any is open, then half_open; unknown with none alive.
-    circuit_breaker: str
-    uptime_s: float
-    redis: dict[str, object]
-    kafka: dict[str, object]
-    average_processing_time_ms: int | None
-    totals: TotalsPublic
-    funnel: FunnelPublic = Field(
-        default_factory=lambda: FunnelPublic(),
+    circuit_breakers: dict[str, str] | None = None
+    uptime_s: float | None = None
+    redis: dict[str, object] | None = None
+    kafka: dict[str, object] | None = None
+    totals: TotalsPublic | None = None
+    funnel: FunnelPublic | None = Field(
+        default=None,
         description="Delivery funnel summed over your running and recently run campaigns.",
     )
 
@@ -57,9 +84,7 @@ class DashboardMetricsPublic(ApiModel):
     funnel: FunnelPublic = Field(
         description="Delivery funnel summed over your running and recently run campaigns."
     )
-    system: SystemMetricsPublic | None = Field(
-        description="Infrastructure (workers, breakers, Kafka, Redis): admins only, else null."
-    )
+    system: SystemMetricsPublic
 
 
 class DashboardPublic(ApiModel):

@@ -139,8 +139,8 @@ function render(metrics, alerts) {
         ["Failed", count(metrics.totals.failed)],
       ]),
     ),
-    // The infrastructure is for admins: the API leaves `system` out for others.
-    system ? systemSection(system) : null,
+    // The infrastructure is for admins: for others the API leaves it null in `system`.
+    system?.kafka ? systemSection(system) : null,
   ];
 }
 
