@@ -109,9 +109,13 @@ class ListStore:
 
     async def delete(self, user_id: str, list_id: str) -> bool:
         """The list and its memberships (not the contacts)."""
-        status = await self._database.execute(
-            "DELETE FROM lists WHERE owner_id = $1 AND id = $2", user_id, list_id
-        )
+        async with self._database.acquire() as connection, connection.transaction():
+            status = await connection.execute(
+                "DELETE FROM lists WHERE owner_id = $1 AND id = $2", user_id, list_id
+            )
+            await connection.execute(
+                "DELETE FROM list_members WHERE owner_id = $1 AND list_id = $2", user_id, list_id
+            )
         return status.endswith(" 1")
 
     async def add_members(
@@ -132,15 +136,14 @@ class ListStore:
             unknown = next((i for i, contact_id in enumerate(ids) if contact_id not in known), None)
             if unknown is not None:
                 return MembersAdded(0, unknown)
-            status = await connection.execute(
-                "INSERT INTO list_members (owner_id, list_id, contact_id)"
-                " SELECT $1, $2, contact_id FROM unnest($3::text[]) WITH ORDINALITY"
-                " AS given(contact_id, ord) ORDER BY ord ON CONFLICT DO NOTHING",
-                user_id,
-                list_id,
-                list(dict.fromkeys(ids)),
-            )
-        return MembersAdded(int(status.rsplit(" ", 1)[1]))
+            added = await _insert_members(connection, user_id, list_id, ids)
+        return MembersAdded(added)
+
+    async def add_imported(self, user_id: str, list_id: str, contact_ids: Sequence[str]) -> int:
+        """Add contacts the import has just written for this user (so known to be theirs,
+        unchecked); returns how many joined."""
+        async with self._database.acquire() as connection:
+            return await _insert_members(connection, user_id, list_id, contact_ids)
 
     async def remove_member(self, user_id: str, list_id: str, contact_id: str) -> bool:
         status = await self._database.execute(
@@ -175,3 +178,17 @@ class ListStore:
         rows = await self._database.fetch(_MEMBERS_AFTER, user_id, list_id, after, limit)
         cursor = rows[-1]["position"] if len(rows) == limit else None
         return [_member(row) for row in rows], cursor
+
+
+async def _insert_members(
+    connection: asyncpg.Connection, user_id: str, list_id: str, contact_ids: Sequence[str]
+) -> int:
+    status = await connection.execute(
+        "INSERT INTO list_members (owner_id, list_id, contact_id)"
+        " SELECT $1, $2, contact_id FROM unnest($3::text[]) WITH ORDINALITY"
+        " AS given(contact_id, ord) ORDER BY ord ON CONFLICT DO NOTHING",
+        user_id,
+        list_id,
+        list(dict.fromkeys(contact_ids)),
+    )
+    return int(status.rsplit(" ", 1)[1])

@@ -122,7 +122,7 @@ async def import_contacts_csv(
             raise ListNotFound(list_id)
 
         async def joined(contact_ids: list[str]) -> int:
-            return (await lists.add_members(user.id, list_id, contact_ids)).added
+            return await lists.add_imported(user.id, list_id, contact_ids)
 
     report = await import_contacts(
         file.file,
