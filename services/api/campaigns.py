@@ -17,6 +17,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from services.api.auth import User
+from services.api.current_records import CurrentRecords
 from services.api.errors import CampaignNotFound, EventNotWritten, IllegalTransition
 from services.api.estimate import longest_window_wait_ms, time_to_send_ms
 from services.api.publisher import CampaignEventPublisher
@@ -37,6 +38,7 @@ from shared.lifecycle import (
 )
 from shared.priority import weight
 from shared.redis import Keys
+from shared.store.campaign_status import parse_entry
 from shared.store.campaigns import CampaignRecord, CampaignStore, StatusHistoryEntry
 from shared.store.funnel import FunnelStore
 from shared.store.holding import HoldingStore
@@ -95,6 +97,7 @@ class CampaignReader:
         self._progress = progress
         self._held = held
         self._funnels = funnels
+        self._records = CurrentRecords(campaigns)
 
     async def get(self, user: User, campaign_id: str) -> CampaignRecord:
         """A campaign the user may see: their own, or one with no owner."""
@@ -115,14 +118,19 @@ class CampaignReader:
         return await self._campaigns.list_for_owner(user.id, offset, limit)
 
     async def queue_status(self, user: User, campaign_id: str) -> CampaignQueueStatusPublic:
-        """The campaign (one PostgreSQL query), then its progress, held commands, funnel
-        and the senders' breakers in one Redis round trip (a non-transactional
-        pipeline): a dashboard polls this."""
-        record = await self.get(user, campaign_id)
+        """The campaign's status copy, progress, held commands, funnel and the senders'
+        breakers in one Redis round trip (a non-transactional pipeline), and its record
+        from PostgreSQL only when the copy says it changed (current_records.py): a
+        dashboard polls this."""
+        _require_campaign_id(campaign_id)
         replies, marks = await self._live_state(campaign_id)
-        raw_progress, raw_held, *raw_funnel = (
+        raw_copy, raw_progress, raw_held, *raw_funnel = (
             replies[begin:end] for begin, end in itertools.pairwise([0, *marks])
         )
+        copy = parse_entry(raw_copy[0])
+        record = await self._records.get(campaign_id, copy[0] if copy is not None else None)
+        if record is None or not user.may_see(record.owner_id):
+            raise CampaignNotFound(campaign_id)
         progress = self._progress.parse_read(*raw_progress)
         status = queue_status(
             record, progress, _ms(_now()), dict(self._held.parse_counts(raw_held))
@@ -140,6 +148,7 @@ class CampaignReader:
             # Each store queues its reads; marks[i] is where the replies of part i end.
             marks = []
             for queue in (
+                self._campaigns.status_cache.queue_read,
                 self._progress.queue_read,
                 self._held.queue_counts,
                 *([self._funnels.queue_read] if self._funnels is not None else []),

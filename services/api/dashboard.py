@@ -185,16 +185,15 @@ class DashboardService:
                 del self._summaries[view]
 
     async def _compute(self, user: User) -> DashboardMetricsPublic:
-        own_ids = await self._campaigns.owner_ids(user.id)
-        active_ids = await self._campaigns.active_ids()
-        ids = list(dict.fromkeys([*own_ids, *active_ids]))
-        records = await self._campaigns.get_many(ids)
-        progresses = await asyncio.gather(*(self._progress.read(i) for i in ids))
+        found = await self._campaigns.owned_or_active(user.id)
+        ids = [record.id for record, _ in found]
+        records = [record for record, _ in found]
+        active = {record.id for record, is_active in found if is_active}
+        progresses = await self._progress.read_many(ids)
         counts: Counter[str] = Counter()
         sent = failed = pending = in_flight = 0
         running: list[tuple[CampaignRecord, Progress | None]] = []
         durations: list[int] = []
-        active = set(active_ids)
         # Funnels of the recent campaigns the user sees: (id, accepted) for one read.
         recent: list[tuple[str, int]] = []
         for campaign_id, record, progress in zip(ids, records, progresses, strict=True):

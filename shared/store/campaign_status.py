@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from shared.lifecycle import FINAL
 from shared.redis import Keys
@@ -65,6 +66,10 @@ class StatusCache:
         """The copied status; None when there is no copy."""
         entry = parse_entry(await self._redis.get(self.key(campaign_id)))
         return entry[1] if entry is not None else None
+
+    def queue_read(self, pipe: Pipeline, campaign_id: str) -> None:
+        """Queue :meth:`read`'s GET on a pipeline; :func:`parse_entry` reads its reply."""
+        pipe.get(self.key(campaign_id))
 
     async def write(self, campaign_id: str, version: int, status: str) -> None:
         await self.write_many([(campaign_id, version, status)])

@@ -64,6 +64,8 @@ class CampaignRecord(BaseModel):
 
 _COLUMNS = list(CampaignRecord.model_fields)
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM campaigns"
+_SELECT_VERSIONED = f"SELECT {', '.join(_COLUMNS)}, status_version FROM campaigns"
+_SELECT_ACTIVE = f"SELECT {', '.join(_COLUMNS)}, active FROM campaigns"
 _CREATE = f"""
 INSERT INTO campaigns ({", ".join(_COLUMNS)}, status_version, active, start_due_at)
 VALUES ({", ".join(f"${i}" for i in range(1, len(_COLUMNS) + 4))})
@@ -146,6 +148,11 @@ class CampaignStore:
         row = await self._pool().fetchrow(f"{_SELECT} WHERE id = $1", campaign_id)
         return _record(row) if row is not None else None
 
+    async def get_versioned(self, campaign_id: str) -> tuple[CampaignRecord, int] | None:
+        """The record and its status version (the one its Redis status copy carries)."""
+        row = await self._pool().fetchrow(f"{_SELECT_VERSIONED} WHERE id = $1", campaign_id)
+        return (_record(row), int(row["status_version"])) if row is not None else None
+
     async def get_many(self, campaign_ids: Sequence[str]) -> list[CampaignRecord | None]:
         """Several campaigns in one query, in the order asked; None for a missing one."""
         if not campaign_ids:
@@ -200,13 +207,15 @@ class CampaignStore:
         total = await pool.fetchval("SELECT count(*) FROM campaigns WHERE owner_id = $1", owner_id)
         return [_record(row) for row in rows], int(total)
 
-    async def owner_ids(self, owner_id: str) -> list[str]:
-        """Every campaign id of one owner, newest first."""
+    async def owned_or_active(self, owner_id: str) -> list[tuple[CampaignRecord, bool]]:
+        """One owner's campaigns and every active one (see :meth:`active_ids`), each with
+        whether it is active, in one query: what a dashboard sums."""
         rows = await self._pool().fetch(
-            "SELECT id FROM campaigns WHERE owner_id = $1 ORDER BY created_at DESC NULLS LAST, id",
+            f"{_SELECT_ACTIVE} WHERE owner_id = $1 OR active"
+            " ORDER BY created_at DESC NULLS LAST, id",
             owner_id,
         )
-        return [row["id"] for row in rows]
+        return [(_record(row), bool(row["active"])) for row in rows]
 
     async def schedule(self, campaign_id: str, due: datetime) -> None:
         await self._pool().execute(

@@ -294,6 +294,16 @@ class ProgressStore:
             raw, raw_errors = await pipe.execute()
         return self.parse_read(raw, raw_errors)
 
+    async def read_many(self, campaign_ids: Sequence[str]) -> list[Progress | None]:
+        """Several campaigns' progress in one round trip, in the order asked."""
+        if not campaign_ids:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for campaign_id in campaign_ids:
+                self.queue_read(pipe, campaign_id)
+            replies = await pipe.execute()
+        return [self.parse_read(*replies[i : i + 2]) for i in range(0, len(replies), 2)]
+
     def queue_read(self, pipe: Redis, campaign_id: str) -> None:
         """Queue :meth:`read`'s two commands on ``pipe``, for a caller that reads other
         keys in the same round trip; :meth:`parse_read` turns their replies into progress."""

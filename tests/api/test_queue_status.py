@@ -192,3 +192,27 @@ async def test_queue_status_is_one_round_trip_with_the_same_answer(api: Api, mon
     assert running["status"]["metrics"]["skippedByReason"] == {"opted_out": 1}
     assert (await api.bob.get(f"/api/campaigns/{campaign_id}/queue-status")).status_code == 404
     assert (await api.alice.get("/api/campaigns/nothing/queue-status")).status_code == 404
+
+
+async def test_queue_status_reads_the_record_again_only_when_its_status_moved(
+    api: Api, monkeypatch
+) -> None:
+    campaign = await create_campaign(api.alice)
+    url = f"/api/campaigns/{campaign['id']}/queue-status"
+    store = api.app.state.campaign_store
+    reads: list[str] = []
+    get_versioned = store.get_versioned
+
+    async def counted(campaign_id: str):  # type: ignore[no-untyped-def]
+        reads.append(campaign_id)
+        return await get_versioned(campaign_id)
+
+    monkeypatch.setattr(store, "get_versioned", counted)
+    statuses = [(await api.alice.get(url)).json()["status"]["status"] for _ in range(3)]
+    assert statuses == ["draft"] * 3 and len(reads) <= 1  # read once, or kept from before
+    reads.clear()
+    assert (await api.alice.post(f"/api/campaigns/{campaign['id']}/start")).status_code == 200
+    after = [(await api.alice.get(url)).json()["status"]["status"] for _ in range(2)]
+    assert after == ["queued"] * 2 and reads == [campaign["id"]]
+    # Another tenant's campaign is not found, kept or not.
+    assert (await api.bob.get(url)).status_code == 404

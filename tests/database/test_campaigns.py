@@ -132,7 +132,7 @@ async def test_owners_lists_schedules_and_the_active_set(database, redis, unique
     await store.create(_draft("b0", owner="bob"))
     records, total = await store.list_for_owner("alice", 1, 2)
     assert ([r.id for r in records], total) == (["a3", "a2"], 5)
-    assert await store.owner_ids("bob") == ["b0"]
+    assert [(r.id, active) for r, active in await store.owned_or_active("bob")] == [("b0", False)]
 
     await store.schedule("a1", NOW + timedelta(minutes=1))
     await store.schedule("a0", NOW - timedelta(minutes=1))
@@ -143,6 +143,7 @@ async def test_owners_lists_schedules_and_the_active_set(database, redis, unique
     assert await store.active_ids() == ["a0", "a1"]
     await store.mark_inactive("a0")
     assert await store.active_ids() == ["a1"]
+    assert {r.id for r, active in await store.owned_or_active("bob") if active} == {"a1"}
     assert [await store.next_retry_number("a1") for _ in range(2)] == [1, 2]
 
 
