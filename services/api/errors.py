@@ -40,6 +40,13 @@ class ListNotFound(DomainError):
         self.list_id = list_id
 
 
+class ListMemberNotFound(ListNotFound):
+    def __init__(self, list_id: str, contact_id: str) -> None:
+        DomainError.__init__(self, f"contact {contact_id} is not on list {list_id}")
+        self.list_id = list_id
+        self.contact_id = contact_id
+
+
 class ListNameTaken(DomainError):
     def __init__(self, name: str) -> None:
         super().__init__(f"you have a list named {name!r} already")

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Response, status
 
 from services.api.deps import CurrentUser, ListStoreDep
-from services.api.errors import InvalidInput, ListNameTaken, ListNotFound
+from services.api.errors import InvalidInput, ListMemberNotFound, ListNameTaken, ListNotFound
 from services.api.lists_store import ContactList
 from services.api.paging import Page, paging
 from services.api.routes.contacts import public_contact
@@ -117,6 +117,8 @@ async def remove_member(
     list_id: str, contact_id: str, user: CurrentUser, lists: ListStoreDep
 ) -> Response:
     """The contact leaves the list (and stays a contact)."""
-    if not await lists.remove_member(user.id, list_id, contact_id):
+    if await lists.get(user.id, list_id) is None:
         raise ListNotFound(list_id)
+    if not await lists.remove_member(user.id, list_id, contact_id):
+        raise ListMemberNotFound(list_id, contact_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -54,8 +54,13 @@ def _stripped_not_blank(value: str) -> str:
 
 # What people name a campaign or a list by: one line, not blank, kept without the
 # spaces around it.
+# The length is checked on the text as given, before the other checks: pydantic words
+# it as people expect ("at least 1 character") only there.
 ItemName = Annotated[
-    SafeLine, Field(min_length=1, max_length=200), AfterValidator(_stripped_not_blank)
+    str,
+    Field(min_length=1, max_length=200),
+    AfterValidator(require_safe),
+    AfterValidator(_stripped_not_blank),
 ]
 
 
