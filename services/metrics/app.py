@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from services.metrics.fold import ProgressFolder, Retention
@@ -175,7 +176,15 @@ class MetricsService(Service):
                 await asyncio.sleep(RETRY_DELAY_S)
                 continue
             # Offsets move only after every result of the batch is in Redis.
-            await consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
+            try:
+                await consumer.commit(
+                    {tp: records[-1].offset + 1 for tp, records in batches.items()}
+                )
+            except KafkaError as error:
+                # The group rebalanced under the batch (a broker or this consumer stalled):
+                # its new owner reads it again and folds nothing twice. Seen as the death
+                # of this loop when a broker was frozen for 30 s.
+                log.warning("cannot commit folded results", extra={"reason": repr(error)})
 
     async def _purge_recipients(self) -> None:
         """Delete the recipients of campaigns whose retention has passed, a bounded
