@@ -156,8 +156,8 @@ def progress(client: httpx.Client, campaign_id: str) -> dict:
 def wait_done(client: httpx.Client, campaign_id: str, timeout_s: float) -> dict:
     def done() -> dict | None:
         status = progress(client, campaign_id)
-        counts = status["progress"]
-        return status if counts["total"] and counts["processed"] == counts["total"] else None
+        account = status["account"]
+        return status if account["total"] and account["waiting"] == 0 else None
 
     return wait_until(done, timeout_s, f"campaign {campaign_id} done", every_s=0.1)
 

@@ -101,23 +101,48 @@ def recipients_table(listing: Mapping[str, Any]) -> Table:
     return table
 
 
+# How the account names the stage of a failure, for people.
+FAILURE_STAGES = {
+    "at_send": "at send",
+    "after_acceptance": "after acceptance",
+    "undelivered": "undelivered",
+}
+
+
 def summary_table(snapshot: Snapshot, title: str = "Summary") -> Table:
     """How a campaign stands: the table `start --follow` ends with and `status` shows."""
     rows: list[tuple[str, Any]] = [
         ("Campaign", snapshot.campaign_id),
         ("Status", snapshot.status),
+    ]
+    if snapshot.summary:
+        rows.append(("Recipients", snapshot.summary))
+    rows += [
         ("Total", snapshot.total),
-        ("Processed", snapshot.processed),
+        ("Processed", f"{snapshot.processed} ({_percent(snapshot.processed, snapshot.total)})"),
         ("Sent", snapshot.sent),
+        ("Delivered", snapshot.delivered),
         ("Failed", snapshot.failed),
         ("Skipped", snapshot.skipped),
         ("Cancelled", snapshot.cancelled),
         ("Expired", snapshot.expired),
+        ("Waiting", snapshot.waiting),
+        ("Success rate", f"{snapshot.success_rate}% (failures after acceptance count)"),
         ("Elapsed", f"{snapshot.elapsed_ms / 1000:.1f} s"),
-        ("Rate", f"{snapshot.rate:.1f} msg/s"),
+        ("Rate", f"{snapshot.rate:.1f} msg/s over the sending time"),
     ]
-    rows += [(f"Error {code}", count) for code, count in snapshot.errors_by_code.items()]
+    rows += [
+        (
+            f"Error {code if code is not None else '(no code)'} {FAILURE_STAGES.get(stage, stage)}",
+            f"{count}  {meaning}".rstrip(),
+        )
+        for code, stage, count, meaning in snapshot.failures
+    ]
     return _pairs(title, rows)
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{round(100 * part / whole, 2):g}%" if whole else "0%"
 
 
 def import_table(report: Mapping[str, Any]) -> Table:

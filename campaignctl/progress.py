@@ -19,22 +19,31 @@ SETTLE_S = 3.0
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """A campaign's counts at one moment, from its queue status."""
+    """A campaign's counts at one moment, from its queue status: the api's account of the
+    campaign (shared/account.py) as it sends it, so this prints what every surface shows."""
 
     campaign_id: str
     status: str
     total: int
+    # Reached a send outcome; skipped, cancelled and expired contacts are not processed.
     processed: int
+    # Accepted by Twilio and not failed since.
     sent: int
+    # At send and after acceptance.
     failed: int
     skipped: int = 0
     cancelled: int = 0
     expired: int = 0
+    waiting: int = 0
+    delivered: int = 0
+    success_rate: float = 0.0
+    summary: str = ""
     rate: float = 0.0
     elapsed_ms: int = 0
-    errors_by_code: dict[str, int] = field(default_factory=dict)
+    # (code or None, stage, count, meaning), most frequent first.
+    failures: tuple[tuple[int | None, str, int, str], ...] = ()
     # Contacts per second over the last seconds, where the API reports it (its event
-    # stream); ``rate`` is the average over the whole run.
+    # stream); ``rate`` is the average over the sending time.
     live_rate: float | None = None
     # The queue status it was read from, for --json.
     source: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -44,19 +53,38 @@ class Snapshot:
         cls, status: Mapping[str, Any], live_rate: float | None = None
     ) -> Snapshot:
         progress, metrics = status["progress"], status["metrics"]
+        account = status.get("account")
+        if account is None:  # an api from before the account
+            account = {
+                "total": progress["total"],
+                "processed": progress["processed"],
+                "succeeded": progress["success"],
+                "failed": progress["failed"],
+                "waiting": max(0, progress["total"] - progress["processed"]),
+                "failures": [
+                    {"code": int(code), "stage": "at_send", "count": n, "meaning": ""}
+                    for code, n in metrics["errorsByCode"].items()
+                ],
+            }
         return cls(
             campaign_id=status["campaignId"],
             status=status["status"],
-            total=progress["total"],
-            processed=progress["processed"],
-            sent=progress["success"],
-            failed=progress["failed"],
+            total=account["total"],
+            processed=account["processed"],
+            sent=account["succeeded"],
+            failed=account["failed"],
             skipped=metrics["skipped"],
             cancelled=metrics["cancelled"],
             expired=metrics["expired"],
+            waiting=account["waiting"],
+            delivered=account.get("delivered", 0),
+            success_rate=metrics.get("successRate", 0.0),
+            summary=account.get("summary", ""),
             rate=metrics["messagesPerSecond"],
             elapsed_ms=metrics["processingTimeMs"],
-            errors_by_code=dict(metrics["errorsByCode"]),
+            failures=tuple(
+                (f["code"], f["stage"], f["count"], f["meaning"]) for f in account["failures"]
+            ),
             live_rate=live_rate,
             source=status,
         )
@@ -67,7 +95,8 @@ class Snapshot:
 
     @property
     def all_processed(self) -> bool:
-        return self.total > 0 and self.processed >= self.total
+        """Every contact has an end state: sent, failed, skipped, cancelled or expired."""
+        return self.total > 0 and self.waiting == 0
 
 
 def polled(

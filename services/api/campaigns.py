@@ -21,7 +21,7 @@ from services.api.current_records import CurrentRecords
 from services.api.errors import CampaignNotFound, EventNotWritten, IllegalTransition
 from services.api.estimate import longest_window_wait_ms, time_to_send_ms
 from services.api.publisher import CampaignEventPublisher
-from services.api.queue_status import is_running, queue_status, unsent, with_funnel
+from services.api.queue_status import is_running, queue_status, unsent
 from services.api.schemas.queue_status import CampaignQueueStatusPublic
 from services.api.senders import alive_breakers, breaker_verdict, heartbeats_key
 from services.api.settings import ApiSettings
@@ -124,7 +124,7 @@ class CampaignReader:
         dashboard polls this."""
         _require_campaign_id(campaign_id)
         replies, marks = await self._live_state(campaign_id)
-        raw_copy, raw_progress, raw_held, *raw_funnel = (
+        raw_copy, raw_progress, [retryable], raw_held, *raw_funnel = (
             replies[begin:end] for begin, end in itertools.pairwise([0, *marks])
         )
         copy = parse_entry(raw_copy[0])
@@ -132,11 +132,15 @@ class CampaignReader:
         if record is None or not user.may_see(record.owner_id):
             raise CampaignNotFound(campaign_id)
         progress = self._progress.parse_read(*raw_progress)
+        funnel = self._funnels.parse_read(*raw_funnel[0]) if self._funnels is not None else None
         status = queue_status(
-            record, progress, _ms(_now()), dict(self._held.parse_counts(raw_held))
+            record,
+            progress,
+            _ms(_now()),
+            dict(self._held.parse_counts(raw_held)),
+            funnel,
+            retryable_failures=retryable,
         )
-        if self._funnels is not None:
-            status = with_funnel(status, progress, self._funnels.parse_read(*raw_funnel[0]))
         if is_running(record, progress):
             beats = alive_breakers(replies[-1], self._settings.worker_heartbeat_timeout_s)
             status = status.model_copy(update={"circuit_breaker": breaker_verdict(beats.values())})
@@ -150,6 +154,7 @@ class CampaignReader:
             for queue in (
                 self._campaigns.status_cache.queue_read,
                 self._progress.queue_read,
+                self._progress.queue_retryable_count,
                 self._held.queue_counts,
                 *([self._funnels.queue_read] if self._funnels is not None else []),
             ):

@@ -31,9 +31,10 @@ from services.api.schemas.dashboard import (
     ProcessingQueuePublic,
     TotalsPublic,
 )
-from services.api.schemas.queue_status import FunnelPublic
+from services.api.schemas.queue_status import AccountPublic, FunnelPublic
 from services.api.settings import ApiSettings
 from services.api.system_state import SystemState
+from shared.account import CampaignAccount, account_of, combined
 from shared.lifecycle import (
     COMPLETED,
     DRAFT,
@@ -48,7 +49,7 @@ from shared.lifecycle import (
 from shared.redis import Keys
 from shared.runtime import Connections
 from shared.store.campaigns import CampaignRecord, CampaignStore
-from shared.store.funnel import FunnelStore
+from shared.store.funnel import Funnel, FunnelStore
 from shared.store.holding import HoldingStore
 from shared.store.progress import Progress, ProgressStore
 
@@ -190,6 +191,8 @@ class DashboardService:
         records = [record for record, _ in found]
         active = {record.id for record, is_active in found if is_active}
         progresses = await self._progress.read_many(ids)
+        funnels = dict(zip(ids, await self._funnels.read_many(ids), strict=True))
+        accounts: list[CampaignAccount] = []
         counts: Counter[str] = Counter()
         sent = failed = pending = in_flight = 0
         running: list[tuple[CampaignRecord, Progress | None]] = []
@@ -207,6 +210,7 @@ class DashboardService:
                     emitted = min(progress.batches_emitted, progress.batches_total)
                     in_flight += max(0, emitted - progress.jobs_completed)
             counts[record.status] += 1
+            accounts.append(account_of(progress, funnels[campaign_id], record.total))
             if campaign_id in active:
                 recent.append((campaign_id, progress.sent if progress is not None else 0))
             if progress is not None:
@@ -216,7 +220,7 @@ class DashboardService:
                     durations.append(progress.finished_ms - progress.started_ms)
         totals = TotalsPublic(sent=sent, failed=failed)
         average_ms = round(sum(durations) / len(durations)) if durations else None
-        funnel = await self._funnel_totals(recent)
+        funnel = _funnel_totals(recent, funnels)
         lag = await self._lag.lag() if user.is_admin else {}
         held = await asyncio.gather(*(self._held.counts(r.id) for r, _ in running))
         messages = MessageCounts(completed=sent, failed=failed)
@@ -246,6 +250,7 @@ class DashboardService:
                 consumer_groups=lag or {},
             ),
             totals=totals,
+            account=AccountPublic.of(combined(accounts)),
             funnel=funnel,
             system=await self._system.metrics(
                 user.is_admin,
@@ -257,13 +262,14 @@ class DashboardService:
             ),
         )
 
-    async def _funnel_totals(self, campaigns: list[tuple[str, int]]) -> FunnelPublic:
-        funnels = await self._funnels.read_many([campaign_id for campaign_id, _ in campaigns])
-        return FunnelPublic(
-            accepted=sum(accepted for _, accepted in campaigns),
-            sent=sum(f.sent for f in funnels),
-            delivered=sum(f.delivered for f in funnels),
-            read=sum(f.read for f in funnels),
-            failed=sum(f.failed for f in funnels),
-            undelivered=sum(f.undelivered for f in funnels),
-        )
+
+def _funnel_totals(campaigns: list[tuple[str, int]], funnels: dict[str, Funnel]) -> FunnelPublic:
+    shown = [funnels[campaign_id] for campaign_id, _ in campaigns]
+    return FunnelPublic(
+        accepted=sum(accepted for _, accepted in campaigns),
+        sent=sum(f.sent for f in shown),
+        delivered=sum(f.delivered for f in shown),
+        read=sum(f.read for f in shown),
+        failed=sum(f.failed for f in shown),
+        undelivered=sum(f.undelivered for f in shown),
+    )

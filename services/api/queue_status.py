@@ -1,4 +1,4 @@
-"""A campaign's queue status, in the Bull-era shape, computed from the progress view.
+"""A campaign's queue status, in the Bull-era shape, from its account.
 
 Jobs are the dispatcher's batches of BATCH_SIZE contacts. Plain functions: no I/O.
 """
@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from services.api.schemas.queue_status import (
+    AccountPublic,
     CampaignQueueStatusPublic,
     FailureReasonPublic,
     FunnelPublic,
@@ -16,6 +17,7 @@ from services.api.schemas.queue_status import (
     QueueMetricsPublic,
     WaitingPublic,
 )
+from shared.account import CampaignAccount, account_of
 from shared.lifecycle import FAILED, RUNNING, THROTTLED, allowed_actions
 from shared.store.campaigns import CampaignRecord
 from shared.store.funnel import Funnel
@@ -32,120 +34,98 @@ def queue_status(
     progress: Progress | None,
     now_ms: int,
     held: dict[str, int] | None = None,
+    funnel: Funnel | None = None,
+    retryable_failures: int = 0,
 ) -> CampaignQueueStatusPublic:
-    """The queue-status body of one campaign; a campaign not yet expanded has no jobs."""
-    status = _queue_status(record, progress, now_ms)
+    """The queue-status body of one campaign; a campaign not yet expanded has no jobs.
+
+    Every count people read comes from the campaign's account (shared/account.py); the
+    Bull-era fields are that account in the original names."""
+    account = account_of(progress, funnel, record.total)
     held = held or {}
     waiting = WaitingPublic(send_window=held.get("window", 0), tier=held.get("tier", 0))
-    metrics = status.metrics.model_copy(update={"waiting": waiting})
-    throttled_until = _from_ms(record.throttled_until_ms) if record.status == THROTTLED else None
-    failure_reason = record.failure_reason if record.status == FAILED else None
-    return status.model_copy(
-        update={
-            "metrics": metrics,
-            "throttled_until": throttled_until,
-            "failure_reason": failure_reason,
-        }
-    )
-
-
-def _queue_status(
-    record: CampaignRecord, progress: Progress | None, now_ms: int
-) -> CampaignQueueStatusPublic:
     if progress is None:
-        total = record.total
-        return CampaignQueueStatusPublic(
-            campaign_id=record.id,
-            status=record.status,
-            allowed_actions=allowed_actions(record.status),
-            total_jobs=0,
-            active_jobs=0,
-            waiting_jobs=0,
-            completed_jobs=0,
-            failed_jobs=0,
-            progress=ProgressPublic(processed=0, total=total, success=0, failed=0, percentage=0),
-            metrics=QueueMetricsPublic(
-                processing_time_ms=0,
-                messages_per_second=0,
-                success_rate=0,
-                started_at=record.started_at,
-                finished_at=record.finished_at,
-                skipped=0,
-                cancelled=0,
-                expired=0,
-                errors_by_code={},
-            ),
-        )
-    emitted = min(progress.batches_emitted, progress.batches_total)
-    completed = min(progress.jobs_completed, emitted)
-    percentage = round(100 * progress.processed / progress.total, 2) if progress.total else 0.0
-    if progress.started_ms is None:
-        elapsed_ms = 0
+        started_ms = finished_ms = None
+        elapsed_ms = total_jobs = active_jobs = waiting_jobs = completed_jobs = 0
     else:
-        end_ms = progress.finished_ms if progress.finished_ms is not None else now_ms
-        elapsed_ms = max(0, end_ms - progress.started_ms)
-    rate = round(progress.processed / (elapsed_ms / 1000), 2) if elapsed_ms else 0.0
-    success_rate = round(100 * progress.sent / progress.processed, 2) if progress.processed else 0.0
+        started_ms, finished_ms = progress.started_ms, progress.finished_ms
+        end_ms = finished_ms if finished_ms is not None else now_ms
+        elapsed_ms = max(0, end_ms - started_ms) if started_ms is not None else 0
+        emitted = min(progress.batches_emitted, progress.batches_total)
+        completed_jobs = min(progress.jobs_completed, emitted)
+        total_jobs = progress.batches_total
+        active_jobs = emitted - completed_jobs
+        waiting_jobs = progress.batches_total - emitted
+    send_errors = progress.errors if progress is not None else {}
     return CampaignQueueStatusPublic(
         campaign_id=record.id,
         status=record.status,
         allowed_actions=allowed_actions(record.status),
-        total_jobs=progress.batches_total,
-        active_jobs=emitted - completed,
-        waiting_jobs=progress.batches_total - emitted,
-        completed_jobs=completed,
+        total_jobs=total_jobs,
+        active_jobs=active_jobs,
+        waiting_jobs=waiting_jobs,
+        completed_jobs=completed_jobs,
         failed_jobs=0,
         progress=ProgressPublic(
-            processed=progress.processed,
-            total=progress.total,
-            success=progress.sent,
-            failed=progress.failed,
-            percentage=percentage,
+            processed=account.processed,
+            total=account.total,
+            success=account.accepted,
+            failed=account.failed_at_send,
+            percentage=account.percent_processed,
         ),
         metrics=QueueMetricsPublic(
             processing_time_ms=elapsed_ms,
-            messages_per_second=rate,
-            success_rate=success_rate,
-            started_at=record.started_at or _from_ms(progress.started_ms),
-            finished_at=record.finished_at or _from_ms(progress.finished_ms),
-            skipped=progress.skipped,
-            cancelled=progress.cancelled,
-            expired=progress.expired,
-            errors_by_code={str(code): n for code, n in sorted(progress.errors.items())},
-            skipped_by_reason=dict(sorted(progress.skipped_by_reason.items())),
-            failure_reasons=[
-                FailureReasonPublic(code=code, count=n, meaning=failure_meaning(code))
-                for code, n in sorted(progress.errors.items())
-            ],
+            messages_per_second=account.rate_per_second,
+            success_rate=account.success_rate,
+            started_at=record.started_at or _from_ms(started_ms),
+            finished_at=record.finished_at or _from_ms(finished_ms),
+            skipped=account.skipped,
+            cancelled=account.cancelled,
+            expired=account.expired,
+            errors_by_code={str(code): n for code, n in sorted(send_errors.items())},
+            skipped_by_reason=dict(sorted(progress.skipped_by_reason.items()))
+            if progress is not None
+            else {},
+            failure_reasons=_failure_reasons(account),
+            waiting=waiting,
         ),
+        throttled_until=_from_ms(record.throttled_until_ms) if record.status == THROTTLED else None,
+        failure_reason=record.failure_reason if record.status == FAILED else None,
+        account=AccountPublic.of(account),
+        retryable_failures=retryable_failures,
+        funnel=_funnel(account, funnel),
+        funnel_errors_by_code={
+            state: dict(sorted(codes.items())) for state, codes in sorted(funnel.errors.items())
+        }
+        if funnel is not None
+        else {},
     )
 
 
-def with_funnel(
-    status: CampaignQueueStatusPublic, progress: Progress | None, funnel: Funnel
-) -> CampaignQueueStatusPublic:
-    """The status with its delivery funnel; accepted is what progress counts as sent."""
-    public = FunnelPublic(
-        accepted=progress.sent if progress is not None else 0,
+def _failure_reasons(account: CampaignAccount) -> list[FailureReasonPublic]:
+    """Failures by cause, whether Twilio refused the send or a receipt reported it later
+    (63016 "needs a template" only ever comes in a receipt): both stages, one row a code."""
+    by_code = Counter()
+    for failure in account.failures:
+        if failure.code is not None:
+            by_code[failure.code] += failure.count
+    return [
+        FailureReasonPublic(code=code, count=n, meaning=failure_meaning(code))
+        for code, n in sorted(by_code.items())
+    ]
+
+
+def _funnel(account: CampaignAccount, funnel: Funnel | None) -> FunnelPublic:
+    """Messages by how far they got; accepted is the account's."""
+    if funnel is None:
+        return FunnelPublic(accepted=account.accepted)
+    return FunnelPublic(
+        accepted=account.accepted,
         sent=funnel.sent,
         delivered=funnel.delivered,
         read=funnel.read,
         failed=funnel.failed,
         undelivered=funnel.undelivered,
-    )
-    errors = {state: dict(sorted(codes.items())) for state, codes in sorted(funnel.errors.items())}
-    # A report reads failures by cause, whether Twilio refused the send or a receipt
-    # reported it later (63016 "needs a template" only ever comes in a receipt).
-    by_code = Counter({reason.code: reason.count for reason in status.metrics.failure_reasons})
-    for codes in funnel.errors.values():
-        by_code.update({int(code): n for code, n in codes.items() if code.isdigit()})
-    reasons = [
-        FailureReasonPublic(code=code, count=n, meaning=failure_meaning(code))
-        for code, n in sorted(by_code.items())
-    ]
-    metrics = status.metrics.model_copy(update={"failure_reasons": reasons})
-    return status.model_copy(
-        update={"funnel": public, "funnel_errors_by_code": errors, "metrics": metrics}
     )
 
 

@@ -213,17 +213,14 @@ class FunnelStore:
         return self.parse_read(raw, raw_errors)
 
     async def read_many(self, campaign_ids: list[str]) -> list[Funnel]:
-        """Funnels of several campaigns in one round trip (the dashboard's totals)."""
+        """Funnels of several campaigns, with their error codes, in one round trip."""
         if not campaign_ids:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
             for campaign_id in campaign_ids:
-                pipe.hgetall(self._key(campaign_id))
+                self.queue_read(pipe, campaign_id)
             replies = await pipe.execute()
-        return [
-            Funnel({name.decode(): int(count) for name, count in raw.items() if int(count)})
-            for raw in replies
-        ]
+        return [self.parse_read(*replies[i : i + 2]) for i in range(0, len(replies), 2)]
 
     def queue_read(self, pipe: Redis, campaign_id: str) -> None:
         """Queue :meth:`read`'s two commands on a pipeline that reads other keys too."""

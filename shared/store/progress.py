@@ -10,7 +10,9 @@ Layout (under the prefix):
 - ``progress:{id}``           hash: total, batch_size, batches_total, batches_emitted,
                               emitted (contacts), processed, sent, failed, skipped,
                               cancelled, expired, jobs_completed,
-                              started_ms, first_result_ms, last_result_ms, finished_ms
+                              started_ms, first_result_ms, last_result_ms, finished_ms,
+                              first_send_ms, last_send_ms (of sent or failed results
+                              only: the sending time a rate is read over)
 - ``progress:{id}:outcomes``  hash: contact id -> its terminal outcome
 - ``progress:{id}:batches``   hash: batch index -> contacts of that batch with an outcome
 - ``progress:{id}:errors``    hash: Twilio error code -> failed contacts
@@ -91,6 +93,16 @@ while i <= #ARGV do
     if last_ms > last then
       redis.call('HSET', progress, 'last_result_ms', last_at)
     end
+    if outcome == 'sent' or outcome == 'failed' then
+      local first_send = tonumber(redis.call('HGET', progress, 'first_send_ms') or '0')
+      if first_send == 0 or first_ms < first_send then
+        redis.call('HSET', progress, 'first_send_ms', first_at)
+      end
+      local last_send = tonumber(redis.call('HGET', progress, 'last_send_ms') or '0')
+      if last_ms > last_send then
+        redis.call('HSET', progress, 'last_send_ms', last_at)
+      end
+    end
     local total = tonumber(redis.call('HGET', progress, 'total') or '-1')
     local batch_size = tonumber(redis.call('HGET', progress, 'batch_size') or '0')
     local in_batch = redis.call('HINCRBY', batches, batch, new)
@@ -137,6 +149,9 @@ class Progress:
     batches_total: int
     batches_emitted: int
     emitted: int
+    # Contacts with an outcome of any kind, skipped and cancelled ones too: what the fold
+    # counts completion by. What people read as "processed" (send outcomes only) is
+    # shared/account.py's.
     processed: int
     sent: int
     failed: int
@@ -150,6 +165,8 @@ class Progress:
     finished_ms: int | None
     errors: dict[int, int]
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    first_send_ms: int | None = None
+    last_send_ms: int | None = None
 
 
 class ProgressStore:
@@ -272,6 +289,10 @@ class ProgressStore:
             members, _ = await pipe.execute()
         return {member.decode() for member in members}
 
+    def queue_retryable_count(self, pipe: Redis, campaign_id: str) -> None:
+        """Queue the count of the contacts a retry-failed run would take, on ``pipe``."""
+        pipe.scard(self._key(campaign_id, "retryable"))
+
     async def definitely_failed(self, campaign_id: str, contact_ids: set[str]) -> set[str]:
         """Of these contacts, those the senders' ledger records as failed.
 
@@ -326,6 +347,8 @@ class ProgressStore:
             first_result_ms=fields.get("first_result_ms"),
             last_result_ms=fields.get("last_result_ms"),
             finished_ms=fields.get("finished_ms"),
+            first_send_ms=fields.get("first_send_ms"),
+            last_send_ms=fields.get("last_send_ms"),
             errors={int(code): int(n) for code, n in raw_errors.items()},
             skipped_by_reason={
                 name.removeprefix(SKIPPED_PREFIX): n

@@ -98,7 +98,9 @@ async def test_dashboard_reports_counts_backlog_lag_and_workers(api: Api) -> Non
     body = response.json()
     assert body["success"] is True
     metrics = body["metrics"]
-    assert set(metrics) == {"campaignQueue", "processingQueue", "totals", "funnel", "system"}
+    assert set(metrics) == {
+        "campaignQueue", "processingQueue", "totals", "account", "funnel", "system"
+    }  # fmt: skip
     # The original contract's six for everyone; infrastructure is for admins only.
     system = metrics["system"]
     assert {key: system[key] for key in ORIGINAL_SYSTEM} == {
@@ -112,6 +114,12 @@ async def test_dashboard_reports_counts_backlog_lag_and_workers(api: Api) -> Non
     assert system["redis"] is system["kafka"] is system["circuitBreakers"] is None
     assert metrics["processingQueue"]["consumerLag"] == {}
     assert metrics["totals"] == {"sent": 2, "failed": 1}
+    # The same account as each campaign's queue-status, summed: every recipient once.
+    account = metrics["account"]
+    assert (account["succeeded"], account["failedAtSend"], account["processed"]) == (2, 1, 3)
+    states = ("delivered", "sent", "failedAtSend", "failedAfterAcceptance", "undelivered",
+              "skipped", "cancelled", "expired", "waiting")  # fmt: skip
+    assert sum(account[state] for state in states) == account["total"]
     queue = metrics["campaignQueue"]
     assert {
         k: queue[k] for k in ("waiting", "active", "completed", "failed", "paused", "scheduled")

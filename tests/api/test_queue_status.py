@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import orjson
 
 from services.api import campaigns as campaigns_module
-from services.api.queue_status import is_running, queue_status, with_funnel
+from services.api.queue_status import is_running, queue_status
 from services.api.schemas.queue_status import CampaignQueueStatusPublic, QueueStatusPublic
 from services.api.senders import breaker_verdict, live_breakers
 from shared.events.models import TextContent
@@ -65,17 +65,29 @@ async def test_counts_percentage_and_jobs_come_from_progress(api: Api) -> None:
         status["waitingJobs"],
         status["failedJobs"],
     ) == (4, 2, 1, 1, 0)
+    # Processed: a send outcome; the skipped and the cancelled contact are beside it.
     assert status["progress"] == {
-        "processed": 5,
+        "processed": 3,
         "total": 7,
         "success": 2,
         "failed": 1,
-        "percentage": round(500 / 7, 2),
+        "percentage": round(300 / 7, 2),
     }
     metrics = status["metrics"]
     assert (metrics["skipped"], metrics["cancelled"]) == (1, 1)
     assert metrics["errorsByCode"] == {"63016": 1}
-    assert metrics["successRate"] == 40.0
+    assert metrics["successRate"] == 66.67
+    account = status["account"]
+    assert account["summary"] == "2 sent · 1 failed · 1 skipped · 1 cancelled · 2 waiting"
+    assert (account["processed"], account["waiting"], account["successRate"]) == (3, 2, 66.67)
+    assert account["failures"] == [
+        {
+            "code": 63016,
+            "stage": "at_send",
+            "count": 1,
+            "meaning": metrics["failureReasons"][0]["meaning"],
+        }
+    ]
     assert metrics["startedAt"] is not None and metrics["finishedAt"] is None
     assert metrics["processingTimeMs"] > 0
 
@@ -113,8 +125,9 @@ async def _sequential_queue_status(
     assert record is not None
     progress = await ProgressStore(api.redis, keys).read(campaign_id)
     held = await HoldingStore(api.redis, keys).counts(campaign_id)
-    status = queue_status(record, progress, now_ms, dict(held))
-    status = with_funnel(status, progress, await FunnelStore(api.redis, keys).read(campaign_id))
+    funnel = await FunnelStore(api.redis, keys).read(campaign_id)
+    retryable = await api.redis.scard(keys("progress", campaign_id, "retryable"))
+    status = queue_status(record, progress, now_ms, dict(held), funnel, retryable)
     if is_running(record, progress):
         breakers = await live_breakers(api.redis, keys, api.settings.worker_heartbeat_timeout_s)
         status = status.model_copy(update={"circuit_breaker": breaker_verdict(breakers.values())})

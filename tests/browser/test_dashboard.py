@@ -104,6 +104,7 @@ def test_campaign_from_csv_to_completion_with_live_progress(
     expect(page.locator("#progress-count")).to_contain_text(f"0 / {TOTAL} processed")
 
     page.get_by_role("button", name="Start").click()
+    page.get_by_role("dialog").get_by_role("button", name=f"Send to {TOTAL} recipients").click()
     expect(status).to_contain_text("Sending")
     page.wait_for_function(
         "n => Number(document.querySelector('#progress-count').dataset.processed) >= n", arg=30
@@ -135,7 +136,7 @@ def test_campaign_from_csv_to_completion_with_live_progress(
     expect(page.locator("#progress-count")).to_contain_text(f"{TOTAL} / {TOTAL} processed (100%)")
     expect(page.locator("#live-state")).to_contain_text("Final")
     failure = page.locator("#errors tr[data-code='21211'] td")
-    expect(failure).to_have_text([str(INVALID), "invalid To number", "Permanent"])
+    expect(failure).to_have_text(["At send", str(INVALID), "invalid To number", "Permanent"])
     expect(page.locator("#funnel [data-stage=accepted] .funnel-count")).to_have_text(str(VALID))
     page.set_viewport_size(DESKTOP)
     screenshot(page, "campaign")
@@ -151,7 +152,7 @@ def test_campaign_from_csv_to_completion_with_live_progress(
     page.get_by_role("link", name="← Campaigns").click()
     row = page.locator(f"[data-campaign-id='{campaign_id}']")
     expect(row).to_contain_text("Completed")
-    expect(row).to_contain_text(f"{TOTAL} / {TOTAL} (100%)")
+    expect(row.locator(".progress-text")).to_have_text(f"{VALID} sent · {INVALID} failed")
     screenshot(page, "campaigns")
 
     page.get_by_role("navigation").get_by_role("link", name="System").click()
@@ -186,6 +187,7 @@ def test_campaign_from_csv_to_completion_with_live_progress(
         expect(page.get_by_role("button", name="Start")).to_be_visible()
         client.post(f"/api/campaigns/{draft['id']}/start").raise_for_status()
     page.get_by_role("button", name="Start").click()
+    page.get_by_role("dialog").get_by_role("button", name="Send to 1 recipient").click()
     expect(page.locator("#notice")).to_contain_text("409")
     expect(page.locator("#notice")).to_contain_text("cannot start: it is")
 

@@ -22,7 +22,8 @@ def status_of(state: str, processed: int, total: int = 10) -> CampaignQueueStatu
     record = CampaignRecord(id="c1", status=state, content=TextContent(body="hi"), total=total)
     base = queue_status(record, None, 0)
     progress = base.progress.model_copy(update={"processed": processed, "total": total})
-    return base.model_copy(update={"progress": progress, "total_jobs": 1})
+    account = base.account.model_copy(update={"processed": processed, "waiting": total - processed})
+    return base.model_copy(update={"progress": progress, "account": account, "total_jobs": 1})
 
 
 async def collect(events, limit: int = 50) -> list[bytes]:

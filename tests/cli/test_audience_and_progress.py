@@ -65,7 +65,9 @@ def test_campaign_body_lists_ids_then_recipients() -> None:
 
 
 def snap(status: str, processed: int, total: int = 10) -> Snapshot:
-    return Snapshot("c", status, total, processed, sent=processed, failed=0)
+    return Snapshot(
+        "c", status, total, processed, sent=processed, failed=0, waiting=total - processed
+    )
 
 
 class FakeClock:
@@ -141,6 +143,15 @@ def queue_status(status: str, processed: int) -> dict:
             "messagesPerSecond": 1.0,
             "processingTimeMs": 5,
             "errorsByCode": {},
+        },
+        "account": {
+            "total": 10,
+            "processed": processed,
+            "succeeded": processed,
+            "failed": 0,
+            "waiting": 10 - processed,
+            "summary": f"{processed} sent",
+            "failures": [],
         },
     }
 

@@ -53,8 +53,8 @@ def start(client: httpx.Client, campaign_id: str) -> dict:
 def wait_finished(client: httpx.Client, campaign_id: str, timeout_s: float) -> dict:
     def finished() -> dict | None:
         status = client.get(f"/api/campaigns/{campaign_id}/queue-status").json()["status"]
-        progress = status["progress"]
-        done = progress["total"] > 0 and progress["processed"] == progress["total"]
+        account = status["account"]
+        done = account["total"] > 0 and account["waiting"] == 0
         return status if done and status["status"] == "completed" else None
 
     return eventually_sync(finished, timeout_s=timeout_s, what=f"campaign {campaign_id} completed")

@@ -83,7 +83,8 @@ def test_stop_cancels_every_unsent_contact(make_system, sandbox_admin):
 
         def all_counted() -> dict | None:
             status = _status(client, campaign["id"])
-            return status if status["progress"]["processed"] == CONTACTS else None
+            settled = status["account"]["waiting"] == 0
+            return status if settled and status["account"]["total"] == CONTACTS else None
 
         status = eventually_sync(all_counted, timeout_s=60, what="every contact counted")
         sent = _settled(sandbox_admin)

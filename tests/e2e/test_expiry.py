@@ -12,7 +12,8 @@ from tests.helpers import eventually_sync
 def _all_counted(client, campaign_id: str, total: int) -> dict:
     def counted() -> dict | None:
         status = _status(client, campaign_id)
-        return status if status["progress"]["processed"] == total else None
+        account = status["account"]
+        return status if account["total"] == total and account["waiting"] == 0 else None
 
     return eventually_sync(counted, timeout_s=60, what="every contact counted")
 

@@ -141,7 +141,7 @@ def test_stopping_a_campaign_cancels_what_it_holds(make_system, sandbox_admin) -
 
         def ended() -> dict | None:
             status = queue_status(client, campaign["id"])
-            return status if status["progress"]["processed"] == 5 else None
+            return status if status["account"]["waiting"] == 0 else None
 
         status = eventually_sync(ended, timeout_s=30, what="the held contacts cancelled")
     assert status["status"] == "stopped"

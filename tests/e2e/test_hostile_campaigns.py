@@ -55,8 +55,8 @@ def _wait_completed(client, campaign_id: str) -> dict:
         if response.status_code == 404:
             return None
         status = response.json()["status"]
-        progress = status["progress"]
-        done = progress["total"] > 0 and progress["processed"] == progress["total"]
+        account = status["account"]
+        done = account["total"] > 0 and account["waiting"] == 0
         return status if done and status["status"] == "completed" else None
 
     return eventually_sync(completed, timeout_s=60, what=f"campaign {campaign_id} completed")

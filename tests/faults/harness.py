@@ -96,8 +96,8 @@ class FaultRun:
                 status = self.status()
             except httpx.HTTPError:
                 return None  # the api may answer 5xx while Redis or Kafka is away
-            progress = status["progress"]
-            return status if progress["processed"] == progress["total"] > 0 else None
+            settled = status["account"]["waiting"] == 0 and status["account"]["total"] > 0
+            return status if settled else None
 
         status = eventually_sync(done, timeout_s=timeout_s, what="every contact with an outcome")
         seconds = time.monotonic() - self.started

@@ -105,8 +105,9 @@ def _event(status: CampaignQueueStatusPublic, rate: float, limit: int) -> bytes:
 
 
 def _complete(status: CampaignQueueStatusPublic) -> bool:
-    progress = status.progress
-    return status.total_jobs == 0 or progress.processed >= progress.total
+    """Every recipient has an end state (skipped, cancelled and expired ones too)."""
+    account = status.account
+    return status.total_jobs == 0 or (account is not None and account.waiting == 0)
 
 
 async def status_events(

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import Field
 
 from services.api.schemas.base import ApiModel
-from services.api.schemas.queue_status import FunnelPublic
+from services.api.schemas.queue_status import AccountPublic, FunnelPublic
 
 
 class CampaignQueueCountsPublic(ApiModel):
@@ -81,6 +81,10 @@ class DashboardMetricsPublic(ApiModel):
     campaign_queue: CampaignQueueCountsPublic
     processing_queue: ProcessingQueuePublic
     totals: TotalsPublic = Field(description="Sent and failed over your campaigns.")
+    account: AccountPublic = Field(
+        description="Where the recipients of your campaigns ended, summed state by state: "
+        "the same account each campaign's queue-status gives."
+    )
     funnel: FunnelPublic = Field(
         description="Delivery funnel summed over your running and recently run campaigns."
     )

@@ -82,3 +82,6 @@ export function facts(pairs, attributes = {}) {
     pairs.map(([term, value]) => [h("dt", { text: term }), h("dd", {}, value ?? "—")]),
   );
 }
+
+// "1 recipient", "2 recipients": a count with its noun.
+export const counted = (value, noun) => `${count(value)} ${noun}${value === 1 ? "" : "s"}`;

@@ -45,23 +45,53 @@ export function funnelRows(status) {
   });
 }
 
-// Meanings come with the status (metrics.failureReasons); whether a retry may help, from
-// the stream (live.errorKinds).
+const STAGES = {
+  at_send: "At send",
+  after_acceptance: "After acceptance",
+  undelivered: "Undelivered",
+};
+
+// Failures at both stages, from the account; whether a retry may help a failure at send,
+// from the stream (live.errorKinds): receipts' failures are never retried.
 export function errorRows(status, kinds) {
-  const meanings = Object.fromEntries(
-    (status.metrics.failureReasons ?? []).map((r) => [String(r.code), r.meaning]),
-  );
-  const entries = Object.entries(status.metrics.errorsByCode).sort((a, b) => b[1] - a[1]);
-  if (!entries.length)
-    return [h("tr", {}, h("td", { colspan: 4, class: "muted", text: "No failures." }))];
-  return entries.map(([code, n]) =>
-    h(
+  const failures = status.account?.failures ?? [];
+  if (!failures.length)
+    return [h("tr", {}, h("td", { colspan: 5, class: "muted", text: "No failures." }))];
+  return failures.map((failure) => {
+    const code = failure.code === null ? "—" : String(failure.code);
+    const kind = failure.stage === "at_send" ? DISPOSITIONS[kinds[code]] : "Permanent";
+    return h(
       "tr",
-      { "data-code": code },
+      { "data-code": code, "data-stage": failure.stage },
       h("th", { scope: "row", text: code }),
-      h("td", { class: "number", text: count(n) }),
-      h("td", { text: meanings[code] ?? "—" }),
-      h("td", { text: DISPOSITIONS[kinds[code]] ?? "Unknown" }),
-    ),
-  );
+      h("td", { text: STAGES[failure.stage] ?? failure.stage }),
+      h("td", { class: "number", text: count(failure.count) }),
+      h("td", { text: failure.meaning }),
+      h("td", { text: kind ?? "Unknown" }),
+    );
+  });
+}
+
+// Where each recipient ended, from the account: every recipient in one of these.
+export function outcomeFacts(account, started) {
+  const rate = started && account.processed ? `${account.successRate}%` : "—";
+  return [
+    ["Sent", count(account.succeeded)],
+    ["Delivered", count(account.delivered)],
+    ["Failed", count(account.failed)],
+    ["Skipped", count(account.skipped)],
+    ["Cancelled", count(account.cancelled)],
+    ["Expired", count(account.expired)],
+    ["Waiting", count(account.waiting)],
+    [
+      "Success rate",
+      h("span", {
+        id: "success-rate",
+        title:
+          "Sent (and not failed since) out of the processed recipients. A message that " +
+          "Twilio accepted and then reported failed or undelivered counts as a failure.",
+        text: rate,
+      }),
+    ],
+  ];
 }

@@ -1,10 +1,12 @@
 // One campaign, live: progress, funnel, failures by error code, rate, and its controls.
 
 import { api, campaignPath } from "../api.js";
-import { clear, count, facts, h, progressBar, statusBadge, when } from "../dom.js";
+import { confirmAction } from "../confirm.js";
+import { clear, count, counted, facts, h, progressBar, statusBadge, when } from "../dom.js";
 import { showError, showNotice } from "../notice.js";
 import { followCampaign, isOver } from "../stream.js";
-import { errorRows, funnelRows, messageText, seconds } from "./campaign-parts.js";
+import { errorRows, funnelRows, messageText, outcomeFacts, seconds } from "./campaign-parts.js";
+import { recipientsSection } from "./recipients.js";
 
 // action, as the API's allowedActions names it -> [button label, the API's path]. Which
 // button shows is the API's to say: the page keeps no copy of what each status allows.
@@ -24,6 +26,14 @@ const LIVE_STATES = {
 
 // On its way (queued, sending, or held by its tier): what the server lets a person pause.
 const moving = (status) => (status.allowedActions ?? []).includes("pause");
+// Not started: nothing is live, and no rate or success rate means anything yet.
+const notStarted = (status) => ["draft", "scheduled"].includes(status.status);
+// How often the recipients table follows the counts while they move.
+const RECIPIENTS_REFRESH_MS = 3_000;
+// After the end, receipts still move sent messages on: read them this often, while some
+// message waits for one, for at most an hour.
+const RECEIPTS_POLL_MS = 5_000;
+const RECEIPTS_FOLLOW_MS = 3_600_000;
 
 export function showCampaign(view, id) {
   const controller = new AbortController();
@@ -40,7 +50,9 @@ export function showCampaign(view, id) {
       h("button", { type: "button", "data-action": action, text: label, hidden: true }),
     ]),
   );
+  const retry = h("button", { type: "button", id: "retry-failed", class: "secondary", hidden: true });
   const bar = progressBar("Campaign progress");
+  const summary = h("p", { id: "summary", class: "summary" });
   const progressText = h("p", { id: "progress-count", class: "big-number" });
   const outcomes = h("div", { id: "outcomes" });
   const rateBar = progressBar("Current rate against the limit");
@@ -49,11 +61,14 @@ export function showCampaign(view, id) {
   const receipts = h("p", {
     class: "hint",
     hidden: true,
-    text: "Delivery receipts may arrive after the campaign ends: reload the page to see them.",
+    text: "Delivery receipts may arrive after the campaign ends: this page shows them as they come.",
   });
   const errors = h("tbody", { id: "errors" });
   const details = h("div");
+  const recipients = recipientsSection(id, controller.signal);
   let campaign = null;
+  let recipientsShown = "";
+  let recipientsAt = 0;
 
   // The record as loaded, with the times the stream brings since.
   function renderDetails() {
@@ -74,44 +89,58 @@ export function showCampaign(view, id) {
     );
   }
 
+  // The stream's state, unless the campaign has not started: then nothing is live yet.
+  let streamState = "connecting";
+  function showLiveState() {
+    const idle = status && notStarted(status);
+    liveState.textContent = idle ? "○ Not started" : LIVE_STATES[streamState];
+    liveState.dataset.state = idle ? "not-started" : streamState;
+  }
+
+  // The table follows the counts, at most every few seconds, and once more at the end.
+  function refreshRecipients() {
+    const shown = `${status.status} ${status.account.summary} ${status.funnel?.delivered}`;
+    const due = Date.now() - recipientsAt >= RECIPIENTS_REFRESH_MS || isOver(status);
+    if (shown === recipientsShown || !due) return;
+    recipientsShown = shown;
+    recipientsAt = Date.now();
+    recipients.reload();
+  }
+
   function render(body) {
     status = body.status;
-    const { progress, metrics } = status;
+    const { account } = status;
     const live = body.live ?? {};
     clear(badgeSlot, statusBadge(status.status));
     for (const action of Object.keys(CONTROLS)) {
       buttons[action].hidden = !status.allowedActions.includes(action);
       buttons[action].disabled = false;
     }
-    bar.set(progress.processed, progress.total, status.status);
-    progressText.textContent = `${count(progress.processed)} / ${count(progress.total)} processed (${progress.percentage}%)`;
-    progressText.dataset.processed = progress.processed;
-    clear(
-      outcomes,
-      facts([
-        ["Accepted", count(progress.success)],
-        ["Failed", count(progress.failed)],
-        ["Skipped", count(metrics.skipped)],
-        ["Cancelled", count(metrics.cancelled)],
-        ["Expired", count(metrics.expired)],
-        ["Success rate", `${metrics.successRate}%`],
-      ]),
-    );
+    retry.hidden = !(isOver(status) && status.retryableFailures > 0);
+    retry.disabled = false;
+    retry.textContent = `Retry ${count(status.retryableFailures)} failed`;
+    showLiveState();
+    bar.set(account.processed, account.total, status.status);
+    summary.textContent = account.summary;
+    progressText.textContent = `${count(account.processed)} / ${count(account.total)} processed (${account.percentProcessed}%)`;
+    progressText.dataset.processed = account.processed;
+    clear(outcomes, facts(outcomeFacts(account, !notStarted(status))));
     // A paused campaign sends nothing, whatever the trailing window still counts.
-    const rate = moving(status) ? (live.ratePerSecond ?? metrics.messagesPerSecond) : 0;
+    const rate = moving(status) ? (live.ratePerSecond ?? account.ratePerSecond) : 0;
     const limit = live.rateLimitPerSecond;
     rateBar.set(rate, limit ?? rate, status.status);
-    const left = progress.total - progress.processed;
-    rateText.textContent =
-      `${rate} msg/s now` +
-      (limit ? ` of a ${limit} msg/s limit shared by all campaigns` : "") +
-      ` · ${metrics.messagesPerSecond} msg/s over the run` +
-      (moving(status) && left > 0 && rate > 0
-        ? ` · about ${seconds(left / rate)} left`
-        : "");
+    rateText.textContent = notStarted(status)
+      ? "Not sending yet."
+      : `${rate} msg/s now` +
+        (limit ? ` of a ${limit} msg/s limit shared by all campaigns` : "") +
+        ` · ${account.ratePerSecond} msg/s over ${seconds(account.sendingSeconds)} of sending` +
+        (moving(status) && account.waiting > 0 && rate > 0
+          ? ` · about ${seconds(account.waiting / rate)} left`
+          : "");
+    refreshRecipients();
     clear(funnel, funnelRows(status));
     clear(errors, errorRows(status, live.errorKinds ?? {}));
-    receipts.hidden = !isOver(status);
+    receipts.hidden = !(isOver(status) && account.sent > 0);
     renderDetails();
     const warnings = [];
     if (status.circuitBreaker === "open")
@@ -124,7 +153,59 @@ export function showCampaign(view, id) {
     breaker.textContent = warnings.join(" ");
   }
 
+  // What a person sees before a start or a stop: the facts the decision rests on.
+  async function confirmed(action) {
+    if (action === "start") {
+      const total = status?.account.total ?? campaign?.totalContacts ?? 0;
+      return confirmAction({
+        title: "Start this campaign?",
+        body: [
+          h("p", { text: `It sends to ${counted(total, "recipient")}, paced by the rate limit.` }),
+          campaign ? h("blockquote", { class: "preview", text: messageText(campaign.message) }) : null,
+        ],
+        confirm: `Send to ${counted(total, "recipient")}`,
+      });
+    }
+    if (action === "stop") {
+      const waiting = status?.account.waiting ?? 0;
+      return confirmAction({
+        title: "Stop this campaign?",
+        body: h("p", {
+          text: `${counted(waiting, "recipient")} not yet sent to will be cancelled. A stopped campaign cannot be resumed.`,
+        }),
+        confirm: "Stop the campaign",
+        danger: true,
+      });
+    }
+    return true;
+  }
+
+  async function retryFailed() {
+    const failed = status?.retryableFailures ?? 0;
+    const go = await confirmAction({
+      title: "Retry the failed messages?",
+      body: h("p", {
+        text: `A new run sends again to ${counted(failed, "recipient")} whose failure may pass on a second try. Sent, skipped and permanently failed recipients are left alone.`,
+      }),
+      confirm: `Retry ${count(failed)} failed`,
+    });
+    if (!go) return;
+    retry.disabled = true;
+    try {
+      const answer = await api(campaignPath(id, "retry-failed"), {
+        method: "POST",
+        signal: controller.signal,
+      });
+      showNotice(answer.message, "info");
+      location.hash = `#/campaigns/${encodeURIComponent(answer.campaign.id)}`;
+    } catch (error) {
+      showError(error);
+      retry.disabled = false;
+    }
+  }
+
   async function control(action) {
+    if (!(await confirmed(action))) return;
     for (const button of Object.values(buttons)) button.disabled = true;
     try {
       const answer = await api(campaignPath(id, CONTROLS[action][1]), {
@@ -140,14 +221,36 @@ export function showCampaign(view, id) {
     }
   }
 
+  // The event stream ends with the campaign; receipts for its sent messages come later.
+  let receiptsTimer = null;
+  function followReceipts() {
+    clearInterval(receiptsTimer);
+    const until = Date.now() + RECEIPTS_FOLLOW_MS;
+    receiptsTimer = setInterval(async () => {
+      if (!status || status.account.sent === 0 || Date.now() > until) {
+        clearInterval(receiptsTimer);
+        return;
+      }
+      try {
+        const body = await api(campaignPath(id, "queue-status"), { signal: controller.signal });
+        render({ status: body.status });
+      } catch (error) {
+        if (error.name === "AbortError") clearInterval(receiptsTimer);
+      }
+    }, RECEIPTS_POLL_MS);
+  }
+
   function follow() {
     stopStream?.();
     stopStream = followCampaign(id, {
       onStatus: render,
       onState: (state) => {
-        liveState.textContent = LIVE_STATES[state];
-        liveState.dataset.state = state;
-        if (state === "ended" && status && isOver(status)) stopStream = null;
+        streamState = state;
+        showLiveState();
+        if (state === "ended" && status && isOver(status)) {
+          stopStream = null;
+          followReceipts();
+        }
       },
       onError: showError,
     });
@@ -156,6 +259,7 @@ export function showCampaign(view, id) {
   for (const [action, button] of Object.entries(buttons)) {
     button.addEventListener("click", () => control(action));
   }
+  retry.addEventListener("click", retryFailed);
 
   clear(
     view,
@@ -167,12 +271,14 @@ export function showCampaign(view, id) {
       "div",
       { class: "actions controls", role: "group", "aria-label": "Controls" },
       Object.values(buttons),
+      retry,
     ),
     h(
       "section",
       { class: "card", "aria-labelledby": "progress-heading" },
       h("h2", { id: "progress-heading", text: "Progress" }),
       bar,
+      summary,
       progressText,
       outcomes,
     ),
@@ -194,6 +300,10 @@ export function showCampaign(view, id) {
       "section",
       { class: "card", "aria-labelledby": "errors-heading" },
       h("h2", { id: "errors-heading", text: "Failures by Twilio error code" }),
+      h("p", {
+        class: "hint",
+        text: "Both stages: refused when sent, and failed or undelivered after Twilio accepted the message.",
+      }),
       h(
         "div",
         { class: "table-wrap" },
@@ -206,7 +316,7 @@ export function showCampaign(view, id) {
             h(
               "tr",
               {},
-              ["Code", "Contacts", "Meaning", "Kind"].map((t) =>
+              ["Code", "Stage", "Contacts", "Meaning", "Kind"].map((t) =>
                 h("th", { scope: "col", text: t }),
               ),
             ),
@@ -215,6 +325,7 @@ export function showCampaign(view, id) {
         ),
       ),
     ),
+    recipients,
     h(
       "section",
       { class: "card", "aria-labelledby": "details-heading" },
@@ -240,6 +351,7 @@ export function showCampaign(view, id) {
 
   return () => {
     controller.abort();
+    clearInterval(receiptsTimer);
     stopStream?.();
     document.title = "Campaign queue";
   };

@@ -7,13 +7,16 @@ import { showError } from "../notice.js";
 const PAGE_SIZE = 20;
 
 function row(campaign, status) {
-  const progress = status?.progress ?? {
+  // The API's account of the campaign: processed (a send outcome) out of the total, and
+  // where every recipient ended ("12 sent · 18 cancelled").
+  const account = status?.account ?? {
     processed: 0,
     total: campaign.totalContacts,
-    percentage: 0,
+    percentProcessed: 0,
+    summary: `${count(campaign.totalContacts)} waiting`,
   };
   const bar = progressBar(`Progress of ${campaign.name ?? campaign.id}`);
-  bar.set(progress.processed, progress.total, campaign.status);
+  bar.set(account.processed, account.total, campaign.status);
   return h(
     "li",
     { class: "campaign-row", "data-campaign-id": campaign.id },
@@ -36,7 +39,8 @@ function row(campaign, status) {
       bar,
       h("span", {
         class: "progress-text",
-        text: `${count(progress.processed)} / ${count(progress.total)} (${progress.percentage}%)`,
+        title: `${count(account.processed)} of ${count(account.total)} processed (${account.percentProcessed}%)`,
+        text: account.summary,
       }),
     ),
   );
