@@ -31,6 +31,13 @@ AFTER_ACCEPTANCE = "after_acceptance"
 UNDELIVERED = "undelivered"
 
 
+# The states a recipient may be in, each a field of the account; they add up to its total.
+ACCOUNT_STATES = (
+    "delivered", "sent", "failed_at_send", "failed_after_acceptance", "undelivered",
+    "skipped", "cancelled", "expired", "waiting",
+)  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Failure:
     code: int | None

@@ -54,6 +54,18 @@ RESULTS_FOLDED = Counter(
 
 # api
 CAMPAIGNS = Gauge(f"{PREFIX}campaigns", "Campaigns by status.", ["status"])
+# The account of each running or recently run campaign (shared/account.py), so that a
+# Grafana panel shows what queue-status, the web page and campaignctl show.
+CAMPAIGN_RECIPIENTS = Gauge(
+    f"{PREFIX}campaign_recipients",
+    "Recipients of a running or recently run campaign, by the state they ended in.",
+    ["campaign", "state"],
+)
+CAMPAIGN_SUCCESS_RATE = Gauge(
+    f"{PREFIX}campaign_success_rate_percent",
+    "Succeeded out of processed recipients, failures after acceptance counted as failures.",
+    ["campaign"],
+)
 CONSUMER_LAG = Gauge(
     f"{PREFIX}consumer_lag",
     "Records not yet consumed, per consumer group, topic and partition.",
@@ -78,6 +90,8 @@ METRIC_NAMES = frozenset(
         f"{PREFIX}batches_emitted_total",
         f"{PREFIX}batches_in_flight",
         f"{PREFIX}results_folded_total",
+        f"{PREFIX}campaign_recipients",
+        f"{PREFIX}campaign_success_rate_percent",
         f"{PREFIX}campaigns",
         f"{PREFIX}consumer_lag",
     }

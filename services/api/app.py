@@ -153,6 +153,8 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
             connections.probes(),
             campaign_store,
             lag_monitor,
+            progress_store,
+            FunnelStore(connections.redis, keys),
         )
         await state.metrics_server.start()
         log.info("service initialised", extra={"service_name": "api"})

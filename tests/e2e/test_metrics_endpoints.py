@@ -61,6 +61,19 @@ def test_each_service_reports_the_messages_that_flowed(make_system, sandbox_admi
     assert moved("metrics", f"{prefix}results_folded_total", outcome="sent") == SENT
     assert moved("metrics", f"{prefix}results_folded_total", outcome="failed") == INVALID
     assert total(after["api"], f"{prefix}campaigns", status="completed") >= 1
+    # Grafana's per-campaign panels: the campaign's account, as queue-status gives it.
+    with system.client() as client:
+        status = client.get(f"/api/campaigns/{campaign['id']}/queue-status").json()["status"]
+    account = status["account"]
+    for state, field in (("sent", "sent"), ("delivered", "delivered"),
+                         ("failed_at_send", "failedAtSend"), ("waiting", "waiting")):  # fmt: skip
+        shown = total(
+            after["api"], f"{prefix}campaign_recipients", campaign=campaign["id"], state=state
+        )
+        assert shown == account[field], state
+    assert account["failedAtSend"] == INVALID
+    rate = total(after["api"], f"{prefix}campaign_success_rate_percent", campaign=campaign["id"])
+    assert rate == account["successRate"]
     topic_prefix = system.env["KAFKA_TOPIC_PREFIX"]
     lagging = {dict(ls)["topic"] for n, ls in after["api"] if n == f"{prefix}consumer_lag"}
     assert {f"{topic_prefix}message.commands", f"{topic_prefix}message.results"} <= lagging

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.account import (
+    ACCOUNT_STATES,
     AFTER_ACCEPTANCE,
     AT_SEND,
     UNDELIVERED,
@@ -18,10 +19,7 @@ from shared.account import (
     combined,
 )
 
-STATES = (
-    "delivered", "sent", "failed_at_send", "failed_after_acceptance", "undelivered",
-    "skipped", "cancelled", "expired", "waiting",
-)  # fmt: skip
+STATES = ACCOUNT_STATES
 
 
 def in_states(account: CampaignAccount) -> int:
