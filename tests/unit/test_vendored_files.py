@@ -15,6 +15,7 @@ import pytest
 
 from devstack.paths import REPO_ROOT
 from devstack.vendor import PACKAGES, UPLOT, VENDOR_DIR, VendorError, extract
+from services.api.routes.web import WEB_DIR
 
 
 @pytest.mark.parametrize("package", PACKAGES, ids=lambda package: package.spec)
@@ -56,6 +57,14 @@ def test_a_file_of_another_sha256_is_refused_even_in_a_pinned_tarball(tmp_path: 
     )
     with pytest.raises(VendorError, match="package/LICENSE has sha256"):
         extract(package, packed)
+
+
+def test_the_page_links_the_vendored_css_and_the_chart_imports_the_vendored_module() -> None:
+    page = (WEB_DIR / "index.html").read_text()
+    assert '<link rel="stylesheet" href="/static/vendor/uplot/uPlot.min.css" />' in page
+    chart = WEB_DIR / "static" / "js" / "views" / "rate-chart.js"
+    [imported] = re.findall(r'from "([^"]*uPlot[^"]*)"', chart.read_text())
+    assert (chart.parent / imported).resolve() == VENDOR_DIR / "uplot" / "uPlot.esm.js"
 
 
 def test_no_registry_address_is_written_into_the_repository() -> None:
