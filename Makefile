@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup up down status logs test bench lint format schemas lock clean
+.PHONY: help setup up down status logs test bench lint format schemas vendor lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ format: $(STAMP) ## ruff: fix what can be fixed
 
 schemas: $(STAMP) ## rewrite the events' JSON Schemas in docs/events
 	$(PY) -m shared.events.schemas docs/events
+
+vendor: $(STAMP) ## fetch the page's vendored uPlot through npm, check its pinned sha256, rewrite static/vendor
+	$(PY) -m devstack.vendor
 
 LOCK_VENV := .cache/lock-venv
 lock: ## re-pin every package from pyproject.toml (runtime, then dev tools)

@@ -42,6 +42,7 @@ from services.api.routes import (
     health,
     lists,
     live,
+    rate_series,
     recipients,
     suppressions,
     tokens,
@@ -60,6 +61,7 @@ from shared.store.campaigns import CampaignStore
 from shared.store.funnel import FunnelStore
 from shared.store.holding import HoldingStore
 from shared.store.progress import ProgressStore
+from shared.store.rate_series import RateSeriesStore
 from shared.store.recipients import RecipientStore
 from shared.store.stats import StatsStore
 from shared.topics import Topics
@@ -103,6 +105,7 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
         state.progress_store = progress_store
         state.contact_store = contact_store
         state.recipient_store = recipient_store
+        state.rate_series_store = RateSeriesStore(connections.redis, keys)
         state.list_store = list_store
         breakers = functools.partial(
             live_breakers, connections.redis, keys, settings.worker_heartbeat_timeout_s
@@ -188,6 +191,7 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
     app.include_router(lists.router)
     app.include_router(dashboard.router)
     app.include_router(live.router)
+    app.include_router(rate_series.router)
     app.include_router(web.router)
     app.include_router(recipients.router)
     app.include_router(suppressions.router)

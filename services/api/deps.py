@@ -24,6 +24,7 @@ from services.api.lists_store import ListStore
 from services.api.settings import ApiSettings
 from shared.redis import Keys
 from shared.runtime import Connections
+from shared.store.rate_series import RateSeriesStore
 from shared.store.recipients import RecipientStore
 from shared.store.suppressions import SuppressionCache, SuppressionStore
 
@@ -98,6 +99,10 @@ async def get_recipient_store(request: Request) -> RecipientStore:
     return request.app.state.recipient_store
 
 
+async def get_rate_series_store(request: Request) -> RateSeriesStore:
+    return request.app.state.rate_series_store
+
+
 async def get_alert_store(request: Request) -> AlertStore:
     return request.app.state.alert_store
 
@@ -129,6 +134,7 @@ async def get_dashboard_service(request: Request) -> DashboardService:
 ContactStoreDep = Annotated[ContactStore, Depends(get_contact_store)]
 ListStoreDep = Annotated[ListStore, Depends(get_list_store)]
 RecipientStoreDep = Annotated[RecipientStore, Depends(get_recipient_store)]
+RateSeriesStoreDep = Annotated[RateSeriesStore, Depends(get_rate_series_store)]
 AlertStoreDep = Annotated[AlertStore, Depends(get_alert_store)]
 SuppressionStoreDep = Annotated[SuppressionStore, Depends(get_suppression_store)]
 CampaignReaderDep = Annotated[CampaignReader, Depends(get_campaign_reader)]

@@ -37,7 +37,13 @@ class ReceiptFolder:
                 log.debug("receipt without a campaign", extra={"message_sid": event.message_sid})
                 continue
             receipts.append(
-                Receipt(event.campaign_id, event.message_sid, event.status, event.error_code)
+                Receipt(
+                    event.campaign_id,
+                    event.message_sid,
+                    event.status,
+                    event.error_code,
+                    at_ms=int(event.occurred_at.timestamp() * 1000),
+                )
             )
             state = state_of(event.status)
             if event.position is not None and state is not None:

@@ -16,6 +16,10 @@ Layout (under the prefix):
 The three keys expire together, ``ttl_s`` after the newest receipt: a funnel lives
 as long as receipts arrive, which is after its campaign ends (a `read` may come
 hours later), and is never left half expired.
+
+The fold also adds each message it newly moved to failed or undelivered to the
+campaign's rate series of receipts (shared/store/rate_series.py), at the receipt's
+time, in the same script; that key expires with the funnel's.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 
 from shared.redis import Keys
+from shared.store.rate_series import FAILED_AFTER_ACCEPTANCE, RATE_SERIES_LUA, receipts_key
 
 # Twilio's message statuses, by how far along they are. Accepted, scheduled and
 # sending are all "queued" here: none says the message left Twilio.
@@ -74,20 +79,24 @@ def _lua_table(mapping: dict[str, int]) -> str:
     return "{" + ", ".join(f"{name} = {rank}" for name, rank in mapping.items()) + "}"
 
 
-# KEYS: three a campaign, in this order: counters, states, errors. ARGV: ttl in s, then
-# each receipt in turn as: offset of its campaign's keys in KEYS (0, 3, 6...), message
-# sid, reported state, error code (NO_CODE for none). Returns, for each receipt, 1 when
-# its message moved, else 0. The keys of a campaign whose message moved get the ttl.
-_FOLD_MANY = f"""
+# KEYS: four a campaign, in this order: counters, states, errors, rate series of
+# receipts. ARGV: ttl in s, then each receipt in turn as: offset of its campaign's keys
+# in KEYS (0, 4, 8...), message sid, reported state, error code (NO_CODE for none),
+# time of the receipt in ms ('' for unknown: not in the rate series). Returns, for each
+# receipt, 1 when its message moved, else 0. The keys of a campaign whose message moved
+# get the ttl.
+_FOLD_MANY = f"""{RATE_SERIES_LUA}
 local RANK = {_lua_table(RANK)}
 local DELIVERED = RANK['delivered']
 local ttl = ARGV[1]
 local moved = {{}}
 local touched = {{}}
-for i = 2, #ARGV, 4 do
+local failures = {{}}
+for i = 2, #ARGV, 5 do
   local k = tonumber(ARGV[i])
   local counters, states, errors = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
   local sid, reported, code = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local at = tonumber(ARGV[i + 4])
   local new_rank = RANK[reported]
   local current = redis.call('HGET', states, sid)
   local now = 0
@@ -105,15 +114,28 @@ for i = 2, #ARGV, 4 do
     redis.call('HINCRBY', counters, reported, 1)
     if failure then
       redis.call('HINCRBY', errors, reported .. ':' .. code, 1)
+      if at ~= nil then
+        local second = math.floor(at / 1000)
+        failures[k] = failures[k] or {{}}
+        failures[k][second] = failures[k][second] or {{{FAILED_AFTER_ACCEPTANCE} = 0}}
+        local in_second = failures[k][second]
+        in_second.{FAILED_AFTER_ACCEPTANCE} = in_second.{FAILED_AFTER_ACCEPTANCE} + 1
+      end
     end
     touched[k] = true
     moved[#moved + 1] = 1
   end
 end
+for k, counts in pairs(failures) do
+  rate_series_add(KEYS[k + 4], counts)
+end
 for k in pairs(touched) do
   redis.call('EXPIRE', KEYS[k + 1], ttl)
   redis.call('EXPIRE', KEYS[k + 2], ttl)
   redis.call('EXPIRE', KEYS[k + 3], ttl)
+  if failures[k] ~= nil then
+    redis.call('EXPIRE', KEYS[k + 4], ttl)
+  end
 end
 return moved
 """
@@ -125,6 +147,8 @@ class Receipt:
     message_sid: str
     status: str
     error_code: int | None = None
+    # When the receipt was reported, in ms: a failure is counted in the rate series at it.
+    at_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,9 +222,11 @@ class FunnelStore:
                     self._key(receipt.campaign_id),
                     self._key(receipt.campaign_id, "states"),
                     self._key(receipt.campaign_id, "errors"),
+                    receipts_key(self._keys, receipt.campaign_id),
                 )
             code = NO_CODE if receipt.error_code is None else receipt.error_code
-            args += (offset, receipt.message_sid, reported, code)
+            at_ms = "" if receipt.at_ms is None else receipt.at_ms
+            args += (offset, receipt.message_sid, reported, code, at_ms)
         if not keys:
             return [False] * len(receipts)
         replies = iter(await self._fold_many(keys=keys, args=args))

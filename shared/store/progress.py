@@ -19,8 +19,11 @@ Layout (under the prefix):
 - ``progress:{id}:retryable`` set: contacts whose failure may be retried
 - ``jobs:completed``, ``jobs:failed``  lists: the newest finished runs, as JSON records
 
-Once a run ends, its progress and errors expire after PROGRESS_TTL_S and its
-per-contact keys after RESULTS_TTL_S (services/metrics/settings.py).
+The fold also adds the results it newly counted as sent or failed to the campaign's
+rate series (shared/store/rate_series.py), in the same script.
+
+Once a run ends, its progress, errors and rate series expire after PROGRESS_TTL_S and
+its per-contact keys after RESULTS_TTL_S (services/metrics/settings.py).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import orjson
 from redis.asyncio import Redis
 
 from shared.redis import Keys
+from shared.store.rate_series import FAILED, RATE_SERIES_LUA, SENT, RateSeriesStore, sends_key
 
 JobKind = Literal["completed", "failed"]
 Outcome = Literal["sent", "failed", "skipped", "cancelled", "expired"]
@@ -41,15 +45,23 @@ SKIPPED_PREFIX = "skipped_"
 COUNTERS = ("processed", "sent", "failed", "skipped", "cancelled", "expired", "jobs_completed")
 
 # Results of a whole poll batch in one call, as groups that share a campaign, outcome,
-# batch index, error code, retryable flag and skip reason. KEYS: five a campaign, in
-# this order: progress, outcomes, batches, errors, retryable. ARGV: each group in turn
-# as: offset of its campaign's keys in KEYS (0, 5, 10...), outcome, batch index, error
+# batch index, error code, retryable flag and skip reason. KEYS: six a campaign, in
+# this order: progress, outcomes, batches, errors, retryable, rate series of sends.
+# ARGV: each group in turn as: offset of its campaign's keys in KEYS (0, 6, 12...),
+# outcome, batch index, error
 # code ('' for none), '1' for retryable failures, a further counter of the progress
 # hash to add them to ('' for none), the number of results n, then n pairs of contact
 # id and time of the result in ms. Groups are folded in order, each as the one-group
 # fold always did. Returns {contacts newly counted, 1 if they complete the campaign
-# else 0} for each group, flattened.
-_FOLD_MANY = """
+# else 0} for each group, flattened. Newly counted sends and failures are added to
+# the rate series by their second, once a campaign at the end.
+_FOLD_MANY = (
+    RATE_SERIES_LUA
+    + f"""
+local RATE_LETTERS = {{sent = '{SENT}', failed = '{FAILED}'}}
+local rates = {{}}
+"""
+    + """
 local replies = {}
 local i = 1
 while i <= #ARGV do
@@ -62,6 +74,12 @@ while i <= #ARGV do
   local new = 0
   -- Times of the newly counted results only: a repeated result changes nothing.
   local first_ms, first_at, last_ms, last_at
+  local rate_letter = RATE_LETTERS[outcome]
+  local rate_counts
+  if rate_letter ~= nil then
+    rates[k] = rates[k] or {}
+    rate_counts = rates[k]
+  end
   for j = i + 7, stop - 1, 2 do
     if redis.call('HSETNX', outcomes, ARGV[j], outcome) == 1 then
       new = new + 1
@@ -74,6 +92,12 @@ while i <= #ARGV do
       end
       if last_ms == nil or at > last_ms then
         last_ms, last_at = at, ARGV[j + 1]
+      end
+      if rate_counts ~= nil then
+        local second = math.floor(at / 1000)
+        local in_second = rate_counts[second] or {}
+        in_second[rate_letter] = (in_second[rate_letter] or 0) + 1
+        rate_counts[second] = in_second
       end
     end
   end
@@ -120,9 +144,13 @@ while i <= #ARGV do
   replies[#replies + 1] = new
   replies[#replies + 1] = completes
 end
+for k, counts in pairs(rates) do
+  rate_series_add(KEYS[k + 6], counts)
+end
 return replies
 """
-# The script's five keys of a campaign, in its order.
+)
+# The script's first five keys of a campaign, in its order; its rate series is sixth.
 _CAMPAIGN_PARTS = ((), ("outcomes",), ("batches",), ("errors",), ("retryable",))
 
 
@@ -182,6 +210,7 @@ class ProgressStore:
         self._redis = redis
         self._keys = keys
         self._fold_many = redis.register_script(_FOLD_MANY)
+        self._rates = RateSeriesStore(redis, keys)
 
     def _key(self, campaign_id: str, *part: str) -> str:
         return self._keys("progress", campaign_id, *part)
@@ -242,6 +271,7 @@ class ProgressStore:
             if offset is None:
                 offset = offsets[group.campaign_id] = len(keys)
                 keys.extend(self._key(group.campaign_id, *part) for part in _CAMPAIGN_PARTS)
+                keys.append(sends_key(self._keys, group.campaign_id))
             args += (
                 offset,
                 group.outcome,
@@ -265,6 +295,7 @@ class ProgressStore:
                 pipe.expire(key, progress_ttl_s)
             for part in ("outcomes", "batches", "retryable"):
                 pipe.expire(self._key(campaign_id, part), results_ttl_s)
+            self._rates.queue_expire(pipe, campaign_id, progress_ttl_s)
             await pipe.execute()
 
     async def record_job(self, kind: JobKind, record: dict, keep: int) -> None:

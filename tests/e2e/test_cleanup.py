@@ -29,6 +29,7 @@ async def _ttls(redis_url: str, prefix: str, campaign_id: str) -> dict[str, int]
             "errors": f"{prefix}progress:{campaign_id}:errors",
             "outcomes": f"{prefix}progress:{campaign_id}:outcomes",
             "batches": f"{prefix}progress:{campaign_id}:batches",
+            "rate series": f"{prefix}rate:{campaign_id}:sends",
             "ledger": f"{prefix}ledger:{campaign_id}",
             "status copy": f"{prefix}campaign:{campaign_id}:status",
         }
@@ -57,6 +58,8 @@ def test_a_finished_campaigns_keys_carry_the_documented_ttls(make_system, sandbo
         return range(seconds - 120, seconds + 1)
 
     assert ttls["progress"] in about(DAY_S) and ttls["errors"] in about(DAY_S), ttls
+    # Its chart of sends per second goes with its progress.
+    assert ttls["rate series"] in about(DAY_S), ttls
     for name in ("outcomes", "batches", "ledger"):
         assert ttls[name] in about(WEEK_S), (name, ttls)
     # The copy of its final status, which the senders read, goes with its commands.

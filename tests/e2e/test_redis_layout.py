@@ -18,6 +18,9 @@ ALLOWED = [
     # shared/store/progress.py: live counters, and the original contract's job list.
     r"progress:\{id\}(:(batches|outcomes|errors|retryable))?",
     r"jobs:completed",
+    # shared/store/rate_series.py: sent and failed per second for the campaign page's
+    # chart, written by the metrics service's progress and funnel folds.
+    r"rate:\{id\}:(sends|receipts)",
     # services/sender/ledger.py and limiter.py; services/api/senders.py's heartbeats.
     r"ledger:\{id\}",
     r"limiter:.+",

@@ -1,0 +1,142 @@
+"""Third-party browser code the web page serves, vendored: `make vendor`.
+
+The page loads nothing from another origin (its Content-Security-Policy says so) and a
+clean clone must serve it without a network, so the files are committed under
+services/api/web/static/vendor/. This fetches them again through npm, the ordinary
+client, from a package pinned to an exact version, and refuses a tarball whose
+sha256 is not the pinned one: a republished or tampered package fails loudly
+instead of landing. Each file taken from it is pinned too, and
+tests/unit/test_vendored_files.py holds the committed files to those pins.
+
+To move to another version: change VERSION, run `make vendor`, and copy the hashes
+it prints on the mismatch into the pins once you have checked the release.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from devstack.paths import REPO_ROOT
+
+VENDOR_DIR = REPO_ROOT / "services" / "api" / "web" / "static" / "vendor"
+
+
+@dataclass(frozen=True)
+class VendoredPackage:
+    name: str
+    version: str
+    tarball_sha256: str
+    # Path inside the package tarball -> (name under VENDOR_DIR / folder, its sha256).
+    files: dict[str, tuple[str, str]]
+    folder: str
+
+    @property
+    def spec(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+UPLOT = VendoredPackage(
+    name="uplot",
+    version="1.6.32",
+    tarball_sha256="4b8a8191e425658e3ea8c8c1314b0fc679c861ee3a1af2b20c7b16ba50b5133d",
+    files={
+        "package/dist/uPlot.esm.js": (
+            "uPlot.esm.js",
+            "5dd9b3281aa64b461b42d9945f6adb2649d346502b12281a9ae0d46599a80eba",
+        ),
+        "package/dist/uPlot.min.css": (
+            "uPlot.min.css",
+            "df630c6a8d6f8eeaff264b50f73ce5b114f646ffd9a0bb74f049b0a00135fa04",
+        ),
+        "package/LICENSE": (
+            "LICENSE",
+            "8f989229699b4fe2f1a0432d0e9edc338a8a911e250e2d1b01ecd770a5f5b1bd",
+        ),
+    },
+    folder="uplot",
+)
+PACKAGES = (UPLOT,)
+
+
+class VendorError(Exception):
+    pass
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def pack(package: VendoredPackage, into: Path) -> Path:
+    """The package's tarball, fetched by `npm pack` into ``into``."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise VendorError("npm is not installed (Debian's package: npm)")
+    result = subprocess.run(
+        [npm, "pack", package.spec, "--json", "--ignore-scripts"],
+        cwd=into,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise VendorError(f"npm pack {package.spec} failed:\n{result.stderr.strip()}")
+    [packed] = json.loads(result.stdout)
+    return into / packed["filename"]
+
+
+def extract(package: VendoredPackage, tarball: Path) -> dict[str, bytes]:
+    """The pinned files of the tarball, by their vendored name, each checked."""
+    found = sha256(tarball.read_bytes())
+    if found != package.tarball_sha256:
+        raise VendorError(
+            f"{package.spec}: the tarball's sha256 is {found}, "
+            f"not the pinned {package.tarball_sha256}; nothing was written"
+        )
+    files: dict[str, bytes] = {}
+    with tarfile.open(tarball, "r:gz") as archive:
+        for member_name, (name, pinned) in package.files.items():
+            member = archive.extractfile(member_name)
+            if member is None:
+                raise VendorError(f"{package.spec}: {member_name} is not a file in the tarball")
+            data = member.read()
+            digest = sha256(data)
+            if digest != pinned:
+                raise VendorError(
+                    f"{package.spec}: {member_name} has sha256 {digest}, not the pinned {pinned}"
+                )
+            files[name] = data
+    return files
+
+
+def vendor(package: VendoredPackage) -> Path:
+    """Fetch, check and write one package's files; the folder they are in."""
+    with tempfile.TemporaryDirectory(prefix="vendor-") as scratch:
+        files = extract(package, pack(package, Path(scratch)))
+    target = VENDOR_DIR / package.folder
+    target.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (target / name).write_bytes(data)
+    return target
+
+
+def main() -> int:
+    for package in PACKAGES:
+        try:
+            target = vendor(package)
+        except VendorError as error:
+            print(f"make vendor: {error}", file=sys.stderr)
+            return 1
+        names = ", ".join(name for name, _ in package.files.values())
+        print(f"{package.spec}: {names} checked and written to {target.relative_to(REPO_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
