@@ -107,6 +107,12 @@ def test_fifty_recipients_with_failures_at_both_stages_read_the_same_everywhere(
             lambda: shown_on_page(page) == expected, timeout_s=30, what="the page at rest"
         )
         expect(page.locator("#success-rate")).to_have_text("92%")
+        # The chart of the run adds up to the same: 46 sent and 1 refused at send, then
+        # 3 failed after acceptance.
+        caption = page.locator("#rate-chart figcaption")
+        expect(caption).to_contain_text("sent: 49 in all")
+        expect(caption).to_contain_text("failed at send: 1 in all")
+        expect(caption).to_contain_text("failed after acceptance: 3 in all")
         rows = page.locator("#errors tr")
         expect(rows).to_have_count(4)
         stages = {

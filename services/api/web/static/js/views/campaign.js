@@ -6,6 +6,7 @@ import { clear, count, counted, facts, h, progressBar, statusBadge, when } from 
 import { showError, showNotice } from "../notice.js";
 import { followCampaign, isOver } from "../stream.js";
 import { errorRows, funnelRows, messageText, outcomeFacts, seconds } from "./campaign-parts.js";
+import { rateChart } from "./rate-chart.js";
 import { recipientsSection } from "./recipients.js";
 
 // action, as the API's allowedActions names it -> [button label, the API's path]. Which
@@ -30,6 +31,8 @@ const moving = (status) => (status.allowedActions ?? []).includes("pause");
 const notStarted = (status) => ["draft", "scheduled"].includes(status.status);
 // How often the recipients table follows the counts while they move.
 const RECIPIENTS_REFRESH_MS = 3_000;
+// How often the chart reads the rate series while the counts move.
+const CHART_REFRESH_MS = 2_000;
 // After the end, receipts still move sent messages on: read them this often, while some
 // message waits for one, for at most an hour.
 const RECEIPTS_POLL_MS = 5_000;
@@ -57,6 +60,10 @@ export function showCampaign(view, id) {
   const outcomes = h("div", { id: "outcomes" });
   const rateBar = progressBar("Current rate against the limit");
   const rateText = h("p", { id: "rate" });
+  const chartBox = h("div", { id: "rate-chart", class: "rate-chart" });
+  let chart = null;
+  let chartShown = "";
+  let chartAt = 0;
   const funnel = h("ol", { class: "funnel", id: "funnel" });
   const receipts = h("p", {
     class: "hint",
@@ -107,6 +114,27 @@ export function showCampaign(view, id) {
     recipients.reload();
   }
 
+  // The chart follows the counts too (receipts after the end included): at most every
+  // few seconds, and always once after the last change.
+  let chartTimer = null;
+  const chartKey = () => `${status.account.processed} ${status.account.failed}`;
+  async function loadChart() {
+    chartShown = chartKey();
+    chartAt = Date.now();
+    try {
+      const series = await api(campaignPath(id, "rate-series"), { signal: controller.signal });
+      chart.update(series.points, series.bucketSeconds);
+    } catch (error) {
+      chartShown = "";
+      showError(error);
+    }
+  }
+  function refreshChart() {
+    if (!chart || chartKey() === chartShown) return;
+    clearTimeout(chartTimer);
+    chartTimer = setTimeout(loadChart, Math.max(0, CHART_REFRESH_MS - (Date.now() - chartAt)));
+  }
+
   function render(body) {
     status = body.status;
     const { account } = status;
@@ -138,6 +166,7 @@ export function showCampaign(view, id) {
           ? ` · about ${seconds(account.waiting / rate)} left`
           : "");
     refreshRecipients();
+    refreshChart();
     clear(funnel, funnelRows(status));
     clear(errors, errorRows(status, live.errorKinds ?? {}));
     receipts.hidden = !(isOver(status) && account.sent > 0);
@@ -288,6 +317,7 @@ export function showCampaign(view, id) {
       h("h2", { id: "rate-heading", text: "Rate" }),
       rateBar,
       rateText,
+      chartBox,
     ),
     h(
       "section",
@@ -334,6 +364,7 @@ export function showCampaign(view, id) {
     ),
   );
 
+  chart = rateChart(chartBox);
   api(campaignPath(id), { signal: controller.signal }).then(
     (found) => {
       campaign = found;
@@ -352,6 +383,8 @@ export function showCampaign(view, id) {
   return () => {
     controller.abort();
     clearInterval(receiptsTimer);
+    clearTimeout(chartTimer);
+    chart?.destroy();
     stopStream?.();
     document.title = "Campaign queue";
   };
