@@ -32,9 +32,11 @@ from services.api.dashboard import DashboardGenerations, DashboardService
 from services.api.errors import install_error_handlers
 from services.api.lag import ConsumerLagMonitor
 from services.api.lists_store import ListStore
+from services.api.preview import CampaignPreviewer
 from services.api.publisher import CampaignEventPublisher
 from services.api.redis_moves import move_records_from_redis
 from services.api.routes import (
+    before_send,
     campaigns,
     contacts,
     control,
@@ -51,6 +53,7 @@ from services.api.routes import (
 from services.api.routes.metrics import MetricsServer
 from services.api.senders import live_breakers
 from services.api.settings import ApiSettings
+from services.api.test_send import TestSender
 from shared.gc_tuning import tune_garbage_collector
 from shared.logging import configure_logging, register_secret
 from shared.redis import Keys
@@ -133,6 +136,12 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
             publisher,
             changed=generations.bump,
         )
+        state.campaign_previewer = CampaignPreviewer(
+            state.campaign_reader, state.campaign_creator, recipient_store
+        )
+        state.test_sender = TestSender(
+            settings, state.campaign_reader, recipient_store, connections.producer
+        )
         state.dashboard_service = DashboardService(
             settings, connections, campaign_store, progress_store, lag_monitor, generations
         )
@@ -180,6 +189,8 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
         max_import_bytes=settings.api_max_import_bytes,
     )
     app.include_router(health.router)
+    # Before campaigns: `POST /api/campaigns/preview` is not a campaign named "preview".
+    app.include_router(before_send.router)
     app.include_router(campaigns.router)
     app.include_router(control.router)
     app.include_router(contacts.router)

@@ -129,7 +129,7 @@ class CampaignCreator:
                 ),
             )
         else:
-            indexed = await self._audience(user, body.contacts or [])
+            indexed = await self.audience(user, body.contacts or [])
             audience, skipped = await _off_the_loop_if_large(
                 len(indexed), lambda: personalised_audience(content, indexed, body.missing_vars)
             )
@@ -168,14 +168,30 @@ class CampaignCreator:
         members read by key, checked off the event loop, copied in; a check that fails
         (even at the end, for missing variables) leaves nothing written. Returns how
         many were frozen and how many skipped."""
+        pages = await self.list_pages(user, list_id)
+
+        async def members() -> AsyncIterator[Recipient]:
+            index = 0
+            async for recipients in pages:
+                kept = await asyncio.to_thread(_kept, check, index, recipients)
+                index += len(recipients)
+                for recipient in kept:
+                    yield recipient
+            check.finish()
+
+        return await self._recipients.freeze(campaign_id, members()), check.skipped
+
+    async def list_pages(self, user: User, list_id: str) -> AsyncIterator[list[Recipient]]:
+        """The members of one of the user's lists as recipients, a page at a time, in
+        the order they joined; InvalidInput (``listId``) when the user has no such list."""
         if await self._lists.get(user.id, list_id) is None:
             raise InvalidInput(("body", "listId"), "none of your lists has this id", list_id)
 
-        async def members() -> AsyncIterator[Recipient]:
-            index, after = 0, 0
+        async def pages() -> AsyncIterator[list[Recipient]]:
+            after: int | None = 0
             while after is not None:
-                page, next_after = await self._lists.members(user.id, list_id, after, MEMBER_PAGE)
-                recipients = [
+                page, after = await self._lists.members(user.id, list_id, after, MEMBER_PAGE)
+                yield [
                     Recipient(
                         contact_id=contact.id or "",
                         phone=contact.phone,
@@ -184,15 +200,10 @@ class CampaignCreator:
                     )
                     for contact in page
                 ]
-                kept = await asyncio.to_thread(_kept, check, index, recipients)
-                index, after = index + len(page), next_after
-                for recipient in kept:
-                    yield recipient
-            check.finish()
 
-        return await self._recipients.freeze(campaign_id, members()), check.skipped
+        return pages()
 
-    async def _audience(
+    async def audience(
         self, user: User, items: Sequence[AudienceItemCreate]
     ) -> list[IndexedRecipient]:
         """Recipients in request order, each with its index in the request; phones in
