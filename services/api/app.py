@@ -29,6 +29,7 @@ from services.api.campaign_creation import CampaignCreator
 from services.api.campaigns import CampaignReader, CampaignService
 from services.api.contacts_store import ContactStore
 from services.api.dashboard import DashboardGenerations, DashboardService
+from services.api.drafts import CampaignDrafts
 from services.api.errors import install_error_handlers
 from services.api.lag import ConsumerLagMonitor
 from services.api.lists_store import ListStore
@@ -41,6 +42,7 @@ from services.api.routes import (
     contacts,
     control,
     dashboard,
+    drafts,
     health,
     lists,
     live,
@@ -60,6 +62,7 @@ from shared.redis import Keys
 from shared.runtime import Connections
 from shared.settings import load_settings
 from shared.store.campaigns import CampaignStore
+from shared.store.drafts import DraftStore
 from shared.store.funnel import FunnelStore
 from shared.store.holding import HoldingStore
 from shared.store.progress import ProgressStore
@@ -139,6 +142,15 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
         state.campaign_previewer = CampaignPreviewer(
             state.campaign_reader, state.campaign_creator, recipient_store
         )
+        state.campaign_drafts = CampaignDrafts(
+            state.campaign_reader,
+            state.campaign_creator,
+            campaign_store,
+            recipient_store,
+            DraftStore(connections.database, campaign_store),
+            publisher,
+            changed=generations.bump,
+        )
         state.test_sender = TestSender(
             settings, state.campaign_reader, recipient_store, connections.producer
         )
@@ -192,6 +204,7 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
     # Before campaigns: `POST /api/campaigns/preview` is not a campaign named "preview".
     app.include_router(before_send.router)
     app.include_router(campaigns.router)
+    app.include_router(drafts.router)
     app.include_router(control.router)
     app.include_router(contacts.router)
     app.include_router(lists.router)

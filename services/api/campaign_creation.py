@@ -64,7 +64,7 @@ class CampaignCreator:
         self._publisher = publisher
         self._changed = changed
 
-    def _default_expiry(self, scheduled_at: datetime | None) -> datetime | None:
+    def default_expiry(self, scheduled_at: datetime | None) -> datetime | None:
         expiry_s = self._settings.campaign_default_expiry_s
         if not expiry_s:
             return None
@@ -80,19 +80,7 @@ class CampaignCreator:
         Returns the campaign and how many contacts were left out for lacking a variable
         the message names (``missingVars: skip``).
         """
-        region = self._settings.default_phone_region
-        from_number = (
-            require_phone(body.from_number, region, ("body", "fromNumber"))
-            if body.from_number
-            else None
-        )
-        sid = body.messaging_service_sid
-        if sid is not None and self._settings.sender_directory.pool(sid) is None:
-            raise InvalidInput(
-                ("body", "messagingServiceSid"),
-                "not a configured Messaging Service (MESSAGING_SERVICES)",
-                sid,
-            )
+        from_number, sid = self.sender_of(body)
         content = body.message.to_content()
         if (body.contacts is None) == (body.list_id is None):
             raise InvalidInput(
@@ -113,7 +101,7 @@ class CampaignCreator:
             send_window=body.send_window,
             created_at=datetime.now(UTC),
             scheduled_at=body.scheduled_at,
-            expires_at=body.expires_at or self._default_expiry(body.scheduled_at),
+            expires_at=body.expires_at or self.default_expiry(body.scheduled_at),
         )
         # The audience first: a campaign record is never visible without it.
         if body.list_id is not None:
@@ -150,6 +138,24 @@ class CampaignCreator:
             },
         )
         return record, skipped
+
+    def sender_of(self, body: CampaignCreate) -> tuple[str | None, str | None]:
+        """The body's ``fromNumber`` in E.164 and its ``messagingServiceSid``, checked:
+        InvalidInput naming the field when either is not one we can send from."""
+        region = self._settings.default_phone_region
+        from_number = (
+            require_phone(body.from_number, region, ("body", "fromNumber"))
+            if body.from_number
+            else None
+        )
+        sid = body.messaging_service_sid
+        if sid is not None and self._settings.sender_directory.pool(sid) is None:
+            raise InvalidInput(
+                ("body", "messagingServiceSid"),
+                "not a configured Messaging Service (MESSAGING_SERVICES)",
+                sid,
+            )
+        return from_number, sid
 
     async def _schedule(self, record: CampaignRecord, due: datetime) -> None:
         try:

@@ -20,6 +20,7 @@ from services.api.campaign_creation import CampaignCreator
 from services.api.campaigns import CampaignReader, CampaignService
 from services.api.contacts_store import ContactStore
 from services.api.dashboard import DashboardService
+from services.api.drafts import CampaignDrafts
 from services.api.lists_store import ListStore
 from services.api.preview import CampaignPreviewer
 from services.api.settings import ApiSettings
@@ -136,6 +137,10 @@ async def get_test_sender(request: Request) -> TestSender:
     return request.app.state.test_sender
 
 
+async def get_campaign_drafts(request: Request) -> CampaignDrafts:
+    return request.app.state.campaign_drafts
+
+
 ContactStoreDep = Annotated[ContactStore, Depends(get_contact_store)]
 ListStoreDep = Annotated[ListStore, Depends(get_list_store)]
 RecipientStoreDep = Annotated[RecipientStore, Depends(get_recipient_store)]
@@ -147,3 +152,4 @@ CampaignServiceDep = Annotated[CampaignService, Depends(get_campaign_service)]
 DashboardServiceDep = Annotated[DashboardService, Depends(get_dashboard_service)]
 CampaignPreviewerDep = Annotated[CampaignPreviewer, Depends(get_campaign_previewer)]
 TestSenderDep = Annotated[TestSender, Depends(get_test_sender)]
+CampaignDraftsDep = Annotated[CampaignDrafts, Depends(get_campaign_drafts)]
