@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import uuid
 
+from shared.events.models import SendMessage
+
 TEST_CONTACT_PREFIX = "test-send:"
 _TEST_LANE_PREFIX = "test-send:"
 
@@ -28,10 +30,15 @@ def new_test_contact_id() -> str:
     return f"{TEST_CONTACT_PREFIX}{uuid.uuid4()}"
 
 
-def test_lane(campaign_id: str) -> str:
+def lane_of_test_sends(campaign_id: str) -> str:
     """The fair gate's lane for a campaign's test sends (never a campaign id: those have
     no ':')."""
     return f"{_TEST_LANE_PREFIX}{campaign_id}"
+
+
+def lane_of(command: SendMessage) -> str:
+    """The fair gate's lane of a command: its campaign's, or its test sends'."""
+    return lane_of_test_sends(command.campaign_id) if command.test_send else command.campaign_id
 
 
 def is_test_lane(lane: str) -> bool:

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 TEST_NAME = "Test"
 
 
-def test_phones(raw: Sequence[str], region: str) -> list[str]:
+def numbers_to_test(raw: Sequence[str], region: str) -> list[str]:
     """The numbers in E.164, each once; InvalidInput on ``phones`` naming the 1-based
     item of the first that is not a phone number."""
     phones: list[str] = []
@@ -81,7 +81,7 @@ class TestSender:
         """Queue one test message per number (any status; the status is left alone).
         Returns each number (E.164) with its command once Kafka acknowledged them all."""
         record = await self._reader.get(user, campaign_id)
-        phones = test_phones(raw_phones, self._settings.default_phone_region)
+        phones = numbers_to_test(raw_phones, self._settings.default_phone_region)
         opted_out = await opt_outs.suppressed_among(phones)
         for number, phone in enumerate(phones, start=1):
             if phone in opted_out:

@@ -36,7 +36,7 @@ from shared.metrics import MESSAGES_FAILED, MESSAGES_SENT
 from shared.retry import Backoff
 from shared.store.holding import HoldingStore
 from shared.store.suppressions import SuppressionCache
-from shared.test_sends import test_lane
+from shared.test_sends import lane_of
 from shared.twilio_errors import UNSUBSCRIBED_RECIPIENT, is_retryable
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ class SendHandler:
                 await self._gateway.wait_until_closed()
                 async with self._gate.turn(
                     command.from_number,
-                    test_lane(command.campaign_id) if command.test_send else command.campaign_id,
+                    lane_of(command),
                     command.priority,
                     retry=attempt > 0,
                     claim=self._ledger.claim_request(
