@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, Field
+from typing import Any
+
+from pydantic import AwareDatetime, Field, field_validator
 
 from services.api.schemas.base import MAX_AUDIENCE_ITEMS, ApiModel, ItemName
 from services.api.schemas.campaigns import (
     AudienceItemCreate,
+    CampaignCreate,
     MessageCreate,
     MissingVars,
     SendWindowCreate,
@@ -50,3 +53,9 @@ class CampaignUpdate(ApiModel):
     from_number: str | None = Field(default=None, max_length=64)
     messaging_service_sid: str | None = Field(default=None, pattern=MESSAGING_SERVICE_SID_PATTERN)
     send_window: SendWindowCreate | None = None
+
+    @field_validator("contacts", mode="before")
+    @classmethod
+    def _not_too_many(cls, value: Any) -> Any:
+        # As at create: a 100,000-entry list is refused at once, not entry by entry.
+        return CampaignCreate._not_too_many(value)
