@@ -23,13 +23,16 @@ from services.api.test_send import queued_message
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 
+INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"description": "The body is not valid: `field` names what is wrong."},
+}
 NOT_YOURS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No campaign of yours has this id."},
-    422: {"description": "The body is not valid: `field` names what is wrong."},
+    **INVALID,
 }
 
 
-@router.post("/preview", response_model=CampaignPreviewPublic, responses=NOT_YOURS)
+@router.post("/preview", response_model=CampaignPreviewPublic, responses=INVALID)
 async def preview_create_body(
     body: CampaignPreviewCreate, user: CurrentUser, previewer: CampaignPreviewerDep
 ) -> CampaignPreviewPublic:
