@@ -29,16 +29,20 @@ from services.api.campaign_creation import CampaignCreator
 from services.api.campaigns import CampaignReader, CampaignService
 from services.api.contacts_store import ContactStore
 from services.api.dashboard import DashboardGenerations, DashboardService
+from services.api.drafts import CampaignDrafts
 from services.api.errors import install_error_handlers
 from services.api.lag import ConsumerLagMonitor
 from services.api.lists_store import ListStore
+from services.api.preview import CampaignPreviewer
 from services.api.publisher import CampaignEventPublisher
 from services.api.redis_moves import move_records_from_redis
 from services.api.routes import (
+    before_send,
     campaigns,
     contacts,
     control,
     dashboard,
+    drafts,
     health,
     lists,
     live,
@@ -52,12 +56,14 @@ from services.api.routes import (
 from services.api.routes.metrics import MetricsServer
 from services.api.senders import live_breakers
 from services.api.settings import ApiSettings
+from services.api.test_send import TestSender
 from shared.gc_tuning import tune_garbage_collector
 from shared.logging import configure_logging, register_secret
 from shared.redis import Keys
 from shared.runtime import Connections
 from shared.settings import load_settings
 from shared.store.campaigns import CampaignStore
+from shared.store.drafts import DraftStore
 from shared.store.funnel import FunnelStore
 from shared.store.holding import HoldingStore
 from shared.store.progress import ProgressStore
@@ -136,6 +142,21 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
             publisher,
             changed=generations.bump,
         )
+        state.campaign_previewer = CampaignPreviewer(
+            state.campaign_reader, state.campaign_creator, recipient_store
+        )
+        state.campaign_drafts = CampaignDrafts(
+            state.campaign_reader,
+            state.campaign_creator,
+            campaign_store,
+            recipient_store,
+            DraftStore(connections.database, campaign_store),
+            publisher,
+            changed=generations.bump,
+        )
+        state.test_sender = TestSender(
+            settings, state.campaign_reader, recipient_store, connections.producer
+        )
         state.dashboard_service = DashboardService(
             settings, connections, campaign_store, progress_store, lag_monitor, generations
         )
@@ -185,7 +206,10 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
         max_import_bytes=settings.api_max_import_bytes,
     )
     app.include_router(health.router)
+    # Before campaigns: `POST /api/campaigns/preview` is not a campaign named "preview".
+    app.include_router(before_send.router)
     app.include_router(campaigns.router)
+    app.include_router(drafts.router)
     app.include_router(control.router)
     app.include_router(contacts.router)
     app.include_router(lists.router)

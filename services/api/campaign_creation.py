@@ -64,7 +64,7 @@ class CampaignCreator:
         self._publisher = publisher
         self._changed = changed
 
-    def _default_expiry(self, scheduled_at: datetime | None) -> datetime | None:
+    def default_expiry(self, scheduled_at: datetime | None) -> datetime | None:
         expiry_s = self._settings.campaign_default_expiry_s
         if not expiry_s:
             return None
@@ -80,19 +80,7 @@ class CampaignCreator:
         Returns the campaign and how many contacts were left out for lacking a variable
         the message names (``missingVars: skip``).
         """
-        region = self._settings.default_phone_region
-        from_number = (
-            require_phone(body.from_number, region, ("body", "fromNumber"))
-            if body.from_number
-            else None
-        )
-        sid = body.messaging_service_sid
-        if sid is not None and self._settings.sender_directory.pool(sid) is None:
-            raise InvalidInput(
-                ("body", "messagingServiceSid"),
-                "not a configured Messaging Service (MESSAGING_SERVICES)",
-                sid,
-            )
+        from_number, sid = self.sender_of(body)
         content = body.message.to_content()
         if (body.contacts is None) == (body.list_id is None):
             raise InvalidInput(
@@ -113,7 +101,7 @@ class CampaignCreator:
             send_window=body.send_window,
             created_at=datetime.now(UTC),
             scheduled_at=body.scheduled_at,
-            expires_at=body.expires_at or self._default_expiry(body.scheduled_at),
+            expires_at=body.expires_at or self.default_expiry(body.scheduled_at),
         )
         # The audience first: a campaign record is never visible without it.
         if body.list_id is not None:
@@ -129,7 +117,7 @@ class CampaignCreator:
                 ),
             )
         else:
-            indexed = await self._audience(user, body.contacts or [])
+            indexed = await self.audience(user, body.contacts or [])
             audience, skipped = await _off_the_loop_if_large(
                 len(indexed), lambda: personalised_audience(content, indexed, body.missing_vars)
             )
@@ -151,6 +139,24 @@ class CampaignCreator:
         )
         return record, skipped
 
+    def sender_of(self, body: CampaignCreate) -> tuple[str | None, str | None]:
+        """The body's ``fromNumber`` in E.164 and its ``messagingServiceSid``, checked:
+        InvalidInput naming the field when either is not one we can send from."""
+        region = self._settings.default_phone_region
+        from_number = (
+            require_phone(body.from_number, region, ("body", "fromNumber"))
+            if body.from_number
+            else None
+        )
+        sid = body.messaging_service_sid
+        if sid is not None and self._settings.sender_directory.pool(sid) is None:
+            raise InvalidInput(
+                ("body", "messagingServiceSid"),
+                "not a configured Messaging Service (MESSAGING_SERVICES)",
+                sid,
+            )
+        return from_number, sid
+
     async def _schedule(self, record: CampaignRecord, due: datetime) -> None:
         try:
             await self._publisher.publish(
@@ -168,14 +174,30 @@ class CampaignCreator:
         members read by key, checked off the event loop, copied in; a check that fails
         (even at the end, for missing variables) leaves nothing written. Returns how
         many were frozen and how many skipped."""
+        pages = await self.list_pages(user, list_id)
+
+        async def members() -> AsyncIterator[Recipient]:
+            index = 0
+            async for recipients in pages:
+                kept = await asyncio.to_thread(_kept, check, index, recipients)
+                index += len(recipients)
+                for recipient in kept:
+                    yield recipient
+            check.finish()
+
+        return await self._recipients.freeze(campaign_id, members()), check.skipped
+
+    async def list_pages(self, user: User, list_id: str) -> AsyncIterator[list[Recipient]]:
+        """The members of one of the user's lists as recipients, a page at a time, in
+        the order they joined; InvalidInput (``listId``) when the user has no such list."""
         if await self._lists.get(user.id, list_id) is None:
             raise InvalidInput(("body", "listId"), "none of your lists has this id", list_id)
 
-        async def members() -> AsyncIterator[Recipient]:
-            index, after = 0, 0
+        async def pages() -> AsyncIterator[list[Recipient]]:
+            after: int | None = 0
             while after is not None:
-                page, next_after = await self._lists.members(user.id, list_id, after, MEMBER_PAGE)
-                recipients = [
+                page, after = await self._lists.members(user.id, list_id, after, MEMBER_PAGE)
+                yield [
                     Recipient(
                         contact_id=contact.id or "",
                         phone=contact.phone,
@@ -184,15 +206,10 @@ class CampaignCreator:
                     )
                     for contact in page
                 ]
-                kept = await asyncio.to_thread(_kept, check, index, recipients)
-                index, after = index + len(page), next_after
-                for recipient in kept:
-                    yield recipient
-            check.finish()
 
-        return await self._recipients.freeze(campaign_id, members()), check.skipped
+        return pages()
 
-    async def _audience(
+    async def audience(
         self, user: User, items: Sequence[AudienceItemCreate]
     ) -> list[IndexedRecipient]:
         """Recipients in request order, each with its index in the request; phones in

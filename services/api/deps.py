@@ -20,8 +20,11 @@ from services.api.campaign_creation import CampaignCreator
 from services.api.campaigns import CampaignReader, CampaignService
 from services.api.contacts_store import ContactStore
 from services.api.dashboard import DashboardService
+from services.api.drafts import CampaignDrafts
 from services.api.lists_store import ListStore
+from services.api.preview import CampaignPreviewer
 from services.api.settings import ApiSettings
+from services.api.test_send import TestSender
 from shared.redis import Keys
 from shared.runtime import Connections
 from shared.store.rate_series import RateSeriesStore
@@ -131,6 +134,18 @@ async def get_dashboard_service(request: Request) -> DashboardService:
     return request.app.state.dashboard_service
 
 
+async def get_campaign_previewer(request: Request) -> CampaignPreviewer:
+    return request.app.state.campaign_previewer
+
+
+async def get_test_sender(request: Request) -> TestSender:
+    return request.app.state.test_sender
+
+
+async def get_campaign_drafts(request: Request) -> CampaignDrafts:
+    return request.app.state.campaign_drafts
+
+
 ContactStoreDep = Annotated[ContactStore, Depends(get_contact_store)]
 ListStoreDep = Annotated[ListStore, Depends(get_list_store)]
 RecipientStoreDep = Annotated[RecipientStore, Depends(get_recipient_store)]
@@ -141,3 +156,6 @@ CampaignReaderDep = Annotated[CampaignReader, Depends(get_campaign_reader)]
 CampaignCreatorDep = Annotated[CampaignCreator, Depends(get_campaign_creator)]
 CampaignServiceDep = Annotated[CampaignService, Depends(get_campaign_service)]
 DashboardServiceDep = Annotated[DashboardService, Depends(get_dashboard_service)]
+CampaignPreviewerDep = Annotated[CampaignPreviewer, Depends(get_campaign_previewer)]
+TestSenderDep = Annotated[TestSender, Depends(get_test_sender)]
+CampaignDraftsDep = Annotated[CampaignDrafts, Depends(get_campaign_drafts)]

@@ -97,6 +97,12 @@ class AudienceCheck:
         self.kept += 1
         return True
 
+    @property
+    def lacking(self) -> dict[str, int]:
+        """Each variable the message names that recipients checked so far lacked, with
+        how many lacked it, most lacked first (what a preview shows)."""
+        return dict(self._lacking.most_common())
+
     def finish(self) -> None:
         """Raises InvalidInput naming the missing variables (with ``missing_vars="error"``),
         or when nobody is left to send to."""

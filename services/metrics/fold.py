@@ -173,11 +173,13 @@ class ProgressFolder:
         trip; complete the campaigns they finish. Returns how many were new.
 
         Each recipient's outcome goes to PostgreSQL first, in one statement, so that a
-        campaign seen completed has every outcome written."""
-        await self._recipients.record_outcomes(recipient_outcomes(events))
+        campaign seen completed has every outcome written. A test send's outcome counts
+        in nothing but an opt-out (shared/test_sends.py)."""
+        counted = [event for event in events if not getattr(event, "test_send", False)]
+        await self._recipients.record_outcomes(recipient_outcomes(counted))
         if opted_out := twilio_opt_outs(events):
             await self._suppressions.add_many(opted_out, actor="twilio")
-        groups = group_results(events)
+        groups = group_results(counted)
         replies = await self._progress.fold_many(
             [(group, results) for (group, _), results in groups.items()]
         )

@@ -68,8 +68,9 @@ class SendError(Exception):
 
 def message_params(command: SendMessage, public_base_url: str | None = None) -> dict[str, str]:
     params = {"to": command.to, "from_": command.from_number}
-    if public_base_url:
-        # Delivery receipts come back to the api, naming the campaign and recipient.
+    if public_base_url and not command.test_send:
+        # Delivery receipts come back to the api, naming the campaign and recipient; a
+        # test send's would land in its campaign's funnel (shared/test_sends.py).
         params["status_callback"] = status_callback_url(
             public_base_url, command.campaign_id, command.contact_id, command.position
         )

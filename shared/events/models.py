@@ -205,6 +205,11 @@ class SendMessage(Event):
     priority: Priority = Field(
         default="normal", description="The campaign's share of the send rate, by weight."
     )
+    test_send: bool = Field(
+        default=False,
+        description="A test send (POST /api/campaigns/{id}/test-send): sent like any other, "
+        "never counted in its campaign; its contactId is `test-send:<uuid>`.",
+    )
 
     # The outcomes of this command. The sender (after a send) and the dispatcher
     # (deciding without one) build them here, so both say who, to whom and which
@@ -219,6 +224,7 @@ class SendMessage(Event):
             attempt=self.attempt,
             batch_index=self.batch_index,
             position=self.position,
+            test_send=self.test_send,
             **fields,
         )
 
@@ -265,6 +271,9 @@ class MessageOutcome(Event):
         default=None,
         ge=0,
         description="The recipient's place in the campaign's audience (send order).",
+    )
+    test_send: bool = Field(
+        default=False, description="The outcome of a test send: never counted in the campaign."
     )
 
 

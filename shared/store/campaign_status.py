@@ -71,6 +71,10 @@ class StatusCache:
         """Queue :meth:`read`'s GET on a pipeline; :func:`parse_entry` reads its reply."""
         pipe.get(self.key(campaign_id))
 
+    async def forget(self, campaign_id: str) -> None:
+        """Drop the copy of a campaign that no longer exists (a deleted draft)."""
+        await self._redis.delete(self.key(campaign_id))
+
     async def write(self, campaign_id: str, version: int, status: str) -> None:
         await self.write_many([(campaign_id, version, status)])
 

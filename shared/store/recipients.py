@@ -135,24 +135,8 @@ class RecipientStore:
     ) -> int:
         """Write a campaign's audience in send order, in one transaction; returns its
         size. Raises AudienceExists when the campaign has one already."""
-        counter = _Counted(campaign_id, recipients)
         async with self._pool().acquire() as connection, connection.transaction():
-            try:
-                await connection.execute(
-                    "INSERT INTO campaign_audiences (campaign_id, size) VALUES ($1, 0)",
-                    campaign_id,
-                )
-            except asyncpg.UniqueViolationError:
-                raise AudienceExists(campaign_id) from None
-            await connection.copy_records_to_table(
-                "recipients", records=counter.records(), columns=_COLUMNS
-            )
-            await connection.execute(
-                "UPDATE campaign_audiences SET size = $2 WHERE campaign_id = $1",
-                campaign_id,
-                counter.count,
-            )
-        return counter.count
+            return await freeze_on(connection, campaign_id, recipients)
 
     async def size(self, campaign_id: str) -> int:
         """How many recipients the campaign's audience has (0 when it has none)."""
@@ -289,6 +273,30 @@ class RecipientStore:
             if deleted >= budget:
                 break
         return deleted
+
+
+async def freeze_on(
+    connection: asyncpg.Connection,
+    campaign_id: str,
+    recipients: Iterable[Recipient] | AsyncIterable[Recipient],
+) -> int:
+    """:meth:`RecipientStore.freeze` inside the caller's transaction on ``connection``."""
+    counter = _Counted(campaign_id, recipients)
+    try:
+        await connection.execute(
+            "INSERT INTO campaign_audiences (campaign_id, size) VALUES ($1, 0)", campaign_id
+        )
+    except asyncpg.UniqueViolationError:
+        raise AudienceExists(campaign_id) from None
+    await connection.copy_records_to_table(
+        "recipients", records=counter.records(), columns=_COLUMNS
+    )
+    await connection.execute(
+        "UPDATE campaign_audiences SET size = $2 WHERE campaign_id = $1",
+        campaign_id,
+        counter.count,
+    )
+    return counter.count
 
 
 class _Counted:
