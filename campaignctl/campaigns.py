@@ -1,5 +1,5 @@
 """``campaignctl campaigns ...``: create, start (and follow), control, status, list,
-recipients."""
+recipients, retry-failed, preview, test-send, clone, delete."""
 
 from __future__ import annotations
 
@@ -192,6 +192,94 @@ def list_campaigns(
         output.print_json(listing)
     else:
         output.stdout.print(output.campaigns_table(listing))
+
+
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+@app.command("retry-failed")
+def retry_failed(
+    ctx: typer.Context,
+    campaign_id: CampaignId,
+    yes: YesOption = False,
+    follow_progress: FollowOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Send again, as a new run, to the recipients whose failure may pass on a second try."""
+    as_json = wants_json(ctx, json_output)
+    with client(ctx) as api:
+        retryable = api.queue_status(campaign_id).get("retryableFailures", 0)
+        if not retryable:
+            raise CliError(f"campaign '{campaign_id}' has no failure a retry may help")
+        question = f"Send again to {retryable} recipient{'s' if retryable != 1 else ''}?"
+        if not yes and not typer.confirm(question, err=True):
+            raise typer.Exit(1)
+        run = api.campaign_action(campaign_id, "retry-failed")
+        if follow_progress:
+            _follow(api, run["campaign"]["id"], as_json)
+            return
+    if as_json:
+        output.print_json(run)
+    else:
+        output.stdout.print(
+            f"{run['message']}: {run['estimatedContacts']} contacts, run {run['campaign']['id']}."
+        )
+
+
+@app.command()
+def preview(
+    ctx: typer.Context,
+    campaign_id: CampaignId,
+    limit: Annotated[int, typer.Option(min=1, max=50, help="Messages to show.")] = 5,
+    json_output: JsonOption = False,
+) -> None:
+    """The first messages as they would go out, and the variables recipients lack."""
+    with client(ctx) as api:
+        answer = api.campaign_action(campaign_id, "preview", {"limit": limit})
+    if wants_json(ctx, json_output):
+        output.print_json(answer)
+    else:
+        output.stdout.print(output.preview_table(answer))
+
+
+@app.command("test-send")
+def test_send(
+    ctx: typer.Context,
+    campaign_id: CampaignId,
+    phones: Annotated[list[str], typer.Argument(help="1 to 5 numbers of your own.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Send the campaign's message to a few numbers; it never counts in the campaign."""
+    with client(ctx) as api:
+        answer = api.campaign_action(campaign_id, "test-send", {"phones": phones})
+    if wants_json(ctx, json_output):
+        output.print_json(answer)
+    else:
+        to = ", ".join(message["phone"] for message in answer["messages"])
+        output.stdout.print(f"Test message queued to {to}.")
+
+
+@app.command("clone")
+def clone_campaign(
+    ctx: typer.Context, campaign_id: CampaignId, json_output: JsonOption = False
+) -> None:
+    """A new draft with the campaign's message and audience (any campaign, finished too)."""
+    with client(ctx) as api:
+        copy = api.campaign_action(campaign_id, "clone")
+    if wants_json(ctx, json_output):
+        output.print_json(copy)
+    else:
+        output.stdout.print(output.campaign_table(copy, "Campaign cloned"))
+
+
+@app.command("delete")
+def delete_campaign(ctx: typer.Context, campaign_id: CampaignId, yes: YesOption = False) -> None:
+    """Delete a draft or scheduled campaign and its audience."""
+    if not yes and not typer.confirm(f"Delete campaign {campaign_id}?", err=True):
+        raise typer.Exit(1)
+    with client(ctx) as api:
+        api.delete_campaign(campaign_id)
+    output.stdout.print(f"Campaign {campaign_id} deleted.")
 
 
 # The states the api names (shared/store/recipient_states.py), as typer's choices.

@@ -65,6 +65,8 @@ class ApiClient:
             body = None
         if response.is_error:
             raise api_error(response.status_code, body, method, path)
+        if response.status_code == 204:  # done, nothing to say (a delete)
+            return None
         if body is None:
             raise CliError(f"{method} {path}: the API answered {response.status_code} without JSON")
         return body
@@ -87,6 +89,18 @@ class ApiClient:
         if action not in CONTROL_ACTIONS:
             raise ValueError(f"unknown control action {action!r}")
         return self.request("POST", f"/api/campaigns/{_segment(campaign_id)}/queue-{action}")
+
+    def campaign_action(
+        self, campaign_id: str, action: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """POST to one of a campaign's actions: retry-failed, preview, test-send, clone."""
+        path = f"/api/campaigns/{_segment(campaign_id)}/{action}"
+        if body is None:
+            return self.request("POST", path)
+        return self.request("POST", path, json=body)
+
+    def delete_campaign(self, campaign_id: str) -> None:
+        self.request("DELETE", f"/api/campaigns/{_segment(campaign_id)}")
 
     def queue_status(self, campaign_id: str) -> dict[str, Any]:
         answer = self.request("GET", f"/api/campaigns/{_segment(campaign_id)}/queue-status")

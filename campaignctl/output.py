@@ -145,6 +145,25 @@ def _percent(part: int, whole: int) -> str:
     return f"{round(100 * part / whole, 2):g}%" if whole else "0%"
 
 
+def preview_table(answer: Mapping[str, Any]) -> Table:
+    """The first messages as they would go out, then what recipients lack."""
+    rows: list[tuple[str, Any]] = [("Recipients", answer["totalRecipients"])]
+    for message in answer["messages"]:
+        who = f"{message['phone']} ({message['name']})" if message.get("name") else message["phone"]
+        text = message.get("text")
+        if text is None:
+            variables = ", ".join(
+                f"{k}={v}" for k, v in (message.get("contentVariables") or {}).items()
+            )
+            text = f"template {message['contentSid']} {variables}".strip()
+        rows.append((who, text))
+    rows += [
+        (f"Missing {{{{{gap['variable']}}}}}", f"{gap['count']} recipients")
+        for gap in answer["missingVariables"]
+    ]
+    return _pairs("Preview", rows)
+
+
 def import_table(report: Mapping[str, Any]) -> Table:
     rows: list[tuple[str, Any]] = [
         ("Imported", report["imported"]),

@@ -198,3 +198,32 @@ def test_a_stopped_campaign_reads_sent_and_cancelled_after_a_confirmed_stop(
     expect(page.locator(f"[data-campaign-id='{campaign_id}'] .progress-text")).to_have_text(
         final["summary"]
     )
+
+
+def test_retry_failed_is_offered_with_its_count_and_confirmed(
+    make_system, sandbox_admin, page: Page
+) -> None:
+    # Half of Twilio's answers are 500s, and the sender gives up at the first one.
+    sandbox_admin.post("/_sandbox/faults", json={"mps": 1_000_000, "error_rate": 0.5})
+    system = make_system(send_max_attempts=1, **FAST)
+    with system.client() as client:
+        campaign_id = create_campaign(client, "Flaky", [valid_phone(i) for i in range(20)])["id"]
+        client.post(f"/api/campaigns/{campaign_id}/start").raise_for_status()
+
+        def finished() -> dict | None:
+            body = client.get(f"/api/campaigns/{campaign_id}/queue-status").json()["status"]
+            return body if body["status"] == "completed" else None
+
+        retryable = eventually_sync(finished, timeout_s=60, what="completed")["retryableFailures"]
+    assert retryable > 0
+    sandbox_admin.post("/_sandbox/faults", json={"error_rate": 0}).raise_for_status()
+    page.goto(f"{system.api_url}/#/campaigns/{campaign_id}")
+    sign_in(page, TOKEN)
+    retry = page.get_by_role("button", name=f"Retry {retryable} failed")
+    expect(retry).to_be_visible()
+    retry.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(f"sends again to {retryable} recipient")
+    dialog.get_by_role("button", name=f"Retry {retryable} failed").click()
+    expect(page.locator("#campaign-name")).to_contain_text("Flaky (retry 1)")
+    expect(page.locator("#campaign-status")).to_contain_text("Completed")

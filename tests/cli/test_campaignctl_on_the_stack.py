@@ -25,14 +25,15 @@ pytestmark = pytest.mark.integration
 
 
 def campaignctl(
-    *args: str, env: dict[str, str], timeout_s: float = 60
+    *args: str, env: dict[str, str], timeout_s: float = 60, input_text: str | None = None
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(CAMPAIGNCTL), *args],
         env=env,
+        input=input_text,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout_s,
         check=False,
     )
 

@@ -14,6 +14,7 @@ const ROUTES = [
   [/^#\/new$/, "new", showCreate],
   [/^#\/system$/, "system", showSystem],
   [/^#\/campaigns\/([^/]+)$/, "campaigns", showCampaign],
+  [/^#\/campaigns\/([^/]+)\/edit$/, "campaigns", showCreate],
 ];
 
 const view = document.getElementById("view");

@@ -1,11 +1,12 @@
 // One campaign, live: progress, funnel, failures by error code, rate, and its controls.
 
 import { api, campaignPath } from "../api.js";
-import { confirmAction } from "../confirm.js";
-import { clear, count, counted, facts, h, progressBar, statusBadge, when } from "../dom.js";
+import { clear, count, facts, h, progressBar, statusBadge, when } from "../dom.js";
 import { showError, showNotice } from "../notice.js";
 import { followCampaign, isOver } from "../stream.js";
+import { campaignActions } from "./campaign-actions.js";
 import { errorRows, funnelRows, messageText, outcomeFacts, seconds } from "./campaign-parts.js";
+import { confirmRetry, confirmStart, confirmStop } from "./confirmations.js";
 import { rateChart } from "./rate-chart.js";
 import { recipientsSection } from "./recipients.js";
 
@@ -73,6 +74,7 @@ export function showCampaign(view, id) {
   const errors = h("tbody", { id: "errors" });
   const details = h("div");
   const recipients = recipientsSection(id, controller.signal);
+  const actions = campaignActions(id, { signal: controller.signal, getCampaign: () => campaign });
   let campaign = null;
   let recipientsShown = "";
   let recipientsAt = 0;
@@ -144,6 +146,7 @@ export function showCampaign(view, id) {
       buttons[action].hidden = !status.allowedActions.includes(action);
       buttons[action].disabled = false;
     }
+    actions.update(status);
     retry.hidden = !(isOver(status) && status.retryableFailures > 0);
     retry.disabled = false;
     retry.textContent = `Retry ${count(status.retryableFailures)} failed`;
@@ -182,43 +185,14 @@ export function showCampaign(view, id) {
     breaker.textContent = warnings.join(" ");
   }
 
-  // What a person sees before a start or a stop: the facts the decision rests on.
   async function confirmed(action) {
-    if (action === "start") {
-      const total = status?.account.total ?? campaign?.totalContacts ?? 0;
-      return confirmAction({
-        title: "Start this campaign?",
-        body: [
-          h("p", { text: `It sends to ${counted(total, "recipient")}, paced by the rate limit.` }),
-          campaign ? h("blockquote", { class: "preview", text: messageText(campaign.message) }) : null,
-        ],
-        confirm: `Send to ${counted(total, "recipient")}`,
-      });
-    }
-    if (action === "stop") {
-      const waiting = status?.account.waiting ?? 0;
-      return confirmAction({
-        title: "Stop this campaign?",
-        body: h("p", {
-          text: `${counted(waiting, "recipient")} not yet sent to will be cancelled. A stopped campaign cannot be resumed.`,
-        }),
-        confirm: "Stop the campaign",
-        danger: true,
-      });
-    }
+    if (action === "start") return confirmStart(id, status, controller.signal);
+    if (action === "stop") return confirmStop(status);
     return true;
   }
 
   async function retryFailed() {
-    const failed = status?.retryableFailures ?? 0;
-    const go = await confirmAction({
-      title: "Retry the failed messages?",
-      body: h("p", {
-        text: `A new run sends again to ${counted(failed, "recipient")} whose failure may pass on a second try. Sent, skipped and permanently failed recipients are left alone.`,
-      }),
-      confirm: `Retry ${count(failed)} failed`,
-    });
-    if (!go) return;
+    if (!(await confirmRetry(status))) return;
     retry.disabled = true;
     try {
       const answer = await api(campaignPath(id, "retry-failed"), {
@@ -301,6 +275,7 @@ export function showCampaign(view, id) {
       { class: "actions controls", role: "group", "aria-label": "Controls" },
       Object.values(buttons),
       retry,
+      actions.buttons,
     ),
     h(
       "section",
@@ -361,6 +336,7 @@ export function showCampaign(view, id) {
       { class: "card", "aria-labelledby": "details-heading" },
       h("h2", { id: "details-heading", text: "Details" }),
       details,
+      actions.testForm,
     ),
   );
 

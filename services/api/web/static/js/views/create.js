@@ -1,10 +1,16 @@
-// A new campaign: name, text or template, contacts from a CSV file, schedule, priority.
-// The API validates; its 422 errors are shown next to the fields they name.
+// A new campaign, or a draft edited: name, text or template, contacts from a CSV file,
+// schedule, priority, and a live preview of the messages as they would go out. The API
+// validates; its 422 errors are shown next to the fields they name.
 
-import { api } from "../api.js";
-import { clear, h } from "../dom.js";
+import { api, campaignPath } from "../api.js";
+import { clear, count, h } from "../dom.js";
 import { clearNotice, showError, showNotice } from "../notice.js";
 import { readContacts } from "./csv.js";
+import { previewParts } from "./preview.js";
+
+// How long typing must pause before the preview is asked for again.
+const PREVIEW_DELAY_MS = 400;
+const PREVIEWED = 3;
 
 function field(id, label, control, hint) {
   return h(
@@ -44,8 +50,17 @@ async function saveContacts(file) {
   }
 }
 
-export function showCreate(view) {
+// "2030-01-01T09:30:00Z" -> the local "2030-01-01T10:30" a datetime-local input takes.
+function localInput(iso) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  const local = new Date(date.getTime() - date.getTimezoneOffset() * 60_000);
+  return local.toISOString().slice(0, 16);
+}
+
+export function showCreate(view, editId = null) {
   const controller = new AbortController();
+  let editing = null;
   const controls = {
     name: h("input", { id: "name", name: "name", autocomplete: "off" }),
     message: h("textarea", { id: "message", name: "message", rows: 4 }),
@@ -105,7 +120,17 @@ export function showCreate(view) {
     ),
   );
   const formError = h("p", { class: "field-error", id: "form-error", "aria-live": "polite" });
-  const submit = h("button", { type: "submit", text: "Create campaign" });
+  const submit = h("button", {
+    type: "submit",
+    text: editId ? "Save changes" : "Create campaign",
+  });
+  const previewBody = h("div", { id: "preview-body" });
+  const previewCard = h(
+    "section",
+    { class: "card", id: "preview", "aria-labelledby": "preview-heading", "aria-live": "polite" },
+    h("h2", { id: "preview-heading", text: "Preview" }),
+    previewBody,
+  );
   const form = h(
     "form",
     { class: "card", novalidate: true, id: "create-form" },
@@ -145,6 +170,8 @@ export function showCreate(view) {
   );
 
   let contactLines = [];
+  // The chosen file, read once: the preview asks again at every pause in typing.
+  let parsed = { file: null, contacts: [], lines: [] };
   const isTemplate = () => kinds[1].checked;
   for (const input of kinds) {
     input.addEventListener("change", () => {
@@ -188,9 +215,15 @@ export function showCreate(view) {
     return top in controls ? mark(top, `${msg}.`) : false;
   }
 
+  async function contactsOf(file) {
+    if (!file) return { contacts: [], lines: [] };
+    if (parsed.file !== file) parsed = { file, ...(await readContacts(file)) };
+    return parsed;
+  }
+
   async function body() {
     const file = controls.contacts.files[0];
-    const { contacts, lines } = file ? await readContacts(file) : { contacts: [], lines: [] };
+    const { contacts, lines } = await contactsOf(file);
     contactLines = lines;
     const message = isTemplate()
       ? {
@@ -223,12 +256,24 @@ export function showCreate(view) {
         mark(problem.field ?? "contentVariables", `${problem.message}.`);
         return;
       }
-      const campaign = await api("/api/campaigns", {
-        method: "POST",
-        json: request,
-        signal: controller.signal,
-      });
-      const saved = await saveContacts(controls.contacts.files[0]);
+      let campaign;
+      if (editId) {
+        // Left out: the audience when no new file was chosen, so it stays as it is.
+        if (!controls.contacts.files[0]) delete request.contacts;
+        if (!request.scheduledAt && editing?.scheduledAt) request.scheduledAt = null;
+        campaign = await api(campaignPath(editId), {
+          method: "PATCH",
+          json: request,
+          signal: controller.signal,
+        });
+      } else {
+        campaign = await api("/api/campaigns", {
+          method: "POST",
+          json: request,
+          signal: controller.signal,
+        });
+      }
+      const saved = (await saveContacts(controls.contacts.files[0])) ?? (editId ? "Changes saved." : null);
       if (saved) addEventListener("hashchange", () => showNotice(saved, "info"), { once: true });
       location.hash = `#/campaigns/${encodeURIComponent(campaign.id)}`;
     } catch (error) {
@@ -241,7 +286,101 @@ export function showCreate(view) {
     }
   });
 
-  clear(view, h("h1", { text: "New campaign" }), form);
+  // The preview: the first messages as they would go out, and the variables some
+  // recipients lack, for the form as it stands (or, editing without a new file, the
+  // campaign as saved).
+  let previewTimer = null;
+  let previewAsked = 0;
+  async function preview() {
+    const asked = ++previewAsked;
+    const file = controls.contacts.files[0];
+    let answer;
+    try {
+      if (file) {
+        const request = await body();
+        answer = await api("/api/campaigns/preview", {
+          method: "POST",
+          json: { message: request.message, contacts: request.contacts, limit: PREVIEWED },
+          signal: controller.signal,
+        });
+      } else if (editId) {
+        answer = await api(campaignPath(editId, "preview"), {
+          method: "POST",
+          json: { limit: PREVIEWED },
+          signal: controller.signal,
+        });
+      } else {
+        clear(previewBody, h("p", { class: "hint", text: "Choose a contacts file to see the messages." }));
+        return;
+      }
+    } catch (error) {
+      if (error.name === "AbortError" || asked !== previewAsked) return;
+      const reason = error.errors?.[0]?.msg ?? error.body?.message ?? error.message;
+      clear(previewBody, h("p", { class: "hint", text: `No preview yet: ${reason}.` }));
+      return;
+    }
+    if (asked !== previewAsked) return;
+    clear(
+      previewBody,
+      h("p", {
+        class: "hint",
+        text: `${count(answer.totalRecipients)} recipients${!file && editId ? ", as saved" : ""}; the first ${answer.messages.length}:`,
+      }),
+      previewParts(answer),
+    );
+  }
+  function schedulePreview() {
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(preview, PREVIEW_DELAY_MS);
+  }
+  for (const control of [controls.message, controls.contentSid, controls.contentVariables])
+    control.addEventListener("input", schedulePreview);
+  controls.contacts.addEventListener("change", schedulePreview);
+  for (const input of kinds) input.addEventListener("change", schedulePreview);
+
+  async function loadForEditing() {
+    try {
+      editing = await api(campaignPath(editId), { signal: controller.signal });
+    } catch (error) {
+      showError(error);
+      submit.disabled = true;
+      return;
+    }
+    controls.name.value = editing.name ?? "";
+    if (typeof editing.message === "string") {
+      controls.message.value = editing.message;
+    } else {
+      kinds[1].checked = true;
+      kinds[1].dispatchEvent(new Event("change"));
+      controls.contentSid.value = editing.message.contentSid;
+      controls.contentVariables.value = Object.entries(editing.message.contentVariables ?? {})
+        .map(([name, value]) => `${name}=${value}`)
+        .join("\n");
+    }
+    controls.priority.value = editing.priority;
+    controls.scheduledAt.value = localInput(editing.scheduledAt);
+    document.getElementById("contacts-hint").textContent =
+      `Leave empty to keep its ${count(editing.totalContacts)} recipients; a new file replaces them.`;
+    if (!["draft", "scheduled"].includes(editing.status)) {
+      showNotice(`This campaign is ${editing.status}: only a draft or a scheduled one can be edited.`);
+      submit.disabled = true;
+    }
+    schedulePreview();
+  }
+
+  clear(
+    view,
+    editId
+      ? h("p", { class: "crumbs" }, h("a", { href: `#/campaigns/${encodeURIComponent(editId)}`, text: "← Campaign" }))
+      : null,
+    h("h1", { text: editId ? "Edit campaign" : "New campaign" }),
+    h("div", { class: "form-and-preview" }, form, previewCard),
+  );
+  if (editId) loadForEditing();
+  else schedulePreview();
   controls.name.focus();
-  return () => controller.abort();
+  return () => {
+    clearTimeout(previewTimer);
+    controller.abort();
+  };
 }
