@@ -134,3 +134,29 @@ async def test_contacts_kept_in_redis_before_move_with_their_ids_and_order(
         assert again.json()["contacts"][0]["id"] == "ct_first"
     assert [key async for key in redis.scan_iter(match=keys("contacts", "*"))] == []
     assert await database.fetchval("SELECT count(*) FROM contacts") == 2
+
+
+async def test_search_finds_by_phone_prefix_or_name_and_only_your_own(api: Api) -> None:
+    contacts = [
+        {"phone": valid_phone(1), "name": "Ana García"},
+        {"phone": valid_phone(2), "name": "Bea 100%"},
+        {"phone": valid_phone(3), "name": "Carlos"},
+    ]
+    assert (await api.alice.post("/api/contacts", json=contacts)).status_code == 201
+    assert (
+        await api.bob.post("/api/contacts", json=[{"phone": valid_phone(4), "name": "Ana"}])
+    ).status_code == 201
+
+    async def found(client, search: str) -> list[str]:
+        response = await client.get("/api/contacts", params={"search": search})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["total"] == len(body["contacts"])
+        return [c["name"] for c in body["contacts"]]
+
+    assert await found(api.alice, "ana") == ["Ana García"]  # any case; bob's Ana is his
+    assert await found(api.alice, valid_phone(3)[:-2]) == ["Carlos"]  # a phone's start
+    assert await found(api.alice, valid_phone(3).lstrip("+")) == ["Carlos"]  # + optional
+    assert await found(api.alice, "100%") == ["Bea 100%"]  # % is text, not a wildcard
+    assert await found(api.alice, "_") == []
+    assert (await api.alice.get("/api/contacts", params={"search": ""})).status_code == 422

@@ -164,6 +164,7 @@ def test_campaign_from_csv_to_completion_with_live_progress(
     page.goto(f"{system.api_url}/#/campaigns/no-such-campaign")
     expect(page.locator("#notice")).to_contain_text("404 Not found: campaign no-such-campaign")
     expect(page.get_by_role("heading", name="Campaign not found")).to_be_visible()
+    expect(page.locator("#view section.card")).to_have_count(0)  # no empty cards under it
 
     # A 409: another client starts a draft while the page still offers Start. The page
     # gets the stream's first event, as the api sent it, and no later one, so it cannot

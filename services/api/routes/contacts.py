@@ -150,7 +150,17 @@ async def list_contacts(
     user: CurrentUser,
     store: ContactStoreDep,
     page: Annotated[Page, paging()],
+    search: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="Only contacts whose phone starts with this (+ optional) or whose "
+            "name contains it, in any case.",
+            examples=["Ana"],
+        ),
+    ] = None,
 ) -> ContactsPublic:
     """Your contacts, in the order they were first added."""
-    contacts, total = await store.page(user.id, page.offset, page.limit)
+    contacts, total = await store.page(user.id, page.offset, page.limit, search)
     return ContactsPublic(contacts=[public_contact(c) for c in contacts], **page.fields(total))

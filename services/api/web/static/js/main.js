@@ -5,6 +5,7 @@ import { clear, h } from "./dom.js";
 import { clearNotice, showNotice } from "./notice.js";
 import { showCampaign } from "./views/campaign.js";
 import { showCampaigns } from "./views/campaigns.js";
+import { showContacts } from "./views/contacts.js";
 import { showCreate } from "./views/create.js";
 import { showSignIn } from "./views/signin.js";
 import { showSystem } from "./views/system.js";
@@ -13,6 +14,7 @@ const ROUTES = [
   [/^#?\/?$/, "campaigns", showCampaigns],
   [/^#\/new$/, "new", showCreate],
   [/^#\/system$/, "system", showSystem],
+  [/^#\/contacts$/, "contacts", showContacts],
   [/^#\/campaigns\/([^/]+)$/, "campaigns", showCampaign],
   [/^#\/campaigns\/([^/]+)\/edit$/, "campaigns", showCreate],
 ];

@@ -350,9 +350,24 @@ export function showCampaign(view, id) {
       follow();
     },
     (error) => {
+      if (error.name === "AbortError") return;
       showError(error);
-      title.textContent = error.status === 404 ? "Campaign not found" : "Campaign unavailable";
-      liveState.textContent = "";
+      // Nothing to draw: no empty cards under the heading, only the way back.
+      clear(
+        view,
+        h("p", { class: "crumbs" }, h("a", { href: "#/", text: "← Campaigns" })),
+        h("h1", {
+          id: "campaign-name",
+          text: error.status === 404 ? "Campaign not found" : "Campaign unavailable",
+        }),
+        h("p", {
+          class: "hint",
+          text:
+            error.status === 404
+              ? `No campaign of yours has the id ${id}.`
+              : "It could not be loaded; try again in a moment.",
+        }),
+      );
     },
   );
 

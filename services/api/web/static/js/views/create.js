@@ -6,57 +6,12 @@ import { api, campaignPath } from "../api.js";
 import { clear, count, h } from "../dom.js";
 import { clearNotice, showError, showNotice } from "../notice.js";
 import { readContacts } from "./csv.js";
+import { field, localInput, saveContacts, variablesFrom } from "./form-parts.js";
 import { previewParts } from "./preview.js";
 
 // How long typing must pause before the preview is asked for again.
 const PREVIEW_DELAY_MS = 400;
 const PREVIEWED = 3;
-
-function field(id, label, control, hint) {
-  return h(
-    "div",
-    { class: "field", id: `${id}-field` },
-    h("label", { for: id, text: label }),
-    hint ? h("p", { class: "hint", id: `${id}-hint`, text: hint }) : null,
-    control,
-    h("p", { class: "field-error", id: `${id}-error`, "aria-live": "polite" }),
-  );
-}
-
-function variablesFrom(text) {
-  const variables = {};
-  for (const [index, line] of text.split("\n").entries()) {
-    if (!line.trim()) continue;
-    const equals = line.indexOf("=");
-    if (equals < 1) throw new Error(`line ${index + 1}: write one name=value per line`);
-    variables[line.slice(0, equals).trim()] = line.slice(equals + 1).trim();
-  }
-  return variables;
-}
-
-// The file also goes to the contacts import, as `campaignctl` does, so that its rows are
-// in the contact list for later campaigns. After the campaign exists: a campaign the API
-// refused leaves no contacts behind. Returns what to tell, if anything.
-async function saveContacts(file) {
-  if (!file) return null;
-  const form = new FormData();
-  form.append("file", file);
-  try {
-    const report = await api("/api/contacts/import", { method: "POST", form });
-    const skipped = report.skipped ? `, ${report.skipped} skipped` : "";
-    return `Campaign created; ${report.imported} contacts saved to your list${skipped}.`;
-  } catch (error) {
-    return `Campaign created, but its contacts were not saved to your list: ${error.message}`;
-  }
-}
-
-// "2030-01-01T09:30:00Z" -> the local "2030-01-01T10:30" a datetime-local input takes.
-function localInput(iso) {
-  if (!iso) return "";
-  const date = new Date(iso);
-  const local = new Date(date.getTime() - date.getTimezoneOffset() * 60_000);
-  return local.toISOString().slice(0, 16);
-}
 
 export function showCreate(view, editId = null) {
   const controller = new AbortController();
@@ -82,6 +37,7 @@ export function showCreate(view, editId = null) {
       type: "file",
       accept: ".csv,text/csv",
     }),
+    listId: h("select", { id: "listId", name: "listId" }),
     scheduledAt: h("input", { id: "scheduledAt", name: "scheduledAt", type: "datetime-local" }),
     priority: h(
       "select",
@@ -108,6 +64,24 @@ export function showCreate(view, editId = null) {
     controls.message,
     "May use {{name}}, {{phone}} or any CSV column.",
   );
+  // The audience: a CSV file, or a list saved on the Contacts page.
+  const sources = ["file", "list"].map((source) =>
+    h("input", {
+      type: "radio",
+      name: "audience",
+      id: `audience-${source}`,
+      value: source,
+      checked: source === "file",
+    }),
+  );
+  const fromList = () => sources[1].checked;
+  const filePart = field(
+    "contacts",
+    "Contacts (CSV file)",
+    controls.contacts,
+    "A header row with a phone column; name and other columns are optional.",
+  );
+  const listPart = h("div", { hidden: true }, field("listId", "Saved list", controls.listId));
   const templatePart = h(
     "div",
     { hidden: true },
@@ -153,12 +127,21 @@ export function showCreate(view, editId = null) {
     ),
     textPart,
     templatePart,
-    field(
-      "contacts",
-      "Contacts (CSV file)",
-      controls.contacts,
-      "A header row with a phone column; name and other columns are optional.",
+    h(
+      "fieldset",
+      { class: "kinds" },
+      h("legend", { text: "Recipients" }),
+      sources.map((input) =>
+        h(
+          "span",
+          { class: "check" },
+          input,
+          h("label", { for: input.id, text: input.value === "file" ? "A CSV file" : "A saved list" }),
+        ),
+      ),
     ),
+    filePart,
+    listPart,
     h(
       "div",
       { class: "two-columns" },
@@ -222,7 +205,7 @@ export function showCreate(view, editId = null) {
   }
 
   async function body() {
-    const file = controls.contacts.files[0];
+    const file = fromList() ? null : controls.contacts.files[0];
     const { contacts, lines } = await contactsOf(file);
     contactLines = lines;
     const message = isTemplate()
@@ -237,7 +220,7 @@ export function showCreate(view, editId = null) {
     return {
       name: controls.name.value,
       message,
-      contacts,
+      ...(fromList() ? { listId: controls.listId.value } : { contacts }),
       priority: controls.priority.value,
       ...(scheduled ? { scheduledAt: scheduled } : {}),
     };
@@ -259,7 +242,7 @@ export function showCreate(view, editId = null) {
       let campaign;
       if (editId) {
         // Left out: the audience when no new file was chosen, so it stays as it is.
-        if (!controls.contacts.files[0]) delete request.contacts;
+        if (!fromList() && !controls.contacts.files[0]) delete request.contacts;
         if (!request.scheduledAt && editing?.scheduledAt) request.scheduledAt = null;
         campaign = await api(campaignPath(editId), {
           method: "PATCH",
@@ -273,7 +256,8 @@ export function showCreate(view, editId = null) {
           signal: controller.signal,
         });
       }
-      const saved = (await saveContacts(controls.contacts.files[0])) ?? (editId ? "Changes saved." : null);
+      const chosenFile = fromList() ? null : controls.contacts.files[0];
+      const saved = (await saveContacts(chosenFile)) ?? (editId ? "Changes saved." : null);
       if (saved) addEventListener("hashchange", () => showNotice(saved, "info"), { once: true });
       location.hash = `#/campaigns/${encodeURIComponent(campaign.id)}`;
     } catch (error) {
@@ -293,14 +277,14 @@ export function showCreate(view, editId = null) {
   let previewAsked = 0;
   async function preview() {
     const asked = ++previewAsked;
-    const file = controls.contacts.files[0];
+    const file = fromList() ? null : controls.contacts.files[0];
     let answer;
     try {
-      if (file) {
-        const request = await body();
+      if (file || (fromList() && controls.listId.value)) {
+        const { name, priority, scheduledAt, ...audienceAndMessage } = await body();
         answer = await api("/api/campaigns/preview", {
           method: "POST",
-          json: { message: request.message, contacts: request.contacts, limit: PREVIEWED },
+          json: { ...audienceAndMessage, limit: PREVIEWED },
           signal: controller.signal,
         });
       } else if (editId) {
@@ -310,7 +294,10 @@ export function showCreate(view, editId = null) {
           signal: controller.signal,
         });
       } else {
-        clear(previewBody, h("p", { class: "hint", text: "Choose a contacts file to see the messages." }));
+        clear(
+          previewBody,
+          h("p", { class: "hint", text: "Choose a contacts file or a list to see the messages." }),
+        );
         return;
       }
     } catch (error) {
@@ -336,6 +323,30 @@ export function showCreate(view, editId = null) {
   for (const control of [controls.message, controls.contentSid, controls.contentVariables])
     control.addEventListener("input", schedulePreview);
   controls.contacts.addEventListener("change", schedulePreview);
+  controls.listId.addEventListener("change", schedulePreview);
+  for (const input of sources) {
+    input.addEventListener("change", () => {
+      filePart.hidden = fromList();
+      listPart.hidden = !fromList();
+      schedulePreview();
+    });
+  }
+
+  async function loadLists() {
+    try {
+      const answer = await api("/api/lists?limit=100", { signal: controller.signal });
+      clear(
+        controls.listId,
+        answer.lists.length
+          ? answer.lists.map((list) =>
+              h("option", { value: list.id, text: `${list.name} (${count(list.size)} contacts)` }),
+            )
+          : h("option", { value: "", text: "No lists yet: make one on the Contacts page" }),
+      );
+    } catch (error) {
+      showError(error);
+    }
+  }
   for (const input of kinds) input.addEventListener("change", schedulePreview);
 
   async function loadForEditing() {
@@ -376,6 +387,7 @@ export function showCreate(view, editId = null) {
     h("h1", { text: editId ? "Edit campaign" : "New campaign" }),
     h("div", { class: "form-and-preview" }, form, previewCard),
   );
+  loadLists();
   if (editId) loadForEditing();
   else schedulePreview();
   controls.name.focus();
