@@ -7,9 +7,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# `TOKEN=$(make token)` must capture the token alone, even when run from another make.
+MAKEFLAGS += --no-print-directory
 
 .DEFAULT_GOAL := help
-.PHONY: help setup up down status logs test bench lint format schemas vendor lock clean
+.PHONY: help setup up down status logs token test bench lint format schemas vendor lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -33,6 +35,9 @@ status: ## what runs and its health
 
 logs: ## the last lines of every service's log
 	@$(PY) -m devstack logs
+
+token: $(STAMP) ## print a new API token for the running stack (TOKEN_USER=name, TOKEN_ROLE=admin)
+	@$(PY) -m devstack token --user $(or $(TOKEN_USER),marketer) --role $(or $(TOKEN_ROLE),marketer)
 
 test: $(STAMP) ## run the tests against a fresh local Kafka, Redis and sandbox
 	$(PY) -m devstack test -- $(PYTEST_ARGS)

@@ -1,4 +1,4 @@
-"""python -m devstack {up,down,status,logs,test}: the local stack from the Makefile."""
+"""python -m devstack {up,down,status,logs,token,test}: the local stack from the Makefile."""
 
 from __future__ import annotations
 
@@ -90,7 +90,10 @@ def up(kafka_nodes: int, redis_mode: str = "single") -> int:
     if "TWILIO_API_BASE_URL" in values:
         print(f"Sandbox   {values['TWILIO_API_BASE_URL']}  (no Twilio credentials set)")
     api_health = health_urls["api"]
-    print(f"API       {api_health.removesuffix('/health')}  (docs at /docs)")
+    api_url = api_health.removesuffix("/health")
+    print(f"API       {api_url}  (docs at /docs, web page at /)")
+    print("Token     TOKEN=$(make token)  (a new marketer token; TOKEN_ROLE=admin for an admin)")
+    print(f'CLI       .venv/bin/campaignctl login --api-url {api_url} --token "$TOKEN"')
     print("Stop everything with `make down`; logs with `make logs`.")
     return 0
 
@@ -156,6 +159,20 @@ def logs(lines: int) -> int:
     return 0
 
 
+def token(user: str, role: str) -> int:
+    """A new API token for the stack `make up` runs (its PostgreSQL may sit on a moved
+    port, which only its env file knows), printed alone so that `TOKEN=$(make token)`
+    captures it. A DATABASE_URL already set names the stack instead."""
+    stack_env = read_env_file(DEV_DIR / "api.env")
+    database_url = os.environ.get("DATABASE_URL") or stack_env.get("DATABASE_URL")
+    if not database_url:
+        print("no stack is running here: start one with `make up`", file=sys.stderr)
+        return 1
+    env = python_env(dict(os.environ), {**stack_env, "DATABASE_URL": database_url})
+    argv = [sys.executable, "-m", "services.api", "create-token", user, "--role", role]
+    return subprocess.run(argv, env=env, check=False).returncode
+
+
 def run_tests(pytest_args: list[str]) -> int:
     """Start Kafka, Redis and the sandbox on free ports, run pytest, stop them whatever happens."""
     run_dir = RUN_ROOT / f"test-{os.getpid()}"
@@ -209,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("status", help="what runs, and its health")
     logs_parser = commands.add_parser("logs", help="the last lines of every log")
     logs_parser.add_argument("-n", "--lines", type=int, default=40)
+    token_parser = commands.add_parser("token", help="print a new API token for the stack")
+    token_parser.add_argument("--user", default="marketer")
+    token_parser.add_argument("--role", choices=("marketer", "admin"), default="marketer")
     test_parser = commands.add_parser("test", help="run pytest against a fresh local stack")
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
@@ -221,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
         return status()
     if args.command == "logs":
         return logs(args.lines)
+    if args.command == "token":
+        return token(args.user, args.role)
     args_for_pytest = [a for a in args.pytest_args if a != "--"]
     return run_tests(args_for_pytest)
 

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError, ResponseError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.api.error_words import worded
 from shared.outages import DATABASE_OUTAGES
 
 log = logging.getLogger(__name__)
@@ -92,14 +93,20 @@ def field_path(loc: Location) -> str:
     return path or "body"
 
 
+_PROBLEM_KEYS = ("type", "loc", "msg", "input")
+
+
 def _validation_response(errors: Sequence[dict[str, Any]]) -> JSONResponse:
     first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
     field = field_path(first.get("loc", ()))
     detail = [
-        {key: value for key, value in error.items() if key in ("type", "loc", "msg", "input")}
+        worded({key: value for key, value in error.items() if key in _PROBLEM_KEYS})
         for error in errors
     ]
-    body = {"message": f"{field}: {first.get('msg')}", "field": field, "detail": detail}
+    # `message` is for people ("Name is required", rows from 1); `field` and `detail`
+    # keep the machine's path and pydantic's own words for programs.
+    message = detail[0]["text"] if detail else "The request is not valid"
+    body = {"message": message, "field": field, "detail": detail}
     return JSONResponse(_jsonable(body), status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from services.api.errors import InvalidInput, Location
 from shared.phones import normalise_phone
 
-INVALID_PHONE = "not a valid phone number"
+INVALID_PHONE = "not a valid phone number (+34 611 001 000 expected)"
 
 
 def require_phone(raw: str, default_region: str, loc: Location) -> str:

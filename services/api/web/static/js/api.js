@@ -1,5 +1,7 @@
 // The REST API as the page uses it: the bearer token, JSON in and out, errors as ApiError.
 
+import { plainMessage } from "./error-words.js";
+
 const TOKEN_KEY = "campaign-queue.token";
 
 export const token = {
@@ -18,27 +20,17 @@ export const token = {
   },
 };
 
-const STATUS_NAMES = {
-  0: "Network error",
-  401: "Not signed in",
-  403: "Forbidden",
-  404: "Not found",
-  409: "Not possible now",
-  422: "Invalid input",
-  503: "Service unavailable",
-};
-
 // An answer other than 2xx. `field` and `errors` come from a 422 (services/api/errors.py):
 // `errors` holds every problem with its location, e.g. ["body", "contacts", 3, "phone"].
+// The message is for people (error-words.js); `status` and `body` keep the API's own.
 export class ApiError extends Error {
   constructor(status, body) {
-    const text =
-      body?.message || (typeof body?.detail === "string" ? body.detail : "") || "request failed";
-    super(`${status || ""} ${STATUS_NAMES[status] ?? "Error"}: ${text}`.trim());
+    const errors = Array.isArray(body?.detail) ? body.detail : [];
+    super(plainMessage(status, body, errors));
     this.status = status;
     this.body = body;
     this.field = body?.field ?? null;
-    this.errors = Array.isArray(body?.detail) ? body.detail : [];
+    this.errors = errors;
   }
 }
 
@@ -71,7 +63,7 @@ export async function api(path, { method = "GET", json, form, signal } = {}) {
     response = await fetch(path, { method, headers, body, signal, cache: "no-store" });
   } catch (error) {
     if (error.name === "AbortError") throw error;
-    throw new ApiError(0, { message: "the server cannot be reached" });
+    throw new ApiError(0, null);
   }
   if (!response.ok) throw await errorFrom(response);
   return response.status === 204 ? null : response.json();

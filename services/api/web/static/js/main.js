@@ -59,7 +59,7 @@ document.getElementById("sign-out").addEventListener("click", () => {
 addEventListener("unauthorized", (event) => {
   token.clear();
   render();
-  showNotice(`${event.detail.message}. Sign in again.`);
+  showNotice(event.detail.message);
 });
 
 addEventListener("hashchange", render);

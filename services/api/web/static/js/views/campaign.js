@@ -2,7 +2,7 @@
 
 import { api, campaignPath } from "../api.js";
 import { clear, count, facts, h, progressBar, statusBadge, when } from "../dom.js";
-import { showError, showNotice } from "../notice.js";
+import { clearNotice, showError, showNotice } from "../notice.js";
 import { followCampaign, isOver } from "../stream.js";
 import { campaignActions } from "./campaign-actions.js";
 import { errorRows, funnelRows, messageText, outcomeFacts, seconds } from "./campaign-parts.js";
@@ -137,7 +137,14 @@ export function showCampaign(view, id) {
     chartTimer = setTimeout(loadChart, Math.max(0, CHART_REFRESH_MS - (Date.now() - chartAt)));
   }
 
+  // "Campaign resumed" says what a button just did; once the campaign has moved on
+  // (completed, stopped elsewhere), it would be stale, so it goes.
+  let actionNotice = null;
   function render(body) {
+    if (actionNotice && !actionNotice.statuses.includes(body.status.status)) {
+      clearNotice(actionNotice.id);
+      actionNotice = null;
+    }
     status = body.status;
     const { account } = status;
     const live = body.live ?? {};
@@ -199,7 +206,8 @@ export function showCampaign(view, id) {
         method: "POST",
         signal: controller.signal,
       });
-      showNotice(answer.message, "info");
+      // Shown on the new run's page: leaving this one clears the notice line.
+      addEventListener("hashchange", () => showNotice(answer.message, "info"), { once: true });
       location.hash = `#/campaigns/${encodeURIComponent(answer.campaign.id)}`;
     } catch (error) {
       showError(error);
@@ -215,7 +223,9 @@ export function showCampaign(view, id) {
         method: "POST",
         signal: controller.signal,
       });
-      showNotice(answer.message, "info");
+      const after = typeof answer.status === "string" ? answer.status : answer.campaign?.status;
+      // Between the status it left and the one it reached, the notice still holds.
+      actionNotice = { id: showNotice(answer.message, "info"), statuses: [status?.status, after] };
       // A stream that ended does not come back by itself.
       if (!stopStream) follow();
     } catch (error) {
@@ -343,6 +353,8 @@ export function showCampaign(view, id) {
   chart = rateChart(chartBox);
   api(campaignPath(id), { signal: controller.signal }).then(
     (found) => {
+      // Left already (an answer that was on its way): draw nothing over the next view.
+      if (controller.signal.aborted) return;
       campaign = found;
       title.textContent = campaign.name ?? campaign.id;
       document.title = `${title.textContent} · Campaign queue`;
@@ -350,7 +362,7 @@ export function showCampaign(view, id) {
       follow();
     },
     (error) => {
-      if (error.name === "AbortError") return;
+      if (error.name === "AbortError" || controller.signal.aborted) return;
       showError(error);
       // Nothing to draw: no empty cards under the heading, only the way back.
       clear(

@@ -83,6 +83,8 @@ export function showCampaigns(view) {
             ),
       );
       const pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
+      // Nothing to page through: "Page 1 of 1 · 0 campaigns" would only add noise.
+      pager.hidden = data.total === 0;
       clear(
         pager,
         h("button", {

@@ -195,7 +195,7 @@ export function showContacts(view) {
       lists.reload();
       loadListChoices();
     } catch (error) {
-      listError.textContent = error.body?.message ?? error.message;
+      listError.textContent = error.message;
     }
   });
 

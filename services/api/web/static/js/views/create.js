@@ -5,6 +5,7 @@
 import { api, campaignPath } from "../api.js";
 import { clear, count, h } from "../dom.js";
 import { clearNotice, showError, showNotice } from "../notice.js";
+import { joined, problemWords, sentence } from "../error-words.js";
 import { readContacts } from "./csv.js";
 import { field, localInput, saveContacts, variablesFrom } from "./form-parts.js";
 import { previewParts } from "./preview.js";
@@ -180,22 +181,27 @@ export function showCreate(view, editId = null) {
     return true;
   }
 
-  // ["body", "contacts", 3, "phone"] -> the contacts field, naming the CSV line.
-  function placeError({ loc = [], msg }) {
-    const [, top, ...rest] = loc;
+  // ["body", "contacts", 3, "phone"] -> the contacts field, naming the CSV line (from 1);
+  // any other problem beside its field, in the API's own sentence.
+  function placeError(problem) {
+    const [, top, ...rest] = problem.loc ?? [];
+    const words = problemWords(problem);
     if (top === "contacts" && Number.isInteger(rest[0])) {
       const line = contactLines[rest[0]];
-      return mark(
-        "contacts",
-        `${line ? `Line ${line}` : `Contact ${rest[0] + 1}`}${rest[1] ? ` (${rest[1]})` : ""}: ${msg}.`,
-      );
+      const where = line ? `Line ${line}` : `Contact ${rest[0] + 1}`;
+      const what = rest[1] && /^(is|must|needs) /.test(words) ? `${String(rest[1]).toLowerCase()} ` : "";
+      return mark("contacts", `${where}: ${what}${words}.`);
+    }
+    if (top === "contacts" || top === "listId") {
+      if (fromList()) return mark("listId", `${joined("Saved list", words)}.`);
+      return mark("contacts", words === "must have at least one entry" ? "Choose a file with at least one contact." : `${joined("Contacts", words)}.`);
     }
     if (top === "message") {
       const part = rest.find((p) => p === "contentSid" || p === "contentVariables");
-      return mark(part ?? (isTemplate() ? "contentSid" : "message"), `${msg}.`);
+      return mark(part ?? (isTemplate() ? "contentSid" : "message"), `${sentence(problem)}.`);
     }
-    if (top === "expiresAt") return mark("scheduledAt", `Expiry: ${msg}.`);
-    return top in controls ? mark(top, `${msg}.`) : false;
+    if (top === "expiresAt") return mark("scheduledAt", `${sentence(problem)}.`);
+    return top in controls ? mark(top, `${sentence(problem)}.`) : false;
   }
 
   async function contactsOf(file) {
@@ -261,9 +267,14 @@ export function showCreate(view, editId = null) {
       if (saved) addEventListener("hashchange", () => showNotice(saved, "info"), { once: true });
       location.hash = `#/campaigns/${encodeURIComponent(campaign.id)}`;
     } catch (error) {
-      showError(error);
       const unplaced = (error.errors ?? []).filter((e) => !placeError(e));
-      formError.textContent = unplaced.map((e) => e.msg).join(" ");
+      // The fields say what is wrong; the notice only points at them.
+      if (error.status === 422 && unplaced.length < (error.errors ?? []).length) {
+        showNotice("Please correct the fields marked below.");
+      } else {
+        showError(error);
+      }
+      formError.textContent = unplaced.map((e) => `${sentence(e)}.`).join(" ");
       form.querySelector("[aria-invalid=true]")?.focus();
     } finally {
       submit.disabled = false;
@@ -302,7 +313,8 @@ export function showCreate(view, editId = null) {
       }
     } catch (error) {
       if (error.name === "AbortError" || asked !== previewAsked) return;
-      const reason = error.errors?.[0]?.msg ?? error.body?.message ?? error.message;
+      const first = error.errors?.[0];
+      const reason = first ? sentence(first) : error.message.replace(/\.$/, "");
       clear(previewBody, h("p", { class: "hint", text: `No preview yet: ${reason}.` }));
       return;
     }

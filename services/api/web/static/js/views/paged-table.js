@@ -34,7 +34,8 @@ export function pagedTable({ id, label, path, rowsOf, columns, empty, signal, no
         page += by;
         load();
       };
-      // One page of them: no pager to show.
+      // One page of them: no page buttons; none at all: not even the count of nothing.
+      pager.hidden = answer.total === 0;
       clear(
         pager,
         pages > 1

@@ -3,7 +3,7 @@
 
 import { ApiError, token } from "../api.js";
 import { clear, h } from "../dom.js";
-import { clearNotice, showError } from "../notice.js";
+import { clearNotice } from "../notice.js";
 
 async function check(candidate) {
   let response;
@@ -13,7 +13,7 @@ async function check(candidate) {
       cache: "no-store",
     });
   } catch {
-    throw new ApiError(0, { message: "the server cannot be reached" });
+    throw new ApiError(0, null);
   }
   if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
 }
@@ -58,8 +58,8 @@ export function showSignIn(view, onSignedIn) {
       clearNotice();
       onSignedIn();
     } catch (error) {
+      // Said once, beside the field it is about.
       problem.textContent = error.message;
-      showError(error);
       input.setAttribute("aria-invalid", "true");
       input.focus();
     } finally {
