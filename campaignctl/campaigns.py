@@ -10,16 +10,19 @@ from typing import Annotated
 import typer
 
 from campaignctl import output
-from campaignctl.audience import campaign_body, message_body, parse_variables, read_recipients
 from campaignctl.client import ApiClient
 from campaignctl.context import JsonOption, client, wants_json
+from campaignctl.create import create
 from campaignctl.errors import CliError
 from campaignctl.follow import follow
+from campaignctl.groups import FlagHelpGroup
 from campaignctl.progress import Snapshot
 from shared.lifecycle import FAILED
 from shared.store.recipient_states import RECIPIENT_STATES
 
-app = typer.Typer(help="Create, start, watch and control campaigns.", no_args_is_help=True)
+app = typer.Typer(
+    cls=FlagHelpGroup, help="Create, start, watch and control campaigns.", no_args_is_help=True
+)
 
 CampaignId = Annotated[str, typer.Argument(help="The campaign's id.", show_default=False)]
 FollowOption = Annotated[
@@ -27,82 +30,7 @@ FollowOption = Annotated[
 ]
 
 
-class Priority(StrEnum):
-    low = "low"
-    normal = "normal"
-    high = "high"
-
-
-class MissingVars(StrEnum):
-    error = "error"
-    empty = "empty"
-    skip = "skip"
-
-
-@app.command()
-def create(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Option(help="The campaign's name.", show_default=False)],
-    message: Annotated[
-        str | None, typer.Option(help="Text to send; may use {{name}} and contact vars.")
-    ] = None,
-    content_sid: Annotated[
-        str | None, typer.Option(help="An approved template (HX...) instead of a text.")
-    ] = None,
-    var: Annotated[
-        list[str] | None, typer.Option(help="A template variable key=value (repeatable).")
-    ] = None,
-    contacts_csv: Annotated[
-        Path | None,
-        typer.Option(help="A CSV with a 'phone' column: imported, then every row is sent to."),
-    ] = None,
-    contact: Annotated[
-        list[str] | None, typer.Option(help="A stored contact's id (repeatable).")
-    ] = None,
-    schedule: Annotated[
-        str | None, typer.Option(help="Start at this ISO 8601 time, with its offset.")
-    ] = None,
-    priority: Annotated[Priority, typer.Option(help="Share of the rate.")] = Priority.normal,
-    missing_vars: Annotated[
-        MissingVars | None,
-        typer.Option(
-            help="A contact lacking a variable the message names: error (the API's "
-            "default), empty (fill with nothing) or skip (leave the contact out)."
-        ),
-    ] = None,
-    json_output: JsonOption = False,
-) -> None:
-    """Create a campaign: a draft to start later, or scheduled with --schedule."""
-    try:
-        text = message_body(message, content_sid, parse_variables(var or []))
-    except ValueError as error:
-        hint = "--message / --content-sid / --var"
-        raise typer.BadParameter(str(error), param_hint=hint) from None
-    if not contacts_csv and not contact:
-        raise typer.BadParameter("give --contacts-csv or --contact", param_hint="contacts")
-    # Read the file before anything is written: a file the CLI cannot parse imports nothing.
-    recipients = read_recipients(contacts_csv) if contacts_csv else []
-    with client(ctx) as api:
-        if contacts_csv:
-            report = api.import_contacts(contacts_csv)
-            output.stderr.print(
-                f"Imported {report['imported']} contacts from {contacts_csv} "
-                f"({report['skipped']} rows skipped)."
-            )
-        body = campaign_body(
-            name,
-            text,
-            contact or [],
-            recipients,
-            schedule,
-            priority.value,
-            missing_vars=missing_vars.value if missing_vars else None,
-        )
-        campaign = api.create_campaign(body)
-    if wants_json(ctx, json_output):
-        output.print_json(campaign)
-    else:
-        output.stdout.print(output.campaign_table(campaign, "Campaign created"))
+app.command()(create)
 
 
 @app.command()

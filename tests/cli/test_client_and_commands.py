@@ -39,7 +39,9 @@ def test_an_error_status_becomes_an_api_error() -> None:
     body = {"detail": "campaign c not found", "message": "campaign c not found", "campaignId": "c"}
     with fake_api(lambda _: httpx.Response(404, json=body)) as api, pytest.raises(ApiError) as info:
         api.campaign("c")
-    assert info.value.line() == "error: campaign 'c' not found (404)"
+    # The status is for scripts: a person reads the words, --json adds the number.
+    assert info.value.line() == "error: campaign 'c' not found"
+    assert info.value.line(with_status=True) == "error: campaign 'c' not found (404)"
 
 
 def test_an_api_without_the_event_stream_is_told_apart_from_an_unknown_campaign() -> None:
