@@ -16,6 +16,7 @@ from campaignctl.create import create
 from campaignctl.errors import CliError
 from campaignctl.follow import follow
 from campaignctl.groups import FlagHelpGroup
+from campaignctl.ids import resolve_id
 from campaignctl.progress import Snapshot
 from shared.lifecycle import FAILED
 from shared.store.recipient_states import RECIPIENT_STATES
@@ -24,7 +25,13 @@ app = typer.Typer(
     cls=FlagHelpGroup, help="Create, start, watch and control campaigns.", no_args_is_help=True
 )
 
-CampaignId = Annotated[str, typer.Argument(help="The campaign's id.", show_default=False)]
+CampaignId = Annotated[
+    str,
+    typer.Argument(
+        help="The campaign's id, or its first characters as `campaigns list` shows them.",
+        show_default=False,
+    ),
+]
 FollowOption = Annotated[
     bool, typer.Option("--follow", "-f", help="Show live progress until the campaign is over.")
 ]
@@ -43,6 +50,7 @@ def start(
     """Queue a draft or scheduled campaign for sending now."""
     as_json = wants_json(ctx, json_output)
     with client(ctx) as api:
+        campaign_id = resolve_id(api, campaign_id)
         started = api.start(campaign_id)
         if follow_progress:
             _follow(api, campaign_id, as_json)
@@ -67,6 +75,7 @@ def status(
     """A campaign's progress: counts, rate, failures by Twilio error code."""
     as_json = wants_json(ctx, json_output)
     with client(ctx) as api:
+        campaign_id = resolve_id(api, campaign_id)
         if follow_progress:
             _follow(api, campaign_id, as_json)
             return
@@ -81,6 +90,7 @@ def status(
 
 def _control(ctx: typer.Context, campaign_id: str, action: str, as_json: bool) -> None:
     with client(ctx) as api:
+        campaign_id = resolve_id(api, campaign_id)
         answer = api.control(campaign_id, action)
     if as_json:
         output.print_json(answer)
@@ -113,13 +123,26 @@ def list_campaigns(
     limit: Annotated[int, typer.Option(min=1, max=100, help="Campaigns per page.")] = 20,
     json_output: JsonOption = False,
 ) -> None:
-    """Your campaigns, newest first."""
+    """Your campaigns, newest first, with what each has sent so far."""
+    as_json = wants_json(ctx, json_output)
     with client(ctx) as api:
         listing = api.campaigns(page, limit)
-    if wants_json(ctx, json_output):
+        # The list carries no counts: each campaign's account comes from its queue status.
+        statuses = {} if as_json else _queue_statuses(api, listing["campaigns"])
+    if as_json:
         output.print_json(listing)
     else:
-        output.stdout.print(output.campaigns_table(listing))
+        output.stdout.print(output.campaigns_table(listing, statuses))
+
+
+def _queue_statuses(api: ApiClient, campaigns: list[dict]) -> dict[str, dict]:
+    statuses = {}
+    for campaign in campaigns:
+        try:
+            statuses[campaign["id"]] = api.queue_status(campaign["id"])
+        except CliError:
+            pass  # the row shows "-" for counts it could not read
+    return statuses
 
 
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
@@ -136,6 +159,7 @@ def retry_failed(
     """Send again, as a new run, to the recipients whose failure may pass on a second try."""
     as_json = wants_json(ctx, json_output)
     with client(ctx) as api:
+        campaign_id = resolve_id(api, campaign_id)
         retryable = api.queue_status(campaign_id).get("retryableFailures", 0)
         if not retryable:
             raise CliError(f"campaign '{campaign_id}' has no failure a retry may help")
@@ -163,6 +187,7 @@ def preview(
 ) -> None:
     """The first messages as they would go out, and the variables recipients lack."""
     with client(ctx) as api:
+        campaign_id = resolve_id(api, campaign_id)
         answer = api.campaign_action(campaign_id, "preview", {"limit": limit})
     if wants_json(ctx, json_output):
         output.print_json(answer)
@@ -179,6 +204,7 @@ def test_send(
 ) -> None:
     """Send the campaign's message to a few numbers; it never counts in the campaign."""
     with client(ctx) as api:
+        campaign_id = resolve_id(api, campaign_id)
         answer = api.campaign_action(campaign_id, "test-send", {"phones": phones})
     if wants_json(ctx, json_output):
         output.print_json(answer)
@@ -193,6 +219,7 @@ def clone_campaign(
 ) -> None:
     """A new draft with the campaign's message and audience (any campaign, finished too)."""
     with client(ctx) as api:
+        campaign_id = resolve_id(api, campaign_id)
         copy = api.campaign_action(campaign_id, "clone")
     if wants_json(ctx, json_output):
         output.print_json(copy)
@@ -206,6 +233,7 @@ def delete_campaign(ctx: typer.Context, campaign_id: CampaignId, yes: YesOption 
     if not yes and not typer.confirm(f"Delete campaign {campaign_id}?", err=True):
         raise typer.Exit(1)
     with client(ctx) as api:
+        campaign_id = resolve_id(api, campaign_id)
         api.delete_campaign(campaign_id)
     output.stdout.print(f"Campaign {campaign_id} deleted.")
 
@@ -238,6 +266,7 @@ def recipients(
     """Who got what: each recipient in send order, and what became of it."""
     chosen = state.value if state is not None else None
     with client(ctx) as api:
+        campaign_id = resolve_id(api, campaign_id)
         if csv_file is not None:
             written = api.export_recipients(campaign_id, chosen, csv_file)
             output.stdout.print(f"{written:,} recipients written to {csv_file}.")
