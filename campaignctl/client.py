@@ -34,6 +34,7 @@ class ApiClient:
         if credentials.token:
             headers["Authorization"] = f"Bearer {credentials.token}"
         self.api_url = credentials.api_url
+        self._credentials, self._timeout_s, self._transport = credentials, timeout_s, transport
         self._token_source = credentials.token_source if credentials.token else None
         self._http = httpx.Client(
             base_url=credentials.api_url, headers=headers, timeout=timeout_s, transport=transport
@@ -52,6 +53,11 @@ class ApiClient:
 
     def close(self) -> None:
         self._http.close()
+
+    def sibling(self) -> ApiClient:
+        """A client of its own for another thread: one never waits on the other's
+        connection (--follow reads the event stream and polls at once)."""
+        return ApiClient(self._credentials, self._timeout_s, self._transport)
 
     def request(self, method: str, path: str, **options: Any) -> Any:
         """The decoded JSON answer; an error status or no answer at all raises CliError."""
