@@ -119,3 +119,11 @@ def test_login_saves_nothing_when_the_api_cannot_be_reached(runner: CliRunner, t
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1].startswith("error: cannot reach the API")
     assert not (tmp_path / "campaignctl").exists()
+
+
+def test_flags_are_shown_as_flags_in_help(runner: CliRunner) -> None:
+    for args in (["--help"], ["campaigns", "list", "--help"], ["campaigns", "create", "--help"],
+                 ["suppressions", "remove", "--help"]):  # fmt: skip
+        shown = runner.invoke(app, args, env={"COLUMNS": "160"})
+        assert shown.exit_code == 0, shown.output
+        assert "--json" in shown.output and "<bool>" not in shown.output, args
