@@ -10,99 +10,34 @@ from typing import Annotated
 import typer
 
 from campaignctl import output
-from campaignctl.audience import campaign_body, message_body, parse_variables, read_recipients
 from campaignctl.client import ApiClient
 from campaignctl.context import JsonOption, client, wants_json
+from campaignctl.create import create
 from campaignctl.errors import CliError
 from campaignctl.follow import follow
+from campaignctl.groups import FlagHelpGroup
+from campaignctl.ids import resolve_id
 from campaignctl.progress import Snapshot
 from shared.lifecycle import FAILED
 from shared.store.recipient_states import RECIPIENT_STATES
 
-app = typer.Typer(help="Create, start, watch and control campaigns.", no_args_is_help=True)
+app = typer.Typer(
+    cls=FlagHelpGroup, help="Create, start, watch and control campaigns.", no_args_is_help=True
+)
 
-CampaignId = Annotated[str, typer.Argument(help="The campaign's id.", show_default=False)]
+CampaignId = Annotated[
+    str,
+    typer.Argument(
+        help="The campaign's id, or its first characters as `campaigns list` shows them.",
+        show_default=False,
+    ),
+]
 FollowOption = Annotated[
     bool, typer.Option("--follow", "-f", help="Show live progress until the campaign is over.")
 ]
 
 
-class Priority(StrEnum):
-    low = "low"
-    normal = "normal"
-    high = "high"
-
-
-class MissingVars(StrEnum):
-    error = "error"
-    empty = "empty"
-    skip = "skip"
-
-
-@app.command()
-def create(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Option(help="The campaign's name.", show_default=False)],
-    message: Annotated[
-        str | None, typer.Option(help="Text to send; may use {{name}} and contact vars.")
-    ] = None,
-    content_sid: Annotated[
-        str | None, typer.Option(help="An approved template (HX...) instead of a text.")
-    ] = None,
-    var: Annotated[
-        list[str] | None, typer.Option(help="A template variable key=value (repeatable).")
-    ] = None,
-    contacts_csv: Annotated[
-        Path | None,
-        typer.Option(help="A CSV with a 'phone' column: imported, then every row is sent to."),
-    ] = None,
-    contact: Annotated[
-        list[str] | None, typer.Option(help="A stored contact's id (repeatable).")
-    ] = None,
-    schedule: Annotated[
-        str | None, typer.Option(help="Start at this ISO 8601 time, with its offset.")
-    ] = None,
-    priority: Annotated[Priority, typer.Option(help="Share of the rate.")] = Priority.normal,
-    missing_vars: Annotated[
-        MissingVars | None,
-        typer.Option(
-            help="A contact lacking a variable the message names: error (the API's "
-            "default), empty (fill with nothing) or skip (leave the contact out)."
-        ),
-    ] = None,
-    json_output: JsonOption = False,
-) -> None:
-    """Create a campaign: a draft to start later, or scheduled with --schedule."""
-    try:
-        text = message_body(message, content_sid, parse_variables(var or []))
-    except ValueError as error:
-        hint = "--message / --content-sid / --var"
-        raise typer.BadParameter(str(error), param_hint=hint) from None
-    if not contacts_csv and not contact:
-        raise typer.BadParameter("give --contacts-csv or --contact", param_hint="contacts")
-    # Read the file before anything is written: a file the CLI cannot parse imports nothing.
-    recipients = read_recipients(contacts_csv) if contacts_csv else []
-    with client(ctx) as api:
-        if contacts_csv:
-            report = api.import_contacts(contacts_csv)
-            output.stderr.print(
-                f"Imported {report['imported']} contacts from {contacts_csv} "
-                f"({report['skipped']} rows skipped)."
-            )
-        body = campaign_body(
-            name,
-            text,
-            contact or [],
-            recipients,
-            schedule,
-            priority.value,
-            missing_vars=missing_vars.value if missing_vars else None,
-        )
-        campaign = api.create_campaign(body)
-    if wants_json(ctx, json_output):
-        output.print_json(campaign)
-    else:
-        output.stdout.print(output.campaign_table(campaign, "Campaign created"))
+app.command()(create)
 
 
 @app.command()
@@ -115,6 +50,7 @@ def start(
     """Queue a draft or scheduled campaign for sending now."""
     as_json = wants_json(ctx, json_output)
     with client(ctx) as api:
+        campaign_id = resolve_id(api, campaign_id)
         started = api.start(campaign_id)
         if follow_progress:
             _follow(api, campaign_id, as_json)
@@ -139,6 +75,7 @@ def status(
     """A campaign's progress: counts, rate, failures by Twilio error code."""
     as_json = wants_json(ctx, json_output)
     with client(ctx) as api:
+        campaign_id = resolve_id(api, campaign_id)
         if follow_progress:
             _follow(api, campaign_id, as_json)
             return
@@ -153,6 +90,7 @@ def status(
 
 def _control(ctx: typer.Context, campaign_id: str, action: str, as_json: bool) -> None:
     with client(ctx) as api:
+        campaign_id = resolve_id(api, campaign_id)
         answer = api.control(campaign_id, action)
     if as_json:
         output.print_json(answer)
@@ -185,13 +123,26 @@ def list_campaigns(
     limit: Annotated[int, typer.Option(min=1, max=100, help="Campaigns per page.")] = 20,
     json_output: JsonOption = False,
 ) -> None:
-    """Your campaigns, newest first."""
+    """Your campaigns, newest first, with what each has sent so far."""
+    as_json = wants_json(ctx, json_output)
     with client(ctx) as api:
         listing = api.campaigns(page, limit)
-    if wants_json(ctx, json_output):
+        # The list carries no counts: each campaign's account comes from its queue status.
+        statuses = {} if as_json else _queue_statuses(api, listing["campaigns"])
+    if as_json:
         output.print_json(listing)
     else:
-        output.stdout.print(output.campaigns_table(listing))
+        output.stdout.print(output.campaigns_table(listing, statuses))
+
+
+def _queue_statuses(api: ApiClient, campaigns: list[dict]) -> dict[str, dict]:
+    statuses = {}
+    for campaign in campaigns:
+        try:
+            statuses[campaign["id"]] = api.queue_status(campaign["id"])
+        except CliError:
+            pass  # the row shows "-" for counts it could not read
+    return statuses
 
 
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
@@ -208,6 +159,7 @@ def retry_failed(
     """Send again, as a new run, to the recipients whose failure may pass on a second try."""
     as_json = wants_json(ctx, json_output)
     with client(ctx) as api:
+        campaign_id = resolve_id(api, campaign_id)
         retryable = api.queue_status(campaign_id).get("retryableFailures", 0)
         if not retryable:
             raise CliError(f"campaign '{campaign_id}' has no failure a retry may help")
@@ -235,6 +187,7 @@ def preview(
 ) -> None:
     """The first messages as they would go out, and the variables recipients lack."""
     with client(ctx) as api:
+        campaign_id = resolve_id(api, campaign_id)
         answer = api.campaign_action(campaign_id, "preview", {"limit": limit})
     if wants_json(ctx, json_output):
         output.print_json(answer)
@@ -251,6 +204,7 @@ def test_send(
 ) -> None:
     """Send the campaign's message to a few numbers; it never counts in the campaign."""
     with client(ctx) as api:
+        campaign_id = resolve_id(api, campaign_id)
         answer = api.campaign_action(campaign_id, "test-send", {"phones": phones})
     if wants_json(ctx, json_output):
         output.print_json(answer)
@@ -265,6 +219,7 @@ def clone_campaign(
 ) -> None:
     """A new draft with the campaign's message and audience (any campaign, finished too)."""
     with client(ctx) as api:
+        campaign_id = resolve_id(api, campaign_id)
         copy = api.campaign_action(campaign_id, "clone")
     if wants_json(ctx, json_output):
         output.print_json(copy)
@@ -278,6 +233,7 @@ def delete_campaign(ctx: typer.Context, campaign_id: CampaignId, yes: YesOption 
     if not yes and not typer.confirm(f"Delete campaign {campaign_id}?", err=True):
         raise typer.Exit(1)
     with client(ctx) as api:
+        campaign_id = resolve_id(api, campaign_id)
         api.delete_campaign(campaign_id)
     output.stdout.print(f"Campaign {campaign_id} deleted.")
 
@@ -310,6 +266,7 @@ def recipients(
     """Who got what: each recipient in send order, and what became of it."""
     chosen = state.value if state is not None else None
     with client(ctx) as api:
+        campaign_id = resolve_id(api, campaign_id)
         if csv_file is not None:
             written = api.export_recipients(campaign_id, chosen, csv_file)
             output.stdout.print(f"{written:,} recipients written to {csv_file}.")

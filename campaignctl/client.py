@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import httpx
 
-from campaignctl.config import Credentials
+from campaignctl.config import FROM_ENV, FROM_FILE, GIVEN, Credentials
 from campaignctl.errors import CliError, api_error
 
 TIMEOUT_S = 30.0
@@ -34,6 +34,8 @@ class ApiClient:
         if credentials.token:
             headers["Authorization"] = f"Bearer {credentials.token}"
         self.api_url = credentials.api_url
+        self._credentials, self._timeout_s, self._transport = credentials, timeout_s, transport
+        self._token_source = credentials.token_source if credentials.token else None
         self._http = httpx.Client(
             base_url=credentials.api_url, headers=headers, timeout=timeout_s, transport=transport
         )
@@ -52,6 +54,11 @@ class ApiClient:
     def close(self) -> None:
         self._http.close()
 
+    def sibling(self) -> ApiClient:
+        """A client of its own for another thread: one never waits on the other's
+        connection (--follow reads the event stream and polls at once)."""
+        return ApiClient(self._credentials, self._timeout_s, self._transport)
+
     def request(self, method: str, path: str, **options: Any) -> Any:
         """The decoded JSON answer; an error status or no answer at all raises CliError."""
         try:
@@ -64,12 +71,38 @@ class ApiClient:
         except ValueError:
             body = None
         if response.is_error:
-            raise api_error(response.status_code, body, method, path)
+            raise self._error(response.status_code, body, method, path)
         if response.status_code == 204:  # done, nothing to say (a delete)
             return None
         if body is None:
             raise CliError(f"{method} {path}: the API answered {response.status_code} without JSON")
         return body
+
+    def _error(self, status: int, body: Any, method: str, path: str) -> CliError:
+        return api_error(status, body, method, path, unauthorised=self._unauthorised_hint())
+
+    def _unauthorised_hint(self) -> str:
+        """What to do about a refused token depends on where it came from: logging in
+        again only helps when the saved one is stale or there is none."""
+        where = f"the server at {self.api_url}"
+        if self._token_source == GIVEN:
+            return f"{where} refused the token just given; check it"
+        if self._token_source == FROM_ENV:
+            return f"{where} refused the token in CAMPAIGNCTL_TOKEN; check it"
+        if self._token_source == FROM_FILE:
+            return f"{where} refused the saved token; run 'campaignctl login' again"
+        return "no token: run 'campaignctl login' or set CAMPAIGNCTL_TOKEN"
+
+    def _refuse_stream(self, response: httpx.Response, method: str, path: str) -> None:
+        body = _json_or_none(response)
+        # A 404 naming the campaign is about the campaign; any other means no such route.
+        about_campaign = isinstance(body, dict) and "campaignId" in body
+        if response.status_code in (404, 405) and not about_campaign:
+            raise StreamUnavailable(f"{path}: {response.status_code}")
+        if response.status_code >= 500:
+            # The API cannot read the live counts now (Redis away): polling reports it.
+            raise StreamUnavailable(f"{path}: {response.status_code}")
+        raise self._error(response.status_code, body, method, path)
 
     # Campaigns
 
@@ -130,7 +163,7 @@ class ApiClient:
             ):
                 if response.is_error:
                     response.read()
-                    raise api_error(response.status_code, _json_or_none(response), "GET", path)
+                    raise self._error(response.status_code, _json_or_none(response), "GET", path)
                 for chunk in response.iter_bytes():
                     file.write(chunk)
                     lines += chunk.count(b"\n")
@@ -149,7 +182,7 @@ class ApiClient:
             with self._http.stream("GET", path, headers=headers, timeout=timeout) as response:
                 if response.is_error:
                     response.read()
-                    _refuse_stream(response, "GET", path)
+                    self._refuse_stream(response, "GET", path)
                 if not response.headers.get("content-type", "").startswith("text/event-stream"):
                     raise StreamUnavailable(f"{path} is not an event stream")
                 yield from response.iter_lines()
@@ -167,6 +200,26 @@ class ApiClient:
         except OSError as error:
             raise CliError(f"cannot read {csv_file}: {error.strerror or error}") from error
 
+    def contacts(self, page: int, limit: int, search: str | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"page": page, "limit": limit}
+        if search:
+            params["search"] = search
+        return self.request("GET", "/api/contacts", params=params)
+
+    # Opt-outs: one list for the whole sending account (services/api/routes/suppressions.py)
+
+    def suppressions(self, page: int, limit: int) -> dict[str, Any]:
+        return self.request("GET", "/api/suppressions", params={"page": page, "limit": limit})
+
+    def suppression(self, phone: str) -> dict[str, Any]:
+        return self.request("GET", f"/api/suppressions/{_segment(phone)}")
+
+    def suppress(self, phone: str) -> dict[str, Any]:
+        return self.request("POST", "/api/suppressions", json={"phone": phone})
+
+    def unsuppress(self, phone: str) -> None:
+        self.request("DELETE", f"/api/suppressions/{_segment(phone)}")
+
     def dashboard(self) -> dict[str, Any]:
         return self.request("GET", "/api/dashboard/campaign-queue-metrics")["metrics"]
 
@@ -181,15 +234,6 @@ def _json_or_none(response: httpx.Response) -> Any:
         return None
 
 
-def _refuse_stream(response: httpx.Response, method: str, path: str) -> None:
-    body = _json_or_none(response)
-    # A 404 naming the campaign is about the campaign; any other means no such route.
-    about_campaign = isinstance(body, dict) and "campaignId" in body
-    if response.status_code in (404, 405) and not about_campaign:
-        raise StreamUnavailable(f"{path}: {response.status_code}")
-    raise api_error(response.status_code, body, method, path)
-
-
 def _segment(value: str) -> str:
-    """A campaign id as one path segment: an id with a slash must not reach another route."""
+    """An id or phone as one path segment: a slash in it must not reach another route."""
     return quote(value, safe="")

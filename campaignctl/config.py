@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from campaignctl.errors import CliError
@@ -21,10 +21,15 @@ ENV_TOKEN = "CAMPAIGNCTL_TOKEN"
 FILE_NAME = "config.json"
 
 
+# Where the token came from: what to say when the API refuses it.
+GIVEN, FROM_ENV, FROM_FILE = "given", "env", "file"
+
+
 @dataclass(frozen=True, slots=True)
 class Credentials:
     api_url: str
     token: str | None
+    token_source: str | None = field(default=GIVEN, compare=False)
 
 
 def config_path(env: Mapping[str, str] = os.environ) -> Path:
@@ -69,5 +74,12 @@ def resolve(
 ) -> Credentials:
     """Each value from the first place that has it: option, environment, file, default."""
     url = api_url or env.get(ENV_API_URL) or stored.get("api_url") or DEFAULT_API_URL
-    chosen_token = token or env.get(ENV_TOKEN) or stored.get("token") or None
-    return Credentials(api_url=url.rstrip("/"), token=chosen_token)
+    if token:
+        chosen, source = token, GIVEN
+    elif env.get(ENV_TOKEN):
+        chosen, source = env[ENV_TOKEN], FROM_ENV
+    elif stored.get("token"):
+        chosen, source = stored["token"], FROM_FILE
+    else:
+        chosen, source = None, None
+    return Credentials(api_url=url.rstrip("/"), token=chosen, token_source=source)

@@ -12,7 +12,11 @@ from campaignctl import config
 from campaignctl.client import ApiClient
 
 JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print one JSON document on stdout, for scripts.")
+    bool,
+    typer.Option(
+        "--json",
+        help="Print one JSON document on stdout, for scripts (errors keep their HTTP status).",
+    ),
 ]
 
 

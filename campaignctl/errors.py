@@ -1,7 +1,8 @@
 """What goes wrong, as one line for stderr: the CLI's only way to report a failure.
 
-A script reading stderr gets ``error: <what> (<HTTP status>)`` and exit code 1, never a
-traceback; the API's JSON error bodies (see services/api/errors.py) supply the what.
+A person reads ``error: <what>`` and exit code 1, never a traceback; the API's JSON
+error bodies (see services/api/errors.py) supply the what. The HTTP status is for
+scripts: it ends the line only under ``--json``, where a caller may branch on it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 class CliError(Exception):
     """A failure the user can act on; shown as one line, exit code 1."""
 
-    def line(self) -> str:
+    def line(self, with_status: bool = False) -> str:
         return one_line(f"error: {self}")
 
 
@@ -24,8 +25,9 @@ class ApiError(CliError):
         super().__init__(message)
         self.status = status
 
-    def line(self) -> str:
-        return one_line(f"error: {self} ({self.status})")
+    def line(self, with_status: bool = False) -> str:
+        suffix = f" ({self.status})" if with_status else ""
+        return one_line(f"error: {self}{suffix}")
 
 
 def one_line(text: str) -> str:
@@ -33,8 +35,14 @@ def one_line(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def api_error(status: int, body: Any, method: str, path: str) -> ApiError:
-    """The error an API answer stands for, worded from its JSON body where there is one."""
+def api_error(
+    status: int, body: Any, method: str, path: str, unauthorised: str | None = None
+) -> ApiError:
+    """The error an API answer stands for, worded from its JSON body where there is one.
+
+    ``unauthorised`` words a 401: only the caller knows where its token came from, and
+    so whether logging in again would help.
+    """
     fields = body if isinstance(body, dict) else {}
     message = fields.get("message") or fields.get("detail")
     if not isinstance(message, str):
@@ -42,7 +50,8 @@ def api_error(status: int, body: Any, method: str, path: str) -> ApiError:
     campaign_id = fields.get("campaignId")
     if status == 401:
         reason = message or "not authenticated"
-        return ApiError(status, f"{reason}: run 'campaignctl login' or set CAMPAIGNCTL_TOKEN")
+        hint = unauthorised or "run 'campaignctl login' or set CAMPAIGNCTL_TOKEN"
+        return ApiError(status, f"{reason}: {hint}")
     if status == 422:
         return ApiError(status, _invalid(fields, message))
     if isinstance(campaign_id, str) and message:
@@ -50,8 +59,8 @@ def api_error(status: int, body: Any, method: str, path: str) -> ApiError:
         return ApiError(
             status, message.replace(f"campaign {campaign_id}", f"campaign '{campaign_id}'", 1)
         )
-    if status == 404:
-        # No campaign id in the body: the route itself is unknown to this API.
+    if status == 404 and (message is None or message == "Not Found"):
+        # Nothing more specific in the body: the route itself is unknown to this API.
         return ApiError(status, f"not found: {method} {path}")
     return ApiError(status, message or f"{method} {path} failed")
 

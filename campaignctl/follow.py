@@ -1,4 +1,8 @@
-"""``campaigns start --follow``: a campaign's progress bar, live, until it is over."""
+"""``campaigns start --follow``: a campaign's progress bar, live, until it is over.
+
+The bar redraws on a clock, not on events: see ticker.py for why a blocking read of
+the event stream once froze it for seconds.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,14 @@ from rich.progress import (
     SpinnerColumn,
     TaskProgressColumn,
     TextColumn,
+    TimeElapsedColumn,
     TimeRemainingColumn,
 )
 
 from campaignctl.client import ApiClient
 from campaignctl.progress import Snapshot, until_over
 from campaignctl.stream import live_snapshots
+from campaignctl.ticker import ticking
 
 
 def follow(client: ApiClient, campaign_id: str, console: Console, show: bool = True) -> Snapshot:
@@ -30,6 +36,7 @@ def follow(client: ApiClient, campaign_id: str, console: Console, show: bool = T
         TaskProgressColumn(),
         TextColumn("{task.fields[rate]:>7.1f} msg/s"),
         TextColumn("sent {task.fields[sent]}  failed {task.fields[failed]}"),
+        TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
         console=console,
@@ -49,5 +56,13 @@ def follow(client: ApiClient, campaign_id: str, console: Console, show: bool = T
                 failed=snapshot.failed,
             )
 
-        with closing(live_snapshots(client, campaign_id)) as snapshots:
-            return until_over(snapshots, draw)
+        # The stream is read by a thread of ticking(); closing the ticker ends it, and
+        # the poller has its own client, closed here, so neither blocks the other.
+        with client.sibling() as poller:
+
+            def poll() -> Snapshot:
+                return Snapshot.from_queue_status(poller.queue_status(campaign_id))
+
+            snapshots = ticking(live_snapshots(client, campaign_id), poll)
+            with closing(snapshots):
+                return until_over(snapshots, draw)

@@ -1,4 +1,5 @@
-"""The ``campaignctl`` command: global options, login, contacts, metrics, campaigns.
+"""The ``campaignctl`` command: global options, login, metrics, and the groups:
+campaigns, contacts, suppressions.
 
 Exit codes: 0 done, 1 an error from the API or on the way to it (one line on stderr),
 2 a usage error (typer's own).
@@ -7,28 +8,15 @@ Exit codes: 0 done, 1 an error from the API or on the way to it (one line on std
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
 
-from campaignctl import campaigns, config, output
+from campaignctl import campaigns, config, contacts, output, suppressions
 from campaignctl.client import ApiClient
 from campaignctl.context import GlobalOptions, JsonOption, client, options, wants_json
 from campaignctl.errors import CliError
-
-
-class CliGroup(TyperGroup):
-    """Turns every CliError a command raises into one stderr line and exit code 1."""
-
-    def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except CliError as error:
-            output.print_error(error.line())
-            raise typer.Exit(1) from None
-
+from campaignctl.groups import CliGroup
 
 app = typer.Typer(
     cls=CliGroup,
@@ -39,9 +27,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-contacts = typer.Typer(help="Your contact book.", no_args_is_help=True)
-app.add_typer(contacts, name="contacts")
 app.add_typer(campaigns.app, name="campaigns")
+app.add_typer(contacts.app, name="contacts")
+app.add_typer(suppressions.app, name="suppressions")
 
 
 @app.callback()
@@ -51,9 +39,13 @@ def main(
         str | None,
         typer.Option(envvar=config.ENV_API_URL, help="The API's base URL; default from login."),
     ] = None,
+    # Not typer's envvar: config.resolve reads CAMPAIGNCTL_TOKEN itself, so that a token
+    # the API refuses is known to come from there (and the hint names it).
     token: Annotated[
         str | None,
-        typer.Option(envvar=config.ENV_TOKEN, help="A bearer token; default from login."),
+        typer.Option(
+            help="A bearer token; default CAMPAIGNCTL_TOKEN, then the one saved by login."
+        ),
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -77,9 +69,11 @@ def login(
     except CliError:
         stored = {}  # login is how a broken file gets replaced
     url = config.resolve(api_url or given.api_url, None, os.environ, stored).api_url
-    # The root --token also carries CAMPAIGNCTL_TOKEN; a stored token is not reused.
-    secret = token or given.token or typer.prompt("Token", hide_input=True)
-    credentials = config.Credentials(url, secret.strip())
+    # A stored token is not reused: login is for checking a new one.
+    from_env = os.environ.get(config.ENV_TOKEN)
+    secret = token or given.token or from_env or typer.prompt("Token", hide_input=True)
+    source = config.FROM_ENV if secret == from_env and not (token or given.token) else config.GIVEN
+    credentials = config.Credentials(url, secret.strip(), source)
     with ApiClient(credentials) as api:
         api.campaigns(page=1, limit=1)  # a 401 here ends the command: nothing is saved
     try:
@@ -90,23 +84,6 @@ def login(
         output.print_json({"apiUrl": credentials.api_url, "configFile": str(path)})
     else:
         output.stdout.print(f"Logged in to {credentials.api_url}; saved in {path}.")
-
-
-@contacts.command("import")
-def import_contacts(
-    ctx: typer.Context,
-    csv_file: Annotated[
-        Path, typer.Argument(help="CSV with a header row naming 'phone'.", show_default=False)
-    ],
-    json_output: JsonOption = False,
-) -> None:
-    """Import contacts from a CSV: 'phone', optional 'name', other columns become vars."""
-    with client(ctx) as api:
-        report = api.import_contacts(csv_file)
-    if wants_json(ctx, json_output):
-        output.print_json(report)
-    else:
-        output.stdout.print(output.import_table(report))
 
 
 @app.command()

@@ -10,9 +10,11 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from campaignctl.formatting import count, local_time, short_id
 from campaignctl.progress import Snapshot
 
 # No markup: names, messages and paths are the user's text, and "[b]" in one is not a style.
@@ -58,27 +60,62 @@ def campaign_table(campaign: Mapping[str, Any], title: str = "Campaign") -> Tabl
             ("Priority", campaign["priority"]),
             ("Contacts", campaign["totalContacts"]),
             ("Message", _message(campaign["message"])),
-            ("Created", campaign.get("createdAt")),
-            ("Scheduled", campaign.get("scheduledAt")),
-            ("Started", campaign.get("startedAt")),
-            ("Finished", campaign.get("finishedAt")),
+            ("Created", local_time(campaign.get("createdAt"))),
+            ("Scheduled", local_time(campaign.get("scheduledAt"))),
+            ("Expires", local_time(campaign.get("expiresAt"))),
+            ("Started", local_time(campaign.get("startedAt"))),
+            ("Finished", local_time(campaign.get("finishedAt"))),
+            ("From", campaign.get("fromNumber") or campaign.get("messagingServiceSid")),
+            ("Send window", _window(campaign.get("sendWindow"))),
         ],
     )
 
 
-def campaigns_table(listing: Mapping[str, Any]) -> Table:
+def _window(window: Mapping[str, Any] | None) -> str | None:
+    if not window:
+        return None
+    return f"{window['start']}-{window['end']} ({window.get('timezone', 'UTC')} by default)"
+
+
+def campaigns_table(
+    listing: Mapping[str, Any], statuses: Mapping[str, Mapping[str, Any]] | None = None
+) -> Table:
+    """One row a campaign: the short id any command accepts, counts from its queue status
+    (``statuses`` by id; "-" where there is none) and times in the local zone."""
     shown = len(listing["campaigns"])
-    table = Table(title=f"Campaigns ({shown} of {listing['total']}, page {listing['page']})")
-    for column in ("ID", "Name", "Status", "Priority", "Contacts", "Created"):
-        table.add_column(column, overflow="fold")
+    table = Table(
+        title=f"Campaigns ({shown} of {listing['total']}, page {listing['page']})",
+        title_justify="left",
+        # Nine columns: lines only under the header leave the values the width.
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    # An id never wraps (half an id cannot be copied); in a narrow terminal a time
+    # breaks between its date and its hour, and a name folds.
+    table.add_column("ID", no_wrap=True, min_width=8)
+    table.add_column("Name", overflow="fold", min_width=4)
+    table.add_column("Status", no_wrap=True)
+    for column in ("Total", "Sent", "Failed", "Cancelled"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("Created", min_width=10)
+    table.add_column("Finished", min_width=10)
     for campaign in listing["campaigns"]:
+        status = (statuses or {}).get(campaign["id"])
+        account = (status or {}).get("account") or {}
+        metrics = (status or {}).get("metrics") or {}
+        # A stopped campaign's record may lack its finish time; its queue status has it.
+        finished = campaign.get("finishedAt") or metrics.get("finishedAt")
         table.add_row(
-            campaign["id"],
+            short_id(campaign["id"]),
             campaign.get("name") or "-",
             campaign["status"],
-            campaign["priority"],
-            str(campaign["totalContacts"]),
-            campaign.get("createdAt") or "-",
+            count(campaign["totalContacts"]),
+            count(account.get("succeeded")),
+            count(account.get("failed")),
+            count(metrics.get("cancelled")),
+            local_time(campaign.get("createdAt")),
+            local_time(finished),
         )
     return table
 

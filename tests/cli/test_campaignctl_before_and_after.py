@@ -5,6 +5,7 @@ and retry-failed offered with its count and asked before it sends."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,11 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {"XDG_CONFIG_HOME": str(tmp_path / "config"), "COLUMNS": "160", "PATH": "/usr/bin:/bin"}
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "COLUMNS": "160", "PATH": "/usr/bin:/bin"}
+    # The console script imports campaignctl from where the tests run it (a worktree too).
+    if "PYTHONPATH" in os.environ:
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return env
 
 
 def test_preview_test_send_clone_delete(make_system, sandbox_admin, env) -> None:

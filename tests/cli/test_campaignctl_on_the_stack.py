@@ -120,19 +120,24 @@ def test_create_start_follow_status_and_errors(system, cli_env, tmp_path: Path) 
     assert f"{CONTACTS} recipients written" in csv_run.stdout
     assert len(exported.read_text().splitlines()) == CONTACTS + 1
 
-    # The API's errors: one line each, exit code 1.
+    # The API's errors: one line each, exit code 1; the HTTP status only under --json.
     unknown = one_error_line(campaignctl("campaigns", "status", "no-such-id", env=cli_env))
-    assert unknown == "error: campaign 'no-such-id' not found (404)"
+    assert unknown == "error: campaign 'no-such-id' not found"
+    for_scripts = campaignctl("campaigns", "status", "no-such-id", "--json", env=cli_env)
+    assert one_error_line(for_scripts) == "error: campaign 'no-such-id' not found (404)"
     conflict = one_error_line(campaignctl("campaigns", "pause", campaign["id"], env=cli_env))
-    assert conflict == f"error: campaign '{campaign['id']}': cannot pause: it is completed (409)"
+    assert conflict == f"error: campaign '{campaign['id']}': cannot pause: it is completed"
+    # A token given on the command line and refused: check it, logging in would not help.
     bad_token = one_error_line(campaignctl("--token", "wrong", "campaigns", "list", env=cli_env))
-    assert bad_token.startswith("error: missing or invalid bearer token") and "(401)" in bad_token
+    assert bad_token.startswith("error: missing or invalid bearer token")
+    assert f"the server at {system.api_url} refused the token just given" in bad_token
+    assert "login" not in bad_token and "401" not in bad_token
     past = campaignctl(
         "campaigns", "create", "--name", "late", "--message", "hi", "--contact", "x",
         "--schedule", "2001-01-01T00:00:00Z", env=cli_env,
     )  # fmt: skip
     assert one_error_line(past).startswith("error: invalid scheduledAt: ")
-    assert one_error_line(past).endswith("(422)")
+    assert "422" not in one_error_line(past)
     # A usage error is typer's: exit code 2.
     assert campaignctl("campaigns", "start", env=cli_env).returncode == 2
 
@@ -169,7 +174,8 @@ def test_pause_resume_follow_and_the_tables(system, cli_env, tmp_path: Path) -> 
     for args in (["campaigns", "list"], ["campaigns", "status", campaign_id], ["metrics"]):
         shown = campaignctl(*args, env=cli_env)
         assert (shown.returncode, shown.stderr) == (0, ""), args
-    assert campaign_id in campaignctl("campaigns", "list", env=cli_env).stdout
+    # The list shows the id's first characters, which every command takes too.
+    assert campaign_id[:8] in campaignctl("campaigns", "list", env=cli_env).stdout
     metrics = json.loads(campaignctl("metrics", "--json", env=cli_env).stdout)
     assert metrics["metrics"]["campaignQueue"]["completed"] == 1
     assert isinstance(metrics["alerts"], list)

@@ -39,7 +39,9 @@ def test_an_error_status_becomes_an_api_error() -> None:
     body = {"detail": "campaign c not found", "message": "campaign c not found", "campaignId": "c"}
     with fake_api(lambda _: httpx.Response(404, json=body)) as api, pytest.raises(ApiError) as info:
         api.campaign("c")
-    assert info.value.line() == "error: campaign 'c' not found (404)"
+    # The status is for scripts: a person reads the words, --json adds the number.
+    assert info.value.line() == "error: campaign 'c' not found"
+    assert info.value.line(with_status=True) == "error: campaign 'c' not found (404)"
 
 
 def test_an_api_without_the_event_stream_is_told_apart_from_an_unknown_campaign() -> None:
@@ -117,3 +119,11 @@ def test_login_saves_nothing_when_the_api_cannot_be_reached(runner: CliRunner, t
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1].startswith("error: cannot reach the API")
     assert not (tmp_path / "campaignctl").exists()
+
+
+def test_flags_are_shown_as_flags_in_help(runner: CliRunner) -> None:
+    for args in (["--help"], ["campaigns", "list", "--help"], ["campaigns", "create", "--help"],
+                 ["suppressions", "remove", "--help"]):  # fmt: skip
+        shown = runner.invoke(app, args, env={"COLUMNS": "160"})
+        assert shown.exit_code == 0, shown.output
+        assert "--json" in shown.output and "<bool>" not in shown.output, args

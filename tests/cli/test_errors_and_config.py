@@ -12,7 +12,7 @@ from campaignctl.errors import CliError, api_error, one_line
 
 
 def line(status: int, body: object, method: str = "GET", path: str = "/api/x") -> str:
-    return api_error(status, body, method, path).line()
+    return api_error(status, body, method, path).line(with_status=True)
 
 
 def test_not_found_names_the_campaign_quoted() -> None:
