@@ -15,6 +15,7 @@ from campaignctl.context import JsonOption, client, wants_json
 from campaignctl.create import create
 from campaignctl.errors import CliError
 from campaignctl.follow import follow
+from campaignctl.formatting import duration
 from campaignctl.groups import FlagHelpGroup
 from campaignctl.ids import resolve_id
 from campaignctl.progress import Snapshot
@@ -60,7 +61,7 @@ def start(
         return
     output.stdout.print(
         f"{started['message']}: {started['estimatedContacts']} contacts, "
-        f"about {started['estimatedTime'] / 1000:.1f} s. "
+        f"about {duration(started['estimatedTime'])} to send. "
         f"Follow it with: campaignctl campaigns status {campaign_id} --follow"
     )
 

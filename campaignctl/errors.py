@@ -66,12 +66,15 @@ def api_error(
 
 
 def _invalid(fields: dict[str, Any], message: str | None) -> str:
-    """422: name the field. The API puts it in ``field`` and the reason in ``detail``."""
+    """422: the API's own words for the first problem ("Schedule must be in the future",
+    rows counted from 1); an older API's field path and pydantic reason otherwise."""
     field = fields.get("field")
     detail = fields.get("detail")
-    reason = None
-    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
-        reason = detail[0].get("msg")
+    first = detail[0] if isinstance(detail, list) and detail and isinstance(detail[0], dict) else {}
+    if isinstance(first.get("text"), str):
+        more = len(detail) - 1
+        return first["text"] + (f" (and {more} more)" if more else "")
+    reason = first.get("msg")
     if isinstance(field, str) and isinstance(reason, str):
         return f"invalid {field}: {reason}"
     return f"invalid request: {message or 'the API refused the values'}"

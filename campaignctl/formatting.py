@@ -33,3 +33,17 @@ def local_time(value: str | None, zone: tzinfo | None = None) -> str:
 
 def count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
+
+
+def duration(milliseconds: float) -> str:
+    """How long, as a person says it: ``850 ms``, ``12 s``, ``4 min 10 s``, ``2 h 5 min``."""
+    if milliseconds < 1_000:
+        return f"{milliseconds:.0f} ms"
+    seconds = round(milliseconds / 1_000)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"

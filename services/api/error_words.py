@@ -33,6 +33,11 @@ FIELD_NAMES = {
     "file": "File",
     "search": "Search",
 }
+# What a value of a fixed form looks like, for "is not in the expected form".
+FORMS = {
+    "contentSid": "HX followed by 32 hex digits",
+    "messagingServiceSid": "MG followed by 32 hex digits",
+}
 # Where pydantic names the branch of a union or the request part, not a field.
 _NOT_FIELDS = {"body", "query", "path", "header", "str", "function-after"}
 # Words that make a predicate of their own: "Name is required", but "Phone: not a valid
@@ -63,7 +68,9 @@ def problem_words(problem: dict[str, Any]) -> str:
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         return msg.replace("Input should be ", "must be ", 1)
     if kind == "string_pattern_mismatch":
-        return "is not in the expected form"
+        names = [part for part in problem.get("loc") or () if isinstance(part, str)]
+        form = FORMS.get(names[-1]) if names else None
+        return f"is not in the expected form ({form})" if form else "is not in the expected form"
     text = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     return text[:1].lower() + text[1:] if text else "is not valid"
 
@@ -84,7 +91,7 @@ def field_words(loc: Sequence[str | int]) -> str:
             words[-1:] = [f"variable {{{{{part}}}}}"]
         else:
             name = FIELD_NAMES.get(part) or re.sub(r"(?<=[a-z])(?=[A-Z])", " ", part).lower()
-            words.append(name.lower() if words else name)
+            words.append(name[:1].lower() + name[1:] if words else name)
     text = ", ".join(words)
     return text[:1].upper() + text[1:] if text else "The request"
 

@@ -136,7 +136,7 @@ def test_create_start_follow_status_and_errors(system, cli_env, tmp_path: Path) 
         "campaigns", "create", "--name", "late", "--message", "hi", "--contact", "x",
         "--schedule", "2001-01-01T00:00:00Z", env=cli_env,
     )  # fmt: skip
-    assert one_error_line(past).startswith("error: invalid scheduledAt: ")
+    assert one_error_line(past).startswith("error: Schedule ")
     assert "422" not in one_error_line(past)
     # A usage error is typer's: exit code 2.
     assert campaignctl("campaigns", "start", env=cli_env).returncode == 2

@@ -36,7 +36,22 @@ def test_conflict_says_why() -> None:
     assert line(409, body) == "error: campaign 'c1': cannot pause: it is completed (409)"
 
 
-def test_validation_error_names_the_field() -> None:
+def test_validation_error_is_the_apis_own_words() -> None:
+    body = {
+        "message": "Schedule must be in the future",
+        "field": "scheduledAt",
+        "detail": [
+            {"type": "value_error", "loc": ["body", "scheduledAt"],
+             "msg": "Value error, must be in the future", "words": "must be in the future",
+             "text": "Schedule must be in the future"},
+            {"type": "missing", "loc": ["body", "name"], "msg": "Field required",
+             "words": "is required", "text": "Name is required"},
+        ],
+    }  # fmt: skip
+    assert line(422, body) == "error: Schedule must be in the future (and 1 more) (422)"
+
+
+def test_validation_error_of_an_older_api_names_the_field() -> None:
     body = {
         "message": "scheduledAt: Value error, must be in the future",
         "field": "scheduledAt",

@@ -9,7 +9,7 @@ from datetime import timedelta, timezone
 import pytest
 from rich.console import Console
 
-from campaignctl.formatting import local_time, short_id
+from campaignctl.formatting import duration, local_time, short_id
 from campaignctl.output import campaigns_table
 from campaignctl.when import parse_moment, parse_window
 
@@ -89,3 +89,11 @@ def test_the_campaigns_table_is_readable_even_when_narrow() -> None:
 def test_a_campaign_without_counts_shows_dashes() -> None:
     text = _rendered(campaigns_table(_listing(status="draft")), 160)
     assert "draft" in text and " - " in text
+
+
+@pytest.mark.parametrize(
+    ("milliseconds", "said"),
+    [(850, "850 ms"), (12_400, "12 s"), (250_000, "4 min 10 s"), (7_500_000, "2 h 5 min")],
+)
+def test_a_duration_reads_as_a_person_says_it(milliseconds: int, said: str) -> None:
+    assert duration(milliseconds) == said
