@@ -93,7 +93,9 @@ def field_words(loc: Sequence[str | int]) -> str:
             name = FIELD_NAMES.get(part) or re.sub(r"(?<=[a-z])(?=[A-Z])", " ", part).lower()
             words.append(name[:1].lower() + name[1:] if words else name)
     text = ", ".join(words)
-    return text[:1].upper() + text[1:] if text else "The request"
+    if not text:
+        return "The request body" if list(loc)[:1] == ["body"] else "The request"
+    return text[:1].upper() + text[1:]
 
 
 def joined(subject: str, words: str) -> str:
