@@ -60,7 +60,7 @@ def docs_router(app: FastAPI) -> APIRouter:
     title = app.title
     router = APIRouter(include_in_schema=False)
 
-    @router.get("/docs")
+    @router.api_route("/docs", methods=["GET", "HEAD"])
     async def swagger_ui() -> HTMLResponse:
         return _with_policy(
             get_swagger_ui_html(
@@ -74,7 +74,7 @@ def docs_router(app: FastAPI) -> APIRouter:
             )
         )
 
-    @router.get("/redoc")
+    @router.api_route("/redoc", methods=["GET", "HEAD"])
     async def redoc() -> HTMLResponse:
         return _with_policy(
             get_redoc_html(

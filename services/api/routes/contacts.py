@@ -24,8 +24,16 @@ from services.api.schemas.contacts import (
     RowErrorPublic,
 )
 from services.api.schemas.errors import errors
+from services.api.schemas.examples import REQUESTS
 
 router = APIRouter(prefix="/api/contacts", tags=["contacts"], responses=errors(401, 422))
+CONTACTS_BODY = {
+    "one": {"summary": "One contact", "value": REQUESTS["ContactCreate"]},
+    "several": {
+        "summary": "Several contacts",
+        "value": [REQUESTS["ContactCreate"], {"phone": "+34611001001", "name": "Luis"}],
+    },
+}
 # Parsing this many phones or more would hold up every other request: a worker thread.
 OFF_LOOP_FROM = 500
 
@@ -45,7 +53,7 @@ def public_contact(contact: Contact) -> ContactPublic:
 async def add_contacts(
     body: Annotated[
         ContactCreate | Annotated[list[ContactCreate], Field(max_length=MAX_AUDIENCE_ITEMS)],
-        Body(),
+        Body(openapi_examples=CONTACTS_BODY),
     ],
     user: CurrentUser,
     store: ContactStoreDep,

@@ -34,14 +34,14 @@ EXAMPLES: dict[int, dict[str, Any]] = {
     },
     403: {"detail": "admin role required", "message": "admin role required"},
     404: {
-        "detail": "campaign 9f1c2e4b not found",
-        "message": "campaign 9f1c2e4b not found",
-        "campaignId": "9f1c2e4b",
+        "detail": "campaign 0b6f5a2e-3c1d-4e8f-9a7b-2d4c6e8f0a1b not found",
+        "message": "campaign 0b6f5a2e-3c1d-4e8f-9a7b-2d4c6e8f0a1b not found",
+        "campaignId": "0b6f5a2e-3c1d-4e8f-9a7b-2d4c6e8f0a1b",
     },
     409: {
-        "detail": "campaign 9f1c2e4b: cannot pause: it is completed",
-        "message": "campaign 9f1c2e4b: cannot pause: it is completed",
-        "campaignId": "9f1c2e4b",
+        "detail": "campaign 0b6f5a2e-3c1d-4e8f-9a7b-2d4c6e8f0a1b: cannot pause: it is completed",
+        "message": "campaign 0b6f5a2e-3c1d-4e8f-9a7b-2d4c6e8f0a1b: cannot pause: it is completed",
+        "campaignId": "0b6f5a2e-3c1d-4e8f-9a7b-2d4c6e8f0a1b",
         "status": "completed",
     },
     413: {
