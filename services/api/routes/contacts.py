@@ -23,7 +23,7 @@ from services.api.schemas.contacts import (
     ImportPublic,
     RowErrorPublic,
 )
-from services.api.schemas.errors import errors
+from services.api.schemas.errors import LIST_NOT_FOUND, errors
 from services.api.schemas.examples import REQUESTS
 
 router = APIRouter(prefix="/api/contacts", tags=["contacts"], responses=errors(401, 422))
@@ -108,6 +108,7 @@ async def add_contacts(
         413,
         d404="`listId` names no list of yours.",
         d413="The file is larger than API_MAX_IMPORT_BYTES; `limitBytes` says the cap.",
+        examples={404: LIST_NOT_FOUND},
     ),
 )
 async def import_contacts_csv(

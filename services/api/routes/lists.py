@@ -12,7 +12,7 @@ from services.api.errors import InvalidInput, ListMemberNotFound, ListNameTaken,
 from services.api.lists_store import ContactList
 from services.api.paging import Page, paging
 from services.api.routes.contacts import public_contact
-from services.api.schemas.errors import errors
+from services.api.schemas.errors import LIST_NOT_FOUND, errors
 from services.api.schemas.lists import (
     ListCreate,
     ListPublic,
@@ -23,7 +23,7 @@ from services.api.schemas.lists import (
 )
 
 router = APIRouter(prefix="/api/lists", tags=["lists"], responses=errors(401, 422))
-NOT_FOUND = errors(404, d404="No list of yours has this id.")
+NOT_FOUND = errors(404, d404="No list of yours has this id.", examples={404: LIST_NOT_FOUND})
 
 
 def _public(found: ContactList) -> ListPublic:
@@ -116,7 +116,11 @@ async def add_members(
     "/{list_id}/members/{contact_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=errors(404, d404="No list of yours has this id, or not this contact."),
+    responses=errors(
+        404,
+        d404="No list of yours has this id, or not this contact.",
+        examples={404: LIST_NOT_FOUND},
+    ),
 )
 async def remove_member(
     list_id: str, contact_id: str, user: CurrentUser, lists: ListStoreDep

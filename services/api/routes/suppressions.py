@@ -27,6 +27,9 @@ from services.api.schemas.suppressions import (
 )
 from shared.store.suppressions import INBOUND_STOP, Suppression
 
+NOT_SUPPRESSED = {
+    404: {"detail": "+34611001000 is not suppressed", "message": "+34611001000 is not suppressed"}
+}
 router = APIRouter(prefix="/api/suppressions", tags=["suppressions"], responses=errors(401, 422))
 
 
@@ -55,7 +58,7 @@ async def suppression_audit(
 @router.get(
     "/{phone}",
     response_model=SuppressionPublic,
-    responses=errors(404, d404="The number is not suppressed."),
+    responses=errors(404, d404="The number is not suppressed.", examples=NOT_SUPPRESSED),
 )
 async def get_suppression(
     phone: str, user: CurrentUser, store: SuppressionStoreDep, settings: SettingsDep
@@ -103,6 +106,7 @@ async def add_suppression(
             404,
             409,
             d404="The number is not suppressed.",
+            examples=NOT_SUPPRESSED,
             d409="The recipient opted out (inbound_stop): only their START lifts it.",
         ),
     },

@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, status
 
 from services.api.auth import StaticTokenNotRevocable, TokenNotFound
 from services.api.deps import ADMINS_ONLY, AdminUser, TokenRegistryDep
-from services.api.schemas.errors import errors
+from services.api.schemas.errors import errors, not_found
 from services.api.schemas.tokens import TokenPublic, TokensPublic
 
 router = APIRouter(prefix="/api/tokens", tags=["tokens"], responses=errors(401))
@@ -32,7 +32,11 @@ async def list_tokens(admin: AdminUser, registry: TokenRegistryDep) -> TokensPub
     responses={
         **ADMINS_ONLY,
         **errors(422),
-        **errors(404, d404="No issued token has this id."),
+        **errors(
+            404,
+            d404="No issued token has this id.",
+            examples={404: not_found("token 4f1c9a0e")},
+        ),
         **errors(409, d409="A static token (from API_TOKENS): remove it there."),
     },
 )

@@ -87,14 +87,26 @@ class ErrorBody(ApiModel):
 ResponsesDoc = dict[int | str, dict[str, Any]]
 
 
-def errors(*codes: int, **descriptions: str) -> ResponsesDoc:
+def not_found(what: str, **ids: str) -> dict[str, Any]:
+    """A 404's body, as the handler of ``what`` writes it: ``not_found("list x", listId="x")``."""
+    return {"detail": f"{what} not found", "message": f"{what} not found", **ids}
+
+
+LIST_NOT_FOUND = not_found("list ls_0a1b2c3d4e5f60718293", listId="ls_0a1b2c3d4e5f60718293")
+
+
+def errors(
+    *codes: int, examples: dict[int, dict[str, Any]] | None = None, **descriptions: str
+) -> ResponsesDoc:
     """The ``responses=`` of a route or router for ``codes``; ``descriptions`` (``d404=``)
-    word a code for that route."""
+    word a code for that route, ``examples`` show its own body for one."""
     return {
         code: {
             "model": ErrorBody,
             "description": descriptions.get(f"d{code}", DESCRIPTIONS[code]),
-            "content": {"application/json": {"example": EXAMPLES[code]}},
+            "content": {
+                "application/json": {"example": (examples or {}).get(code, EXAMPLES[code])}
+            },
         }
         for code in codes
     }
