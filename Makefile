@@ -56,7 +56,7 @@ format: $(STAMP) ## ruff: fix what can be fixed
 schemas: $(STAMP) ## rewrite the events' JSON Schemas in docs/events
 	$(PY) -m shared.events.schemas docs/events
 
-vendor: $(STAMP) ## fetch the page's vendored uPlot through npm, check its pinned sha256, rewrite static/vendor
+vendor: $(STAMP) ## fetch the vendored uPlot, Swagger UI and ReDoc through npm, check their pinned sha256, rewrite static/vendor
 	$(PY) -m devstack.vendor
 
 LOCK_VENV := .cache/lock-venv

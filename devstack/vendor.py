@@ -1,7 +1,9 @@
-"""Third-party browser code the web page serves, vendored: `make vendor`.
+"""Third-party browser code the api serves, vendored: `make vendor`.
 
-The page loads nothing from another origin (its Content-Security-Policy says so) and a
-clean clone must serve it without a network, so the files are committed under
+uPlot draws the web page's rate chart; Swagger UI and ReDoc draw the API's documentation
+at /docs and /redoc. Neither the page nor the documentation loads anything from another
+origin (their Content-Security-Policy says so), and a clean clone must serve them
+without a network, even offline, so the files are committed under
 services/api/web/static/vendor/. This fetches them again through npm, the ordinary
 client, from a package pinned to an exact version, and refuses a tarball whose
 sha256 is not the pinned one: a republished or tampered package fails loudly
@@ -63,7 +65,62 @@ UPLOT = VendoredPackage(
     },
     folder="uplot",
 )
-PACKAGES = (UPLOT,)
+# The API's own documentation pages, /docs and /redoc, run these (services/api/openapi_docs.py).
+# Apache-2.0 asks for its NOTICE to travel with the code; the .LICENSE.txt files name the
+# licences of what each bundle bundles.
+SWAGGER_UI = VendoredPackage(
+    name="swagger-ui-dist",
+    version="5.35.0",
+    tarball_sha256="1b8e891893404ea4c3558b6a87e2a3e494e7eedba41168c2ece5800a391a6ea6",
+    files={
+        "package/swagger-ui-bundle.js": (
+            "swagger-ui-bundle.js",
+            "e6a898692f2d768e807c3ba4626068a69a2c5dd960dd6c76f3e4d3a3de180af2",
+        ),
+        "package/swagger-ui-bundle.js.LICENSE.txt": (
+            "swagger-ui-bundle.js.LICENSE.txt",
+            "37eb6e7e59aed57b2c1acf076574b818ea07b74265717e0bd67b59e0baf9abbb",
+        ),
+        "package/swagger-ui.css": (
+            "swagger-ui.css",
+            "5ed08757e53da3e026d6cbecc61fe5d43585c9560b302d534ad56692519a273d",
+        ),
+        "package/favicon-32x32.png": (
+            "favicon-32x32.png",
+            "3ed612f41e050ca5e7000cad6f1cbe7e7da39f65fca99c02e99e6591056e5837",
+        ),
+        "package/LICENSE": (
+            "LICENSE",
+            "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30",
+        ),
+        "package/NOTICE": (
+            "NOTICE",
+            "0d20d1adef18aee3f40dd258172155521ce702ac445cb5f7b7d60ed32dad2fb2",
+        ),
+    },
+    folder="swagger-ui",
+)
+REDOC = VendoredPackage(
+    name="redoc",
+    version="2.5.4",
+    tarball_sha256="44922df4d0eb45c1b066c09ec251e6bd9bd7ded16bc69e87613337b9d911a56e",
+    files={
+        "package/bundles/redoc.standalone.js": (
+            "redoc.standalone.js",
+            "dcaf76612bc4a3fbcc923a8966dee2f6146a5f32e5ce1b6f02dd60cbbf89500b",
+        ),
+        "package/bundles/redoc.standalone.js.LICENSE.txt": (
+            "redoc.standalone.js.LICENSE.txt",
+            "eed602ec32e00b2b9df1984fbcc26a687b1b3193ec01961389c4b8439e6edf73",
+        ),
+        "package/LICENSE": (
+            "LICENSE",
+            "d3026d549cf68ab7355bcfa85877bf8f845b3334a7efbfdc63936432fb34ff0e",
+        ),
+    },
+    folder="redoc",
+)
+PACKAGES = (UPLOT, SWAGGER_UI, REDOC)
 
 
 class VendorError(Exception):

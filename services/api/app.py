@@ -33,6 +33,7 @@ from services.api.drafts import CampaignDrafts
 from services.api.errors import install_error_handlers
 from services.api.lag import ConsumerLagMonitor
 from services.api.lists_store import ListStore
+from services.api.openapi_docs import docs_router
 from services.api.preview import CampaignPreviewer
 from services.api.publisher import CampaignEventPublisher
 from services.api.redis_moves import move_records_from_redis
@@ -198,6 +199,9 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
         version="0.1.0",
         summary="WhatsApp campaigns through Twilio on Kafka.",
         lifespan=lifespan,
+        # FastAPI's own pages load from a CDN; openapi_docs serves them from this origin.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.add_middleware(
@@ -221,6 +225,7 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
     app.include_router(suppressions.router)
     app.include_router(tokens.router)
     app.include_router(webhooks.router)
+    app.include_router(docs_router(app))
     return app
 
 

@@ -9,7 +9,7 @@ under 200 polling clients showed as a tenth of the api's time and in its latency
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -23,6 +23,7 @@ from services.api.dashboard import DashboardService
 from services.api.drafts import CampaignDrafts
 from services.api.lists_store import ListStore
 from services.api.preview import CampaignPreviewer
+from services.api.schemas.errors import errors
 from services.api.settings import ApiSettings
 from services.api.test_send import TestSender
 from shared.redis import Keys
@@ -87,7 +88,7 @@ async def get_admin_user(user: CurrentUser) -> User:
 
 AdminUser = Annotated[User, Depends(get_admin_user)]
 # The OpenAPI ``responses`` of a route that takes an AdminUser.
-ADMINS_ONLY: dict[int | str, dict[str, Any]] = {403: {"description": "Admins only."}}
+ADMINS_ONLY = errors(403, d403="Admins only: the token lacks the admin role.")
 
 
 async def get_contact_store(request: Request) -> ContactStore:

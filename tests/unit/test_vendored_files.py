@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from devstack.paths import REPO_ROOT
-from devstack.vendor import PACKAGES, UPLOT, VENDOR_DIR, VendorError, extract
+from devstack.vendor import (
+    PACKAGES,
+    REDOC,
+    SWAGGER_UI,
+    UPLOT,
+    VENDOR_DIR,
+    VendorError,
+    extract,
+)
 from services.api.routes.web import WEB_DIR
 
 
@@ -28,10 +36,15 @@ def test_each_vendored_file_matches_its_pinned_sha256(package) -> None:
     assert sorted(p.name for p in folder.iterdir()) == sorted(n for n, _ in package.files.values())
 
 
-def test_the_version_is_exact_and_the_license_comes_along() -> None:
-    assert re.fullmatch(r"\d+\.\d+\.\d+", UPLOT.version)
-    assert "LICENSE" in {name for name, _ in UPLOT.files.values()}
-    assert "MIT" in (VENDOR_DIR / "uplot" / "LICENSE").read_text()
+@pytest.mark.parametrize(
+    ("package", "license_says"),
+    [(UPLOT, "MIT"), (SWAGGER_UI, "Apache License"), (REDOC, "MIT")],
+    ids=lambda value: getattr(value, "spec", value),
+)
+def test_the_version_is_exact_and_the_license_comes_along(package, license_says) -> None:
+    assert re.fullmatch(r"\d+\.\d+\.\d+", package.version)
+    assert "LICENSE" in {name for name, _ in package.files.values()}
+    assert license_says in (VENDOR_DIR / package.folder / "LICENSE").read_text()
 
 
 def tarball(path: Path, members: dict[str, bytes]) -> Path:

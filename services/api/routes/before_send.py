@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, status
 
@@ -19,17 +19,13 @@ from services.api.schemas.before_send import (
     TestSendCreate,
     TestSendPublic,
 )
+from services.api.schemas.errors import errors
 from services.api.test_send import queued_message
 
-router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
+router = APIRouter(prefix="/api/campaigns", tags=["campaigns"], responses=errors(401))
 
-INVALID: dict[int | str, dict[str, Any]] = {
-    422: {"description": "The body is not valid: `field` names what is wrong."},
-}
-NOT_YOURS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No campaign of yours has this id."},
-    **INVALID,
-}
+INVALID = errors(413, 422, d422="The body is not valid: `field` names what is wrong.")
+NOT_YOURS = {**errors(404, d404="No campaign of yours has this id."), **INVALID}
 
 
 @router.post("/preview", response_model=CampaignPreviewPublic, responses=INVALID)

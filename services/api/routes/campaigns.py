@@ -23,12 +23,19 @@ from services.api.schemas.campaigns import (
     StatusChangePublic,
     StatusHistoryPublic,
 )
+from services.api.schemas.errors import errors
 from shared.store.campaigns import CampaignRecord
 
-router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
+router = APIRouter(prefix="/api/campaigns", tags=["campaigns"], responses=errors(401, 422))
+NOT_YOURS = errors(404, d404="No campaign of yours has this id.")
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=CampaignCreatedPublic)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CampaignCreatedPublic,
+    responses=errors(413),
+)
 async def create_campaign(
     body: CampaignCreate, user: CurrentUser, creator: CampaignCreatorDep
 ) -> JSONResponse:
@@ -67,7 +74,7 @@ async def list_campaigns(
     )
 
 
-@router.get("/{campaign_id}", response_model=CampaignPublic)
+@router.get("/{campaign_id}", response_model=CampaignPublic, responses=NOT_YOURS)
 async def get_campaign(
     campaign_id: str, user: CurrentUser, reader: CampaignReaderDep
 ) -> CampaignPublic:
@@ -75,7 +82,9 @@ async def get_campaign(
     return CampaignPublic.from_record(await reader.get(user, campaign_id))
 
 
-@router.get("/{campaign_id}/status-history", response_model=StatusHistoryPublic)
+@router.get(
+    "/{campaign_id}/status-history", response_model=StatusHistoryPublic, responses=NOT_YOURS
+)
 async def status_history(
     campaign_id: str, user: CurrentUser, reader: CampaignReaderDep
 ) -> StatusHistoryPublic:
@@ -90,7 +99,11 @@ async def status_history(
     )
 
 
-@router.post("/{campaign_id}/start", response_model=CampaignStartPublic)
+@router.post(
+    "/{campaign_id}/start",
+    response_model=CampaignStartPublic,
+    responses={**NOT_YOURS, **errors(409, d409="Not a draft or scheduled campaign.")},
+)
 async def start_campaign(
     campaign_id: str, user: CurrentUser, service: CampaignServiceDep
 ) -> CampaignStartPublic:
@@ -103,7 +116,11 @@ async def start_campaign(
     return _queued("Campaign queued for sending", record, estimated_ms)
 
 
-@router.post("/{campaign_id}/retry-failed", response_model=CampaignStartPublic)
+@router.post(
+    "/{campaign_id}/retry-failed",
+    response_model=CampaignStartPublic,
+    responses={**NOT_YOURS, **errors(409, d409="Not finished, or nothing to retry.")},
+)
 async def retry_failed(
     campaign_id: str, user: CurrentUser, service: CampaignServiceDep
 ) -> CampaignStartPublic:

@@ -23,8 +23,17 @@ from services.api.schemas.contacts import (
     ImportPublic,
     RowErrorPublic,
 )
+from services.api.schemas.errors import LIST_NOT_FOUND, errors
+from services.api.schemas.examples import REQUESTS
 
-router = APIRouter(prefix="/api/contacts", tags=["contacts"])
+router = APIRouter(prefix="/api/contacts", tags=["contacts"], responses=errors(401, 422))
+CONTACTS_BODY = {
+    "one": {"summary": "One contact", "value": REQUESTS["ContactCreate"]},
+    "several": {
+        "summary": "Several contacts",
+        "value": [REQUESTS["ContactCreate"], {"phone": "+34611001001", "name": "Luis"}],
+    },
+}
 # Parsing this many phones or more would hold up every other request: a worker thread.
 OFF_LOOP_FROM = 500
 
@@ -35,11 +44,16 @@ def public_contact(contact: Contact) -> ContactPublic:
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ContactsCreatedPublic)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ContactsCreatedPublic,
+    responses=errors(413),
+)
 async def add_contacts(
     body: Annotated[
         ContactCreate | Annotated[list[ContactCreate], Field(max_length=MAX_AUDIENCE_ITEMS)],
-        Body(),
+        Body(openapi_examples=CONTACTS_BODY),
     ],
     user: CurrentUser,
     store: ContactStoreDep,
@@ -89,7 +103,13 @@ async def add_contacts(
 @router.post(
     "/import",
     response_model=ImportPublic,
-    responses={404: {"description": "`listId` names no list of yours."}},
+    responses=errors(
+        404,
+        413,
+        d404="`listId` names no list of yours.",
+        d413="The file is larger than API_MAX_IMPORT_BYTES; `limitBytes` says the cap.",
+        examples={404: LIST_NOT_FOUND},
+    ),
 )
 async def import_contacts_csv(
     file: Annotated[UploadFile, File(description="CSV with a header row naming `phone`.")],

@@ -6,12 +6,19 @@ from fastapi import APIRouter
 
 from services.api.deps import CampaignReaderDep, CampaignServiceDep, CurrentUser
 from services.api.schemas.campaigns import ControlPublic
+from services.api.schemas.errors import errors
 from services.api.schemas.queue_status import QueueStatusPublic
 
-router = APIRouter(prefix="/api/campaigns", tags=["control"])
+router = APIRouter(
+    prefix="/api/campaigns",
+    tags=["control"],
+    responses=errors(401, 404, 422, d404="No campaign of yours has this id."),
+)
+# A pause, resume or stop the campaign's status does not allow (stopping a completed one).
+NOT_NOW = errors(409, d409="Not in a status this moves from: the body names its `status`.")
 
 
-@router.post("/{campaign_id}/queue-pause", response_model=ControlPublic)
+@router.post("/{campaign_id}/queue-pause", response_model=ControlPublic, responses=NOT_NOW)
 async def pause_campaign(
     campaign_id: str, user: CurrentUser, service: CampaignServiceDep
 ) -> ControlPublic:
@@ -20,7 +27,7 @@ async def pause_campaign(
     return ControlPublic(message="Campaign paused", status=record.status)
 
 
-@router.post("/{campaign_id}/queue-resume", response_model=ControlPublic)
+@router.post("/{campaign_id}/queue-resume", response_model=ControlPublic, responses=NOT_NOW)
 async def resume_campaign(
     campaign_id: str, user: CurrentUser, service: CampaignServiceDep
 ) -> ControlPublic:
@@ -29,7 +36,7 @@ async def resume_campaign(
     return ControlPublic(message="Campaign resumed", status=record.status)
 
 
-@router.post("/{campaign_id}/queue-stop", response_model=ControlPublic)
+@router.post("/{campaign_id}/queue-stop", response_model=ControlPublic, responses=NOT_NOW)
 async def stop_campaign(
     campaign_id: str, user: CurrentUser, service: CampaignServiceDep
 ) -> ControlPublic:

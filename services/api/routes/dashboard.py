@@ -6,8 +6,9 @@ from fastapi import APIRouter
 
 from services.api.deps import AlertStoreDep, CurrentUser, DashboardServiceDep
 from services.api.schemas.dashboard import AlertPublic, AlertsPublic, DashboardPublic
+from services.api.schemas.errors import errors
 
-router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
+router = APIRouter(prefix="/api/dashboard", tags=["dashboard"], responses=errors(401))
 
 
 @router.get("/campaign-queue-metrics", response_model=DashboardPublic)

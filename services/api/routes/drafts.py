@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response, status
 
 from services.api.deps import CampaignDraftsDep, CurrentUser
 from services.api.schemas.campaigns import CampaignPublic
 from services.api.schemas.drafts import CampaignUpdate
+from services.api.schemas.errors import errors
 
-router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
+router = APIRouter(prefix="/api/campaigns", tags=["campaigns"], responses=errors(401, 422))
 
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No campaign of yours has this id."},
-}
-STARTED: dict[int | str, dict[str, Any]] = {
-    409: {
-        "description": "The campaign has started: only a draft or a scheduled one changes. "
-        "The body names its `status`."
-    },
-}
+NOT_FOUND = errors(404, d404="No campaign of yours has this id.")
+STARTED = errors(
+    409,
+    d409="The campaign has started: only a draft or a scheduled one changes. "
+    "The body names its `status`.",
+)
 
 
 @router.patch(
@@ -29,7 +25,7 @@ STARTED: dict[int | str, dict[str, Any]] = {
     responses={
         **NOT_FOUND,
         **STARTED,
-        422: {"description": "Not valid as a create would be: `field` names what."},
+        **errors(413, 422, d422="Not valid as a create would be: `field` names what."),
         503: {"description": "Kafka did not take the new schedule; the campaign is a draft."},
     },
 )
@@ -68,7 +64,7 @@ async def delete_campaign(
     response_model=CampaignPublic,
     responses={
         **NOT_FOUND,
-        409: {"description": "Its audience is no longer kept (7 days after it ended)."},
+        **errors(409, d409="Its audience is no longer kept (7 days after it ended)."),
     },
 )
 async def clone_campaign(

@@ -12,6 +12,7 @@ from services.api.errors import InvalidInput, ListMemberNotFound, ListNameTaken,
 from services.api.lists_store import ContactList
 from services.api.paging import Page, paging
 from services.api.routes.contacts import public_contact
+from services.api.schemas.errors import LIST_NOT_FOUND, errors
 from services.api.schemas.lists import (
     ListCreate,
     ListPublic,
@@ -21,8 +22,8 @@ from services.api.schemas.lists import (
     MembersPublic,
 )
 
-router = APIRouter(prefix="/api/lists", tags=["lists"])
-NOT_FOUND = {404: {"description": "No list of yours has this id."}}
+router = APIRouter(prefix="/api/lists", tags=["lists"], responses=errors(401, 422))
+NOT_FOUND = errors(404, d404="No list of yours has this id.", examples={404: LIST_NOT_FOUND})
 
 
 def _public(found: ContactList) -> ListPublic:
@@ -33,7 +34,7 @@ def _public(found: ContactList) -> ListPublic:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ListPublic,
-    responses={409: {"description": "You have a list of that name."}},
+    responses=errors(409, 413, d409="You have a list of that name."),
 )
 async def create_list(body: ListCreate, user: CurrentUser, lists: ListStoreDep) -> ListPublic:
     """A new, empty list; names are unique per user."""
@@ -88,7 +89,11 @@ async def list_members(
     return MembersPublic(contacts=[public_contact(c) for c in members], **page.fields(found.size))
 
 
-@router.post("/{list_id}/members", response_model=MembersAddedPublic, responses=NOT_FOUND)
+@router.post(
+    "/{list_id}/members",
+    response_model=MembersAddedPublic,
+    responses={**NOT_FOUND, **errors(413)},
+)
 async def add_members(
     list_id: str, body: MembersAdd, user: CurrentUser, lists: ListStoreDep
 ) -> MembersAddedPublic:
@@ -111,7 +116,11 @@ async def add_members(
     "/{list_id}/members/{contact_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses={404: {"description": "No list of yours has this id, or not this contact."}},
+    responses=errors(
+        404,
+        d404="No list of yours has this id, or not this contact.",
+        examples={404: LIST_NOT_FOUND},
+    ),
 )
 async def remove_member(
     list_id: str, contact_id: str, user: CurrentUser, lists: ListStoreDep

@@ -21,12 +21,14 @@ from fastapi.responses import StreamingResponse
 from redis.exceptions import RedisError
 
 from services.api.deps import CampaignReaderDep, CurrentUser, SettingsDep
+from services.api.schemas import status_examples
+from services.api.schemas.errors import errors
 from services.api.schemas.queue_status import CampaignQueueStatusPublic
 from shared.lifecycle import is_final
 from shared.twilio_errors import ERROR_CODES
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/campaigns", tags=["live"])
+router = APIRouter(prefix="/api/campaigns", tags=["live"], responses=errors(401))
 
 # Redis is read this often; an event goes out only when what it shows has changed.
 POLL_INTERVAL_S = 0.3
@@ -146,13 +148,55 @@ async def status_events(
             return
 
 
-@router.get("/{campaign_id}/events", include_in_schema=False)
+def _stream_example() -> str:
+    """What a client reads first, written by the code that writes the stream."""
+    status = status_examples.campaign_queue_status()
+    return f"retry: {RECONNECT_MS}\n\n" + _event(status, 20.0, 80).decode() + ": heartbeat\n\n"
+
+
+EVENT_STREAM = {
+    200: {
+        "description": "A text/event-stream of `status` events, each sent when what it "
+        "shows changes.",
+        "content": {
+            "text/event-stream": {
+                "schema": {"type": "string"},
+                "example": _stream_example(),
+            }
+        },
+    },
+    **errors(404, 422, d404="No campaign of yours has this id (a JSON answer, not a stream)."),
+}
+
+
+@router.get(
+    "/{campaign_id}/events",
+    summary="Campaign status events",
+    response_class=StreamingResponse,
+    responses=EVENT_STREAM,
+)
 async def campaign_events(
     campaign_id: str, user: CurrentUser, reader: CampaignReaderDep, settings: SettingsDep
 ) -> StreamingResponse:
-    """text/event-stream of the queue-status body (plus the current rate, the limit and
-    whether each error code is retryable), sent when it changes; ends once the campaign is
-    finished. Left out of the OpenAPI document: a running campaign's stream is endless."""
+    """The campaign's queue status as server-sent events, sent each time it changes.
+
+    Read it with `fetch()` and the usual `Authorization: Bearer` header (EventSource
+    cannot send one). The stream is, in order:
+
+    - `retry: 1000`: reconnect after a second when the stream ends.
+    - `event: status` with `data:` one line of JSON, `{"success": true, "status": ...,
+      "live": ...}`: `status` is the body of `GET .../queue-status`'s `status`
+      (CampaignQueueStatusPublic); `live` holds `ratePerSecond` (contacts processed per
+      second over the last 5 s), `rateLimitPerSecond` (TWILIO_RATE_LIMIT_PER_SECOND) and
+      `errorKinds` (each error code in `metrics.errorsByCode` -> `retryable` or
+      `permanent`, null when unknown). Sent at once, then whenever what it shows
+      changes (elapsed time alone is no change).
+    - `: heartbeat`, a comment, after 15 s without an event, for proxies.
+
+    It ends by itself once the campaign is finished and its counts complete (or still for
+    3 s), after 5 minutes (the client reconnects, and its token is checked again), when
+    the api stops, or when Redis is unavailable (the reconnect then hears the 503).
+    """
     # Read before the stream starts, so that a 404 is an ordinary JSON answer.
     first = await reader.queue_status(user, campaign_id)
     return StreamingResponse(

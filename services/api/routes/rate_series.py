@@ -9,11 +9,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.api.deps import CampaignReaderDep, CurrentUser, RateSeriesStoreDep
+from services.api.schemas.errors import errors
 from services.api.schemas.rate_series import RateSeriesPublic
 
-router = APIRouter(prefix="/api/campaigns", tags=["live"])
+router = APIRouter(prefix="/api/campaigns", tags=["live"], responses=errors(401, 422))
 
-NOT_FOUND = {404: {"description": "No campaign of yours has this id."}}
+NOT_FOUND = errors(404, d404="No campaign of yours has this id.")
 
 
 @router.get("/{campaign_id}/rate-series", response_model=RateSeriesPublic, responses=NOT_FOUND)

@@ -17,14 +17,15 @@ from fastapi.responses import StreamingResponse
 
 from services.api.deps import CampaignReaderDep, CurrentUser, RecipientStoreDep
 from services.api.paging import Page, paging
+from services.api.schemas.errors import errors
 from services.api.schemas.recipients import RecipientResultPublic, RecipientResultsPublic
 from shared.store.recipient_states import RecipientState, recipient_state, state_code
 from shared.store.recipients import RecipientResult, RecipientStore
 from shared.twilio_errors import failure_meaning
 
-router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
+router = APIRouter(prefix="/api/campaigns", tags=["campaigns"], responses=errors(401, 422))
 
-NOT_FOUND = {404: {"description": "No campaign of yours has this id."}}
+NOT_FOUND = errors(404, d404="No campaign of yours has this id.")
 # The JSON page's fields, in snake case: one account of each recipient on both.
 CSV_COLUMNS = [
     "position",

@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Response, status
 from services.api.deps import ADMINS_ONLY, AdminUser, CurrentUser, SettingsDep, SuppressionStoreDep
 from services.api.paging import Page, paging
 from services.api.phones import require_phone
+from services.api.schemas.errors import errors
 from services.api.schemas.suppressions import (
     AuditEntryPublic,
     AuditPublic,
@@ -26,7 +27,10 @@ from services.api.schemas.suppressions import (
 )
 from shared.store.suppressions import INBOUND_STOP, Suppression
 
-router = APIRouter(prefix="/api/suppressions", tags=["suppressions"])
+NOT_SUPPRESSED = {
+    404: {"detail": "+34611001000 is not suppressed", "message": "+34611001000 is not suppressed"}
+}
+router = APIRouter(prefix="/api/suppressions", tags=["suppressions"], responses=errors(401, 422))
 
 
 @router.get("", response_model=SuppressionsPublic, responses=ADMINS_ONLY)
@@ -54,7 +58,7 @@ async def suppression_audit(
 @router.get(
     "/{phone}",
     response_model=SuppressionPublic,
-    responses={404: {"description": "The number is not suppressed."}},
+    responses=errors(404, d404="The number is not suppressed.", examples=NOT_SUPPRESSED),
 )
 async def get_suppression(
     phone: str, user: CurrentUser, store: SuppressionStoreDep, settings: SettingsDep
@@ -71,7 +75,10 @@ async def get_suppression(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=SuppressionPublic,
-    responses={200: {"model": SuppressionPublic, "description": "Already suppressed."}},
+    responses={
+        200: {"model": SuppressionPublic, "description": "Already suppressed."},
+        **errors(413),
+    },
 )
 async def add_suppression(
     body: SuppressionCreate,
@@ -95,8 +102,13 @@ async def add_suppression(
     status_code=status.HTTP_204_NO_CONTENT,
     responses={
         **ADMINS_ONLY,
-        404: {"description": "The number is not suppressed."},
-        409: {"description": "The recipient opted out (inbound_stop): only their START lifts it."},
+        **errors(
+            404,
+            409,
+            d404="The number is not suppressed.",
+            examples=NOT_SUPPRESSED,
+            d409="The recipient opted out (inbound_stop): only their START lifts it.",
+        ),
     },
 )
 async def remove_suppression(

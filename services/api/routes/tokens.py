@@ -12,9 +12,10 @@ from fastapi import APIRouter, HTTPException, status
 
 from services.api.auth import StaticTokenNotRevocable, TokenNotFound
 from services.api.deps import ADMINS_ONLY, AdminUser, TokenRegistryDep
+from services.api.schemas.errors import errors, not_found
 from services.api.schemas.tokens import TokenPublic, TokensPublic
 
-router = APIRouter(prefix="/api/tokens", tags=["tokens"])
+router = APIRouter(prefix="/api/tokens", tags=["tokens"], responses=errors(401))
 
 
 @router.get("", response_model=TokensPublic, responses=ADMINS_ONLY)
@@ -28,7 +29,16 @@ async def list_tokens(admin: AdminUser, registry: TokenRegistryDep) -> TokensPub
 @router.delete(
     "/{token_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={**ADMINS_ONLY, 404: {"description": "No issued token has this id."}, 409: {}},
+    responses={
+        **ADMINS_ONLY,
+        **errors(422),
+        **errors(
+            404,
+            d404="No issued token has this id.",
+            examples={404: not_found("token 4f1c9a0e")},
+        ),
+        **errors(409, d409="A static token (from API_TOKENS): remove it there."),
+    },
 )
 async def revoke_token(token_id: str, admin: AdminUser, registry: TokenRegistryDep) -> None:
     """Revoke an issued token: it gets 401 from now on."""

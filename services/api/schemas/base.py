@@ -64,11 +64,34 @@ ItemName = Annotated[
 ]
 
 
+def human_title(name: str, _info: object = None) -> str:
+    """``scheduled_at`` -> ``Scheduled at``: pydantic's own title squashes the camelCase
+    alias into ``Scheduledat``, which the documentation pages show as the field's name."""
+    return name.replace("_", " ").strip().capitalize()
+
+
+def _add_example(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The model's example (schemas/examples.py), when it is a request or response body."""
+    # Imported here: the examples are built from the models of this package.
+    from services.api.schemas.examples import example_of
+
+    example = example_of(model)
+    if example is not None:
+        schema["examples"] = [example]
+
+
 class ApiModel(BaseModel):
     """camelCase on the wire, snake_case in Python; an unknown field is a 422 naming it
-    (a typo such as ``scheduleAt`` would otherwise make a draft of a scheduled campaign)."""
+    (a typo such as ``scheduleAt`` would otherwise make a draft of a scheduled campaign).
+    Field titles read as words (see :func:`human_title`); a body has its example."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        field_title_generator=human_title,
+        json_schema_extra=_add_example,
+    )
 
 
 def string_or_object_with_one_of(
