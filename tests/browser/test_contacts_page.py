@@ -1,7 +1,7 @@
-"""The Contacts page on the system of record, and the create form's saved list: import a
-CSV into a new list (bad rows reported by their line), search, see a list's members, send
-a campaign to the list with its preview; opt-outs are shown to admins only; empty lists
-show no pager."""
+"""The Contacts page on the system of record, and the create form's saved audiences:
+import a CSV into a new list (bad rows reported by their line), search, see a list's
+members, send a campaign to the list with its preview and another to contacts picked by
+search; opt-outs are shown to admins only; empty lists show no pager."""
 
 from __future__ import annotations
 
@@ -42,6 +42,9 @@ def test_contacts_lists_and_a_campaign_to_a_saved_list(
     page.get_by_label("New list").fill("VIP")
     page.get_by_role("button", name="Create list").click()
     expect(page.locator("#lists")).to_contain_text("VIP")
+    # The name that opens the list reads as a link: the page's link colour, not white.
+    name_button = page.locator("#lists").get_by_role("button", name="VIP", exact=True)
+    expect(name_button).to_have_css("color", "rgb(11, 92, 173)")
     page.get_by_label("Also add them to").select_option(label="VIP (0)")
     page.get_by_label("Import contacts (CSV file)").set_input_files(csv_file)
     page.get_by_role("button", name="Import", exact=True).click()
@@ -58,6 +61,8 @@ def test_contacts_lists_and_a_campaign_to_a_saved_list(
 
     page.locator("#lists").get_by_role("button", name="VIP", exact=True).click()
     expect(page.locator("#members tr")).to_have_count(SAVED)
+    expect(page.get_by_label("Also add them to")).to_contain_text(f"VIP ({SAVED})")
+    expect(page.get_by_role("navigation", name="Lists pages")).to_have_text("1 list")
     screenshot(page, "contacts")
 
     # A campaign to the saved list, previewed from the list.
@@ -71,6 +76,23 @@ def test_contacts_lists_and_a_campaign_to_a_saved_list(
     page.get_by_role("button", name="Create campaign").click()
     expect(page).to_have_url(re.compile(r"#/campaigns/[0-9a-f-]+$"))
     expect(page.locator("#summary")).to_have_text(f"{SAVED} waiting")
+
+    # A campaign to saved contacts chosen one by one; none chosen is said in words.
+    page.get_by_role("navigation").get_by_role("link", name="New campaign").click()
+    page.get_by_role("radio", name="Saved contacts").check()
+    page.get_by_label("Name", exact=True).fill("Two of them")
+    page.get_by_label("Message", exact=True).fill("Hola {{name}}")
+    page.get_by_role("button", name="Create campaign").click()
+    expect(page.locator("#picked-error")).to_have_text("Choose at least one contact.")
+    page.get_by_label("Find saved contacts").fill("ana 2")
+    page.get_by_label(f"Ana 2 ({valid_phone(2)})").check()
+    page.get_by_label("Find saved contacts").fill(valid_phone(0))
+    page.get_by_label(f"Ana 0 ({valid_phone(0)})").check()
+    expect(page.locator("#pick-summary")).to_contain_text("2 chosen")
+    expect(page.locator("#preview blockquote").first).to_have_text("Hola Ana 2")
+    page.get_by_role("button", name="Create campaign").click()
+    expect(page).to_have_url(re.compile(r"#/campaigns/[0-9a-f-]+$"))
+    expect(page.locator("#summary")).to_have_text("2 waiting")
 
     # An admin sees the opt-outs.
     with system.client(ADMIN_TOKEN) as admin:

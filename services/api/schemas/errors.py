@@ -17,14 +17,26 @@ from services.api.schemas.base import ApiModel
 
 
 class ValidationErrorPublic(ApiModel):
-    """One check a request failed, as pydantic words it."""
+    """One check a request failed: pydantic's type, place and words for programs, and the
+    same in plain words for people (services/api/error_words.py)."""
 
     model_config = ConfigDict(extra="allow")
 
     type: str = Field(examples=["missing"])
-    loc: list[str | int] = Field(description="Where: the part of the request, then the path.")
-    msg: str
+    loc: list[str | int] = Field(
+        description="Where: the part of the request, then the path (items from 0)."
+    )
+    msg: str = Field(description="Pydantic's own words.")
     input: Any = None
+    words: str = Field(
+        description="What is wrong, without naming the field: `is required`.",
+        examples=["is required"],
+    )
+    text: str = Field(
+        description="The whole sentence, the field named as a person would, items counted "
+        "from 1: `Contact 2, phone is required`.",
+        examples=["Name is required"],
+    )
 
 
 EXAMPLES: dict[int, dict[str, Any]] = {
@@ -51,9 +63,17 @@ EXAMPLES: dict[int, dict[str, Any]] = {
         "limitBytes": 1_048_576,
     },
     422: {
-        "message": "name: Field required",
+        "message": "Name is required",
         "field": "name",
-        "detail": [{"type": "missing", "loc": ["body", "name"], "msg": "Field required"}],
+        "detail": [
+            {
+                "type": "missing",
+                "loc": ["body", "name"],
+                "msg": "Field required",
+                "words": "is required",
+                "text": "Name is required",
+            }
+        ],
     },
 }
 
@@ -63,7 +83,8 @@ DESCRIPTIONS: dict[int, str] = {
     404: "Nothing of yours has this id.",
     409: "Not in the state this needs: `status` says which it is in.",
     413: "The body is larger than the cap; `limitBytes` says how large it may be.",
-    422: "The request is not valid: `field` names what is wrong, `detail` lists every check.",
+    422: "The request is not valid: `message` says the first problem in plain words, "
+    "`field` names its path, `detail` lists every check.",
 }
 
 

@@ -5,6 +5,7 @@ import { api, authHeaders, errorFrom } from "../api.js";
 import { confirmAction } from "../confirm.js";
 import { clear, count, h, when } from "../dom.js";
 import { showError, showNotice } from "../notice.js";
+import { fillListChoices } from "./form-parts.js";
 import { pagedTable } from "./paged-table.js";
 
 const PAGE = 20;
@@ -55,7 +56,7 @@ export function showContacts(view) {
     rowsOf: (answer) => answer.contacts,
     columns: CONTACT_COLUMNS,
     empty: "No contacts yet: import a CSV file.",
-    noun: "contacts",
+    noun: "contact",
     signal,
   });
   let searchTimer = null;
@@ -104,6 +105,7 @@ export function showContacts(view) {
       );
       contacts.reload();
       lists.reload();
+      loadListChoices();
       if (shownList) members.reload();
     } catch (error) {
       showError(error);
@@ -121,7 +123,7 @@ export function showContacts(view) {
     rowsOf: (answer) => answer.contacts,
     columns: CONTACT_COLUMNS,
     empty: "Nobody on this list yet.",
-    noun: "members",
+    noun: "member",
     signal,
   });
   const membersBox = h("div", { hidden: true }, membersHeading, members);
@@ -174,7 +176,7 @@ export function showContacts(view) {
       ],
     ],
     empty: "No lists yet.",
-    noun: "lists",
+    noun: "list",
     signal,
   });
   const listName = h("input", { id: "list-name", autocomplete: "off", "aria-describedby": "list-name-error" });
@@ -199,18 +201,7 @@ export function showContacts(view) {
     }
   });
 
-  async function loadListChoices() {
-    try {
-      const answer = await api("/api/lists?limit=100", { signal });
-      clear(
-        importList,
-        h("option", { value: "", text: "No list" }),
-        answer.lists.map((list) => h("option", { value: list.id, text: `${list.name} (${count(list.size)})` })),
-      );
-    } catch (error) {
-      showError(error);
-    }
-  }
+  const loadListChoices = () => fillListChoices(importList, signal, { none: "No list" });
 
   // Opt-outs: the API answers them to admins only; for anyone else the section stays away.
   const optOuts = h("section", { class: "card", "aria-labelledby": "opt-outs-heading", hidden: true });
@@ -230,7 +221,7 @@ export function showContacts(view) {
             ["Since", (s) => when(s.addedAt)],
           ],
           empty: "Nobody has opted out.",
-          noun: "opt-outs",
+          noun: "opt-out",
           signal,
         }),
       );

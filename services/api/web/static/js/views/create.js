@@ -1,5 +1,5 @@
-// A new campaign, or a draft edited: name, text or template, contacts from a CSV file,
-// schedule, priority, and a live preview of the messages as they would go out. The API
+// A new campaign, or a draft edited: name, text or template, recipients from a CSV file,
+// a saved list or saved contacts chosen one by one, schedule, priority, and a live preview of the messages as they would go out. The API
 // validates; its 422 errors are shown next to the fields they name.
 
 import { api, campaignPath } from "../api.js";
@@ -7,7 +7,8 @@ import { clear, count, h } from "../dom.js";
 import { clearNotice, showError, showNotice } from "../notice.js";
 import { joined, problemWords, sentence } from "../error-words.js";
 import { readContacts } from "./csv.js";
-import { field, localInput, saveContacts, variablesFrom } from "./form-parts.js";
+import { contactPicker } from "./contact-picker.js";
+import { field, fillListChoices, localInput, saveContacts, variablesFrom } from "./form-parts.js";
 import { previewParts } from "./preview.js";
 
 // How long typing must pause before the preview is asked for again.
@@ -65,8 +66,9 @@ export function showCreate(view, editId = null) {
     controls.message,
     "May use {{name}}, {{phone}} or any CSV column.",
   );
-  // The audience: a CSV file, or a list saved on the Contacts page.
-  const sources = ["file", "list"].map((source) =>
+  // The audience: a CSV file, a list saved on the Contacts page, or saved contacts.
+  const SOURCES = { file: "A CSV file", list: "A saved list", picked: "Saved contacts" };
+  const sources = Object.keys(SOURCES).map((source) =>
     h("input", {
       type: "radio",
       name: "audience",
@@ -76,6 +78,8 @@ export function showCreate(view, editId = null) {
     }),
   );
   const fromList = () => sources[1].checked;
+  const fromPicked = () => sources[2].checked;
+  const picker = contactPicker({ signal: controller.signal, onChange: () => schedulePreview() });
   const filePart = field(
     "contacts",
     "Contacts (CSV file)",
@@ -137,12 +141,13 @@ export function showCreate(view, editId = null) {
           "span",
           { class: "check" },
           input,
-          h("label", { for: input.id, text: input.value === "file" ? "A CSV file" : "A saved list" }),
+          h("label", { for: input.id, text: SOURCES[input.value] }),
         ),
       ),
     ),
     filePart,
     listPart,
+    picker.element,
     h(
       "div",
       { class: "two-columns" },
@@ -171,13 +176,14 @@ export function showCreate(view, editId = null) {
       document.getElementById(`${id}-error`).textContent = "";
       control.removeAttribute("aria-invalid");
     }
+    document.getElementById("picked-error").textContent = "";
   }
 
   function mark(id, text) {
     const slot = document.getElementById(`${id}-error`);
     if (!slot) return false;
     slot.textContent = slot.textContent ? `${slot.textContent} ${text}` : text;
-    controls[id].setAttribute("aria-invalid", "true");
+    controls[id]?.setAttribute("aria-invalid", "true");
     return true;
   }
 
@@ -188,12 +194,14 @@ export function showCreate(view, editId = null) {
     const words = problemWords(problem);
     if (top === "contacts" && Number.isInteger(rest[0])) {
       const line = contactLines[rest[0]];
-      const where = line ? `Line ${line}` : `Contact ${rest[0] + 1}`;
+      const where = line && !fromPicked() ? `Line ${line}` : `Contact ${rest[0] + 1}`;
+      if (fromPicked()) return mark("picked", `${where}: ${words}.`);
       const what = rest[1] && /^(is|must|needs) /.test(words) ? `${String(rest[1]).toLowerCase()} ` : "";
       return mark("contacts", `${where}: ${what}${words}.`);
     }
     if (top === "contacts" || top === "listId") {
       if (fromList()) return mark("listId", `${joined("Saved list", words)}.`);
+      if (fromPicked()) return mark("picked", "Choose at least one contact.");
       return mark("contacts", words === "must have at least one entry" ? "Choose a file with at least one contact." : `${joined("Contacts", words)}.`);
     }
     if (top === "message") {
@@ -211,7 +219,7 @@ export function showCreate(view, editId = null) {
   }
 
   async function body() {
-    const file = fromList() ? null : controls.contacts.files[0];
+    const file = fromList() || fromPicked() ? null : controls.contacts.files[0];
     const { contacts, lines } = await contactsOf(file);
     contactLines = lines;
     const message = isTemplate()
@@ -226,7 +234,7 @@ export function showCreate(view, editId = null) {
     return {
       name: controls.name.value,
       message,
-      ...(fromList() ? { listId: controls.listId.value } : { contacts }),
+      ...(fromList() ? { listId: controls.listId.value } : { contacts: fromPicked() ? picker.ids() : contacts }),
       priority: controls.priority.value,
       ...(scheduled ? { scheduledAt: scheduled } : {}),
     };
@@ -248,7 +256,7 @@ export function showCreate(view, editId = null) {
       let campaign;
       if (editId) {
         // Left out: the audience when no new file was chosen, so it stays as it is.
-        if (!fromList() && !controls.contacts.files[0]) delete request.contacts;
+        if (sources[0].checked && !controls.contacts.files[0]) delete request.contacts;
         if (!request.scheduledAt && editing?.scheduledAt) request.scheduledAt = null;
         campaign = await api(campaignPath(editId), {
           method: "PATCH",
@@ -262,7 +270,7 @@ export function showCreate(view, editId = null) {
           signal: controller.signal,
         });
       }
-      const chosenFile = fromList() ? null : controls.contacts.files[0];
+      const chosenFile = sources[0].checked ? controls.contacts.files[0] : null;
       const saved = (await saveContacts(chosenFile)) ?? (editId ? "Changes saved." : null);
       if (saved) addEventListener("hashchange", () => showNotice(saved, "info"), { once: true });
       location.hash = `#/campaigns/${encodeURIComponent(campaign.id)}`;
@@ -288,10 +296,10 @@ export function showCreate(view, editId = null) {
   let previewAsked = 0;
   async function preview() {
     const asked = ++previewAsked;
-    const file = fromList() ? null : controls.contacts.files[0];
+    const file = sources[0].checked ? controls.contacts.files[0] : null;
     let answer;
     try {
-      if (file || (fromList() && controls.listId.value)) {
+      if (file || (fromList() && controls.listId.value) || (fromPicked() && picker.ids().length)) {
         const { name, priority, scheduledAt, ...audienceAndMessage } = await body();
         answer = await api("/api/campaigns/preview", {
           method: "POST",
@@ -338,27 +346,18 @@ export function showCreate(view, editId = null) {
   controls.listId.addEventListener("change", schedulePreview);
   for (const input of sources) {
     input.addEventListener("change", () => {
-      filePart.hidden = fromList();
+      filePart.hidden = !sources[0].checked;
       listPart.hidden = !fromList();
+      picker.show(fromPicked());
       schedulePreview();
     });
   }
 
-  async function loadLists() {
-    try {
-      const answer = await api("/api/lists?limit=100", { signal: controller.signal });
-      clear(
-        controls.listId,
-        answer.lists.length
-          ? answer.lists.map((list) =>
-              h("option", { value: list.id, text: `${list.name} (${count(list.size)} contacts)` }),
-            )
-          : h("option", { value: "", text: "No lists yet: make one on the Contacts page" }),
-      );
-    } catch (error) {
-      showError(error);
-    }
-  }
+  const loadLists = () =>
+    fillListChoices(controls.listId, controller.signal, {
+      empty: "No lists yet: make one on the Contacts page",
+      unit: " contacts",
+    });
   for (const input of kinds) input.addEventListener("change", schedulePreview);
 
   async function loadForEditing() {

@@ -3,7 +3,8 @@
 // and a time as a datetime-local input takes it.
 
 import { api } from "../api.js";
-import { h } from "../dom.js";
+import { clear, count, h } from "../dom.js";
+import { showError } from "../notice.js";
 
 export function field(id, label, control, hint) {
   return h(
@@ -51,3 +52,23 @@ export function localInput(iso) {
   return local.toISOString().slice(0, 16);
 }
 
+
+// A <select> of your saved lists, each with its size: `none` first when choosing no list
+// is allowed, `empty` alone when there are none, `unit` after each size.
+export async function fillListChoices(select, signal, { none = null, empty = null, unit = "" } = {}) {
+  try {
+    const answer = await api("/api/lists?limit=100", { signal });
+    const sized = (list) => `${list.name} (${count(list.size)}${unit})`;
+    const kept = select.value; // a refresh of the sizes keeps the choice
+    clear(
+      select,
+      none ? h("option", { value: "", text: none }) : null,
+      answer.lists.length || !empty
+        ? answer.lists.map((list) => h("option", { value: list.id, text: sized(list) }))
+        : h("option", { value: "", text: empty }),
+    );
+    if (kept && answer.lists.some((list) => list.id === kept)) select.value = kept;
+  } catch (error) {
+    showError(error);
+  }
+}

@@ -2,12 +2,12 @@
 // list's members and the opt-outs all page the same way.
 
 import { api } from "../api.js";
-import { clear, count, h } from "../dom.js";
+import { clear, counted, h } from "../dom.js";
 import { showError } from "../notice.js";
 
 // path(page) -> the URL of that page; rowsOf(answer) -> its items; columns: [[heading,
 // item -> text]]. Returns the table's element, with reload() to read page 1 again.
-export function pagedTable({ id, label, path, rowsOf, columns, empty, signal, noun = "items" }) {
+export function pagedTable({ id, label, path, rowsOf, columns, empty, signal, noun = "item" }) {
   let page = 1;
   const body = h("tbody", { id });
   const pager = h("nav", { class: "pager", "aria-label": `${label} pages` });
@@ -45,7 +45,7 @@ export function pagedTable({ id, label, path, rowsOf, columns, empty, signal, no
               h("button", { type: "button", class: "secondary", disabled: page >= pages, onclick: move(1), text: "Next →" }),
             ]
           : null,
-        h("span", { class: "muted", "data-total": answer.total, text: `${count(answer.total)} ${noun}` }),
+        h("span", { class: "muted", "data-total": answer.total, text: counted(answer.total, noun) }),
       );
     } catch (error) {
       showError(error);
