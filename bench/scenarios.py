@@ -12,6 +12,7 @@ import contextlib
 import gc
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -383,6 +384,21 @@ PROFILED = ("api", "dispatcher", "metrics", "sender-0")
 PROFILE_RATE_HZ = 100
 
 
+def until_sampling(spy: subprocess.Popen, timeout_s: float = 30) -> str:
+    """Waits until py-spy says it samples (or exits, or the deadline passes); returns
+    what it wrote meanwhile, for the error should it write no profile."""
+    said = ""
+    deadline = time.monotonic() + timeout_s
+    while "Sampling process" not in said and spy.poll() is None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        ready, _, _ = select.select([spy.stderr], [], [], left)
+        if ready:
+            said += spy.stderr.readline()
+    return said
+
+
 def profile(bench: Bench, smoke: bool) -> dict:
     """py-spy on the api, the dispatcher, metrics and the one sender at once, during a
     capacity run (0 ms, one replica): each one's hottest frames. Idle stacks (waiting in
@@ -403,6 +419,9 @@ def profile(bench: Bench, smoke: bool) -> dict:
                 spies[name] = subprocess.Popen(
                     argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
                 )
+            # A short run could end before a spy attached (seconds on a busy machine),
+            # and a spy stopped before it samples writes nothing.
+            said = {name: until_sampling(spy) for name, spy in spies.items()}
             with system.client() as client:
                 started = time.monotonic()
                 campaign_id = create_and_start(client, "profiled", messages)
@@ -411,7 +430,10 @@ def profile(bench: Bench, smoke: bool) -> dict:
         finally:
             for spy in spies.values():
                 spy.send_signal(signal.SIGINT)
-            errors = {name: spy.communicate(timeout=60)[1] for name, spy in spies.items()}
+            errors = {
+                name: said.get(name, "") + spy.communicate(timeout=60)[1]
+                for name, spy in spies.items()
+            }
     services = {}
     for name, output in outputs.items():
         if output.exists():
