@@ -19,7 +19,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from services.api.alerts import AlertMonitor, AlertStore
@@ -34,6 +34,7 @@ from services.api.errors import install_error_handlers
 from services.api.lag import ConsumerLagMonitor
 from services.api.lists_store import ListStore
 from services.api.openapi_docs import docs_router
+from services.api.parameter_guard import refuse_nul_parameters
 from services.api.preview import CampaignPreviewer
 from services.api.publisher import CampaignEventPublisher
 from services.api.redis_moves import move_records_from_redis
@@ -202,6 +203,7 @@ def create_app(settings: ApiSettings, on_stopped: Callable[[], None] | None = No
         # FastAPI's own pages load from a CDN; openapi_docs serves them from this origin.
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(refuse_nul_parameters)],
     )
     install_error_handlers(app)
     app.add_middleware(

@@ -297,6 +297,39 @@ async def test_an_id_naming_another_redis_key_is_a_404(api: Api, suffix: str) ->
     assert response.status_code == 404, response.text
 
 
+# PostgreSQL's text cannot hold a NUL: an id holding one used to reach it as a 500.
+@pytest.mark.parametrize(
+    ("method", "path", "params", "field", "text"),
+    [
+        (
+            "post",
+            "/api/contacts/import",
+            {"listId": "\x00"},
+            "listId",
+            "Saved list must not contain a NUL character (U+0000)",
+        ),
+        ("get", "/api/lists/ab%00cd", None, "list_id", None),
+        ("get", "/api/campaigns/%00/queue-status", None, "campaign_id", None),
+        ("get", "/api/contacts", {"search": "+34\x00"}, "search", None),
+    ],
+)
+async def test_a_nul_in_an_id_or_a_query_is_a_422_naming_it(
+    api: Api, method: str, path: str, params: dict | None, field: str, text: str | None
+) -> None:
+    if method == "post":
+        files = {"file": ("c.csv", b"phone\n", "text/csv")}
+        response = await api.alice.post(path, params=params, files=files)
+    else:
+        response = await api.alice.get(path, params=params)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field
+    assert "NUL" in response.json()["message"]
+    if text is not None:
+        assert response.json()["message"] == text
+    # The same route still serves a request without one.
+    assert (await api.alice.get("/api/contacts", params={"search": "+34"})).status_code == 200
+
+
 # 6. scheduledAt ----------------------------------------------------------------------
 
 
