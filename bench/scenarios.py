@@ -12,7 +12,6 @@ import contextlib
 import gc
 import os
 import re
-import select
 import signal
 import subprocess
 import sys
@@ -384,19 +383,16 @@ PROFILED = ("api", "dispatcher", "metrics", "sender-0")
 PROFILE_RATE_HZ = 100
 
 
-def until_sampling(spy: subprocess.Popen, timeout_s: float = 30) -> str:
-    """Waits until py-spy says it samples (or exits, or the deadline passes); returns
-    what it wrote meanwhile, for the error should it write no profile."""
-    said = ""
+def until_sampling(spy: subprocess.Popen, said: Path, timeout_s: float = 30) -> None:
+    """Waits until py-spy says it samples, or exits, or the deadline passes. It says so
+    on standard output (reading standard error alone waited out the whole deadline for
+    every spy), and both go to the file ``said``, which a long run cannot fill as it
+    would a pipe nobody reads."""
     deadline = time.monotonic() + timeout_s
-    while "Sampling process" not in said and spy.poll() is None:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        ready, _, _ = select.select([spy.stderr], [], [], left)
-        if ready:
-            said += spy.stderr.readline()
-    return said
+    while spy.poll() is None and time.monotonic() < deadline:
+        if "Sampling process" in said.read_text(errors="replace"):
+            return
+        time.sleep(0.05)
 
 
 def profile(bench: Bench, smoke: bool) -> dict:
@@ -406,6 +402,7 @@ def profile(bench: Bench, smoke: bool) -> dict:
     messages = 300 if smoke else 20_000
     py_spy = str(Path(sys.executable).with_name("py-spy"))
     outputs = {name: bench.run_dir / f"profile-{name}.txt" for name in PROFILED}
+    said = {name: bench.run_dir / f"py-spy-{name}.log" for name in PROFILED}
     spies: dict[str, subprocess.Popen] = {}
     with bench.system(sender_replicas=1, **UNLIMITED, TWILIO_MAX_CONCURRENT="200") as system:
         bench.faults(mps=1_000_000)
@@ -416,12 +413,12 @@ def profile(bench: Bench, smoke: bool) -> dict:
                         "--output", str(outputs[name]), "--nonblocking"]  # fmt: skip
                 if name == "api":  # its worker processes, when it runs several
                     argv.append("--subprocesses")
-                spies[name] = subprocess.Popen(
-                    argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-                )
+                with said[name].open("w") as output:
+                    spies[name] = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT)
             # A short run could end before a spy attached (seconds on a busy machine),
             # and a spy stopped before it samples writes nothing.
-            said = {name: until_sampling(spy) for name, spy in spies.items()}
+            for name, spy in spies.items():
+                until_sampling(spy, said[name])
             with system.client() as client:
                 started = time.monotonic()
                 campaign_id = create_and_start(client, "profiled", messages)
@@ -430,10 +427,9 @@ def profile(bench: Bench, smoke: bool) -> dict:
         finally:
             for spy in spies.values():
                 spy.send_signal(signal.SIGINT)
-            errors = {
-                name: said.get(name, "") + spy.communicate(timeout=60)[1]
-                for name, spy in spies.items()
-            }
+            for spy in spies.values():
+                spy.wait(timeout=60)
+            errors = {name: said[name].read_text(errors="replace") for name in spies}
     services = {}
     for name, output in outputs.items():
         if output.exists():
