@@ -394,11 +394,12 @@ def until_sampling(spy: subprocess.Popen, said: Path, timeout_s: float = 30) -> 
     on standard output (reading standard error alone waited out the whole deadline for
     every spy), and both go to the file ``said``, which a long run cannot fill as it
     would a pipe nobody reads."""
-    deadline = time.monotonic() + timeout_s
-    while spy.poll() is None and time.monotonic() < deadline:
-        if "Sampling process" in said.read_text(errors="replace"):
-            return
-        time.sleep(0.05)
+
+    def sampling_or_gone() -> bool:
+        return spy.poll() is not None or "Sampling process" in said.read_text("utf-8", "replace")
+
+    with contextlib.suppress(TimeoutError):  # a spy that never says it still runs
+        wait_until(sampling_or_gone, timeout_s, "py-spy sampling")
 
 
 def profile(bench: Bench, smoke: bool) -> dict:
@@ -435,13 +436,12 @@ def profile(bench: Bench, smoke: bool) -> dict:
                 spy.send_signal(signal.SIGINT)
             for spy in spies.values():
                 spy.wait(timeout=60)
-            errors = {name: said[name].read_text(errors="replace") for name in spies}
     services = {}
     for name, output in outputs.items():
         if output.exists():
             services[name] = hottest_frames(output.read_text())
         else:
-            message = errors.get(name, "").strip()[-300:]
+            message = said[name].read_text(errors="replace").strip()[-300:]
             services[name] = {"error": f"py-spy wrote nothing: {message}", "samples": 0}
     return {
         "messages": messages,
