@@ -5,16 +5,15 @@ from __future__ import annotations
 import base64
 import logging
 
-from aiokafka import AIOKafkaProducer
-
 from shared.events import encode
 from shared.events.models import DeadLetter
+from shared.renewing_producer import RenewingProducer
 
 log = logging.getLogger(__name__)
 
 
 async def send_to_dlq(
-    producer: AIOKafkaProducer,
+    producer: RenewingProducer,
     dlq_topic: str,
     *,
     value: bytes | None,

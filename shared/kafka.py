@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from shared.events import Event, encode
+from shared.renewing_producer import RenewingProducer
 from shared.settings import Settings
 from shared.topics import TopicSpec, topic_specs
 
@@ -37,8 +38,9 @@ class TopicSetupError(RuntimeError):
     """A topic could not be created or does not have the partitions it needs."""
 
 
-def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
-    """An idempotent producer that waits for every in-sync replica.
+def make_producer(settings: Settings, **overrides: Any) -> RenewingProducer:
+    """An idempotent producer that waits for every in-sync replica, and replaces
+    itself when a broker stops taking its sequence numbers (shared/renewing_producer.py).
 
     A record acknowledged by it is durable: the API answers a start request
     only after its event is acknowledged.
@@ -51,7 +53,7 @@ def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
         "request_timeout_ms": 30_000,
     }
     options.update(overrides)
-    return AIOKafkaProducer(**options)
+    return RenewingProducer(lambda: AIOKafkaProducer(**options))
 
 
 def make_consumer(
@@ -132,7 +134,7 @@ async def _visible_partition_counts(
 
 
 async def send_events(
-    producer: AIOKafkaProducer,
+    producer: RenewingProducer,
     topic: str,
     keyed_events: Iterable[tuple[bytes, Event]],
     *,
@@ -150,7 +152,7 @@ async def send_events(
     await asyncio.gather(*deliveries)
 
 
-async def kafka_reachable(producer: AIOKafkaProducer, timeout_s: float = 2.0) -> bool:
+async def kafka_reachable(producer: RenewingProducer, timeout_s: float = 2.0) -> bool:
     """True when the cluster answers a metadata request within the timeout."""
     try:
         await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout_s)

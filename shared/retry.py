@@ -9,7 +9,8 @@ Every loop that waits and tries again takes its wait from here: the sender's inl
 send attempts (services/sender/handler.py) and its consumer's failed records and
 rounds (services/sender/consumer.py), the dispatcher's per-campaign steps
 (services/dispatcher/isolation.py) and its pollers (services/dispatcher/polling.py),
-and the start-up wait for Kafka (shared/runtime.py, through tenacity). What a loop
+the start-up wait for Kafka (shared/runtime.py, through tenacity) and the
+replacement of a producer that lost its sequence (shared/renewing_producer.py). What a loop
 retries, and how many times, stays the loop's own decision.
 """
 

@@ -10,7 +10,6 @@ from typing import TypeVar
 
 import asyncpg
 import uvloop
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from redis.asyncio import Redis
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay
@@ -20,6 +19,7 @@ from shared.gc_tuning import tune_garbage_collector
 from shared.health import HealthServer, Probe
 from shared.kafka import ensure_topics, kafka_reachable, make_producer
 from shared.redis import make_redis, redis_reachable
+from shared.renewing_producer import RenewingProducer
 from shared.retry import Backoff
 from shared.settings import Settings
 from shared.tracing import instrument_redis, setup_tracing, shutdown_tracing
@@ -39,7 +39,7 @@ class Connections:
 
     def __init__(self, settings: Settings, *, database: bool = False) -> None:
         self.settings = settings
-        self.producer: AIOKafkaProducer = make_producer(settings)
+        self.producer: RenewingProducer = make_producer(settings)
         self.redis: Redis = make_redis(settings)
         self._wants_database = database
         self._database: asyncpg.Pool | None = None

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import orjson
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -27,6 +26,7 @@ from services.api.settings import ApiSettings
 from shared.events.models import AlertCleared, AlertName, AlertRaised
 from shared.kafka import send_events
 from shared.redis import Keys
+from shared.renewing_producer import RenewingProducer
 from shared.store.stats import StatsStore, Window
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ class AlertMonitor:
         stats: StatsStore,
         breakers: Callable[[], Awaitable[dict[str, str]]],
         lag: ConsumerLagMonitor,
-        producer: AIOKafkaProducer,
+        producer: RenewingProducer,
         topic: str,
     ) -> None:
         self._settings = settings

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from services.api.errors import EventNotWritten
 from shared.events import encode
 from shared.events.models import CampaignControl, CampaignScheduled, CampaignStarted
+from shared.renewing_producer import RenewingProducer
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ CampaignEvent = CampaignStarted | CampaignScheduled | CampaignControl
 
 
 class CampaignEventPublisher:
-    def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
+    def __init__(self, producer: RenewingProducer, topic: str) -> None:
         self._producer = producer
         self._topic = topic
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from services.api.auth import User
@@ -32,6 +31,7 @@ from shared.events.models import Recipient, SendMessage, TextContent
 from shared.kafka import send_events
 from shared.personalise import UnsendableContent, contact_fields, personalise
 from shared.phones import normalise_phone, whatsapp_address
+from shared.renewing_producer import RenewingProducer
 from shared.store.campaigns import CampaignRecord
 from shared.store.recipients import RecipientStore
 from shared.store.suppressions import SuppressionStore
@@ -67,7 +67,7 @@ class TestSender:
         settings: ApiSettings,
         reader: CampaignReader,
         recipients: RecipientStore,
-        producer: AIOKafkaProducer,
+        producer: RenewingProducer,
     ) -> None:
         self._settings = settings
         self._reader = reader

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import faust
-from aiokafka import AIOKafkaProducer
 
 from services.dispatcher.expansion import Expander
 from services.dispatcher.isolation import fail_campaign, failure_reason, with_retries
@@ -24,6 +23,7 @@ from shared.events import EventDecodeError, decode
 from shared.events.models import CampaignStarted
 from shared.lifecycle import CONTROL_OF_EVENT, Control, move
 from shared.outages import is_outage
+from shared.renewing_producer import RenewingProducer
 from shared.store.campaigns import CampaignStore
 from shared.topics import Topics
 from shared.tracing import consuming
@@ -39,7 +39,7 @@ class _Agents:
     topics: Topics
     expander: Expander
     campaigns: CampaignStore
-    producer: AIOKafkaProducer
+    producer: RenewingProducer
 
 
 async def _isolated(
@@ -91,7 +91,7 @@ def create_faust_app(
     topics: Topics,
     expander: Expander,
     campaigns: CampaignStore,
-    producer: AIOKafkaProducer,
+    producer: RenewingProducer,
 ) -> faust.App:
     """The faust app; one ``expander`` serves both agents: it caches the campaigns
     being expanded."""

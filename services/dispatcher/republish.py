@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaProducer
-
 from services.dispatcher.command_batches import RecordKey, command_records
 from shared.events.models import Event, SendMessage
 from shared.kafka import send_events
+from shared.renewing_producer import RenewingProducer
 from shared.topics import Topics
 
 SOURCE = "/services/dispatcher"
@@ -23,7 +22,7 @@ class StepProducer:
     """What a dispatcher step writes to Kafka: the commands it emits or releases, in
     records of ``per_record``, then the outcomes it decided without a send."""
 
-    def __init__(self, producer: AIOKafkaProducer, topics: Topics, per_record: int) -> None:
+    def __init__(self, producer: RenewingProducer, topics: Topics, per_record: int) -> None:
         self._producer = producer
         self._topics = topics
         self._per_record = per_record

@@ -11,13 +11,12 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaProducer
-
 from services.dispatcher.polling import Poller
 from shared.campaign_start import start_campaign
 from shared.events import encode
 from shared.events.models import CampaignStarted
 from shared.lifecycle import SCHEDULED
+from shared.renewing_producer import RenewingProducer
 from shared.store.campaigns import CampaignStore
 from shared.store.recipients import RecipientStore
 from shared.topics import Topics
@@ -29,7 +28,7 @@ class ScheduleStarter(Poller):
     def __init__(
         self,
         *,
-        producer: AIOKafkaProducer,
+        producer: RenewingProducer,
         topics: Topics,
         campaigns: CampaignStore,
         recipients: RecipientStore,

@@ -7,15 +7,14 @@ one at a time per partition, in order with nothing else touching its cursor.
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaProducer
-
+from shared.renewing_producer import RenewingProducer
 from shared.store.expansion import ExpansionStore
 from shared.topics import Topics
 
 
 class TickSender:
     def __init__(
-        self, producer: AIOKafkaProducer, expansions: ExpansionStore, topics: Topics
+        self, producer: RenewingProducer, expansions: ExpansionStore, topics: Topics
     ) -> None:
         self._producer = producer
         self._expansions = expansions

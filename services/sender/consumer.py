@@ -28,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from services.sender.outcomes import OutcomePublisher
@@ -38,6 +38,7 @@ from shared.events import EventDecodeError, decode
 from shared.events.models import MessageFailed, MessageOutcome, SendMessage, SendMessageBatch
 from shared.kafka import make_consumer
 from shared.outages import is_outage, summarise
+from shared.renewing_producer import RenewingProducer
 from shared.retry import Backoff, sleep_unless
 from shared.topics import Topics
 from shared.tracing import consuming, message_span, trace_failure, tracer
@@ -126,7 +127,7 @@ class CommandConsumer:
     """
 
     def __init__(
-        self, settings: SenderSettings, producer: AIOKafkaProducer, handle: Handle
+        self, settings: SenderSettings, producer: RenewingProducer, handle: Handle
     ) -> None:
         self._topics = Topics.from_settings(settings)
         self._producer = producer

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 from services.sender.coalesce import GATHER_OUTCOMES_S, Coalescer
 from shared.events import encode
 from shared.events.models import MessageOutcome
+from shared.renewing_producer import RenewingProducer
 
 _Record = tuple[bytes, bytes, list[tuple[str, bytes]]]  # key, value, headers
 
@@ -27,7 +27,7 @@ MAX_OUTCOMES_PER_FLUSH = 500
 
 
 class OutcomePublisher:
-    def __init__(self, producer: AIOKafkaProducer, topic: str, source: str) -> None:
+    def __init__(self, producer: RenewingProducer, topic: str, source: str) -> None:
         self._producer = producer
         self._topic = topic
         self._source = source

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import ConsumerRecord
 
 from shared.dlq import send_to_dlq
 from shared.events.models import MessageFailed, SendMessage
+from shared.renewing_producer import RenewingProducer
 
 SOURCE = "/services/sender"
 
@@ -16,7 +17,7 @@ def failed_for(command: SendMessage, reason: str) -> MessageFailed:
 
 
 async def dead_letter(
-    producer: AIOKafkaProducer, dlq_topic: str, record: ConsumerRecord, reason: str
+    producer: RenewingProducer, dlq_topic: str, record: ConsumerRecord, reason: str
 ) -> None:
     await send_to_dlq(
         producer,
