@@ -51,10 +51,10 @@ class RenewingProducer:
     def __init__(self, build: Callable[[], AIOKafkaProducer]) -> None:
         self._build = build
         self._current = build()
-        self._generation = 0
         self._renewal: asyncio.Task[None] | None = None
         self._retiring: set[asyncio.Task[None]] = set()
         self._stopped = False
+        # How many times it was replaced: a failure from an older producer renews nothing.
         self.renewals = 0
 
     @property
@@ -83,7 +83,7 @@ class RenewingProducer:
 
     async def send(self, topic: str, value: Any = None, key: Any = None, **kwargs: Any) -> Any:
         """The delivery future, as AIOKafkaProducer.send returns it."""
-        generation = self._generation
+        generation = self.renewals
         delivery = await self._current.send(topic, value, key=key, **kwargs)
         return self._watched(delivery, generation)
 
@@ -93,7 +93,7 @@ class RenewingProducer:
         return await (await self.send(topic, value, key=key, **kwargs))
 
     async def send_batch(self, batch: Any, topic: str, *, partition: int) -> Any:
-        generation = self._generation
+        generation = self.renewals
         delivery = await self._current.send_batch(batch, topic, partition=partition)
         return self._watched(delivery, generation)
 
@@ -104,7 +104,7 @@ class RenewingProducer:
             if done.cancelled():
                 return
             error = done.exception()
-            if isinstance(error, SEQUENCE_LOST) and generation == self._generation:
+            if isinstance(error, SEQUENCE_LOST) and generation == self.renewals:
                 self._renew_once(error)
 
         delivery.add_done_callback(on_done)
@@ -135,7 +135,6 @@ class RenewingProducer:
                 )
                 await asyncio.sleep(RENEW_BACKOFF.delay_s(attempt))
         old, self._current = self._current, fresh
-        self._generation += 1
         self.renewals += 1
         log.warning("kafka producer replaced", extra={"renewals": self.renewals})
         retiring = asyncio.get_running_loop().create_task(self._retire(old))

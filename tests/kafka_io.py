@@ -33,6 +33,20 @@ async def publish_raw(settings: Settings, topic: str, key: bytes, value: bytes) 
         await producer.stop()
 
 
+async def drain(consumer: AIOKafkaConsumer, want: int, timeout_s: float = 20) -> list:
+    """Raw records from ``consumer`` until there are at least ``want``."""
+    received: list = []
+
+    async def more() -> bool:
+        batches = await consumer.getmany(timeout_ms=200)
+        for records in batches.values():
+            received.extend(records)
+        return len(received) >= want
+
+    await eventually(more, timeout_s=timeout_s, what=f"{want} records")
+    return received
+
+
 class TopicReader:
     """Reads a topic from the beginning and keeps every decoded event."""
 

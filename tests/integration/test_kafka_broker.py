@@ -10,19 +10,7 @@ from aiokafka import TopicPartition
 from shared.kafka import ensure_topics, make_consumer, make_producer
 from shared.topics import TopicSpec
 from tests.helpers import eventually
-
-
-async def _drain(consumer, want: int, timeout_s: float = 20) -> list:
-    received: list = []
-
-    async def more() -> bool:
-        batches = await consumer.getmany(timeout_ms=200)
-        for records in batches.values():
-            received.extend(records)
-        return len(received) >= want
-
-    await eventually(more, timeout_s=timeout_s, what=f"{want} records")
-    return received
+from tests.kafka_io import drain
 
 
 async def test_group_consumer_resumes_after_its_committed_offsets(make_settings) -> None:
@@ -41,7 +29,7 @@ async def test_group_consumer_resumes_after_its_committed_offsets(make_settings)
     first = make_consumer(settings, topic, group_id=group)
     await first.start()
     try:
-        records = await _drain(first, 30)
+        records = await drain(first, 30)
         assert sorted(r.value for r in records) == sorted(f"v{n}".encode() for n in range(30))
         # Commit only the first 10 records of every partition (or all of a shorter one).
         by_partition: dict[int, list] = {}
@@ -61,7 +49,7 @@ async def test_group_consumer_resumes_after_its_committed_offsets(make_settings)
     second = make_consumer(settings, topic, group_id=group)
     await second.start()
     try:
-        rest = await _drain(second, len(expected_rest)) if expected_rest else []
+        rest = await drain(second, len(expected_rest)) if expected_rest else []
         assert sorted(r.value for r in rest) == expected_rest
     finally:
         await second.stop()

@@ -15,6 +15,7 @@ from aiokafka.errors import OutOfOrderSequenceNumber
 from shared.kafka import ensure_topics, make_consumer, make_producer
 from shared.topics import TopicSpec
 from tests.helpers import eventually
+from tests.kafka_io import drain
 
 
 async def test_a_producer_out_of_sequence_is_replaced_and_sends_again(make_settings) -> None:
@@ -54,14 +55,6 @@ async def test_a_producer_out_of_sequence_is_replaced_and_sends_again(make_setti
     consumer = make_consumer(settings, topic, group_id=f"{settings.kafka_topic_prefix}check")
     await consumer.start()
     try:
-        seen: list[bytes] = []
-
-        async def both_arrived() -> bool:
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                seen.extend(record.value for record in records)
-            return b"after" in seen
-
-        await eventually(both_arrived, timeout_s=20, what="the records on the topic")
-        assert seen == [b"before", b"after"]
+        assert [record.value for record in await drain(consumer, 2)] == [b"before", b"after"]
     finally:
         await consumer.stop()
