@@ -244,3 +244,19 @@ async def database(database_url: str) -> AsyncIterator[asyncpg.Pool]:
         yield pool
     finally:
         await pool.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failed system test carries its services' warnings and last lines (see
+    tests/service_logs.py): CI keeps nothing else of a run."""
+    report = yield
+    builder = getattr(item, "funcargs", {}).get("make_system")
+    if report.failed and call.when == "call" and builder is not None:
+        from tests.service_logs import excerpt
+
+        for number, system in enumerate(getattr(builder, "systems", [])):
+            report.sections.append(
+                (f"service logs, system {number}", excerpt(system.table.log_dir))
+            )
+    return report

@@ -16,19 +16,25 @@ from dataclasses import dataclass
 import faust
 
 from services.dispatcher.expansion import Expander
-from services.dispatcher.isolation import fail_campaign, failure_reason, with_retries
+from services.dispatcher.isolation import (
+    fail_campaign,
+    failure_reason,
+    is_infrastructure,
+    with_retries,
+)
 from services.dispatcher.settings import DispatcherSettings
 from shared.dlq import send_to_dlq
 from shared.events import EventDecodeError, decode
 from shared.events.models import CampaignStarted
 from shared.lifecycle import CONTROL_OF_EVENT, Control, move
-from shared.outages import is_outage
 from shared.renewing_producer import RenewingProducer
 from shared.store.campaigns import CampaignStore
 from shared.topics import Topics
 from shared.tracing import consuming
 
 log = logging.getLogger(__name__)
+
+METADATA_MAX_AGE_MS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +57,7 @@ async def _isolated(
     """Run one campaign's step so that its failure never stops the agent's loop."""
     settings = agents.settings
     error = await with_retries(settings, campaign_id, step)
-    if error is None or is_outage(error):
+    if error is None or is_infrastructure(error):
         # A start or control event is not lost to an outage either: the api's status is
         # the truth the senders read, and a campaign left expanding is ticked again.
         return
@@ -111,6 +117,10 @@ def create_faust_app(
         # dispatcher dies, until the group notices and reassigns its partitions.
         broker_session_timeout=settings.dispatcher_session_timeout_s,
         broker_heartbeat_interval=settings.dispatcher_session_timeout_s / 4,
+        # faust's default of 5 minutes is how long a changelog missing from the first
+        # metadata would hold every campaign (see isolation.is_infrastructure); a
+        # metadata request every 10 s costs the brokers nothing.
+        consumer_metadata_max_age_ms=METADATA_MAX_AGE_MS,
     )
     campaign_events = app.topic(
         topics.campaign_events, key_serializer="raw", value_serializer="raw"

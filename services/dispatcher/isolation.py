@@ -15,6 +15,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from faust.exceptions import PartitionsMismatch
+
 from services.dispatcher.expansion import Expander
 from services.dispatcher.settings import DispatcherSettings
 from shared import lifecycle
@@ -27,6 +29,19 @@ log = logging.getLogger(__name__)
 # A failed campaign in these states is moved to failed; a stopped or finished one
 # keeps its status (the stop or the result is the truer story).
 FAILABLE = lifecycle.NOT_FINAL
+
+
+def is_infrastructure(error: BaseException) -> bool:
+    """An outage, or Kafka's metadata not yet showing the cursor table's changelog.
+
+    faust checks the changelog's partitions against the source topic's from the
+    consumer's metadata. On a cluster that has just created the changelog, that
+    metadata can still list it with no partitions (seen on three brokers under load:
+    "has 0 partitions"). Every campaign meets the same error until the metadata is
+    refreshed, so it is no campaign's fault: the step is kept and tried again, like an
+    outage, instead of failing the campaign.
+    """
+    return is_outage(error) or isinstance(error, PartitionsMismatch)
 
 
 async def with_retries(
@@ -49,7 +64,7 @@ async def with_retries(
                 await asyncio.sleep(backoff.delay_s(attempt + 1))
     log.error(
         "dispatcher step failed after its retries",
-        extra={"campaign_id": campaign_id, "outage": last is not None and is_outage(last)},
+        extra={"campaign_id": campaign_id, "outage": last is not None and is_infrastructure(last)},
         exc_info=last,
     )
     return last

@@ -45,6 +45,7 @@ def make_system(make_settings, tmp_path: Path) -> Iterator:
         system.start_all()
         return system
 
+    build.systems = systems  # type: ignore[attr-defined]  # read by the failure report
     yield build
     for system in systems:
         system.stop_all()

@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, MessageSizeTooLargeError
+from faust.exceptions import PartitionsMismatch
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from services.api.queue_status import queue_status
 from services.api.redis_moves import legacy_campaign
-from services.dispatcher.isolation import failure_reason
+from services.dispatcher.isolation import failure_reason, is_infrastructure
 from services.sender.settings import SenderSettings
 from shared.events import MalformedEvent, decode
 from shared.events.models import CampaignStarted, TextContent
@@ -116,6 +117,22 @@ def test_expiry_compares_whatever_zone_it_has(expires_at: datetime | None, expec
 )
 def test_only_unreachable_infrastructure_is_an_outage(error: Exception, outage: bool) -> None:
     assert is_outage(error) is outage
+
+
+@pytest.mark.parametrize(
+    ("error", "kept"),
+    [
+        # As a fresh three-broker cluster raised it: the changelog not yet in metadata.
+        (PartitionsMismatch("the changelog topic has 0 partitions"), True),
+        (KafkaConnectionError("no broker"), True),
+        (ValueError("bad data"), False),
+        (asyncpg.exceptions.UniqueViolationError("duplicate key"), False),
+    ],
+)
+def test_the_dispatcher_keeps_a_campaign_through_kafka_metadata_catching_up(
+    error: Exception, kept: bool
+) -> None:
+    assert is_infrastructure(error) is kept
 
 
 def test_a_failure_reason_is_one_bounded_line() -> None:
