@@ -214,7 +214,6 @@ async def redis(stack: StackEndpoints, unique_prefix: str) -> AsyncIterator[Redi
 def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
     """Three Kafka nodes of their own for one test module (see tests/kafka_cluster.py)."""
     from devstack.processes import ProcessTable, StartError
-    from devstack.stack import stop_all
     from tests.kafka_cluster import KafkaCluster
 
     # A second try, on fresh ports and folders, when the first start fails: on a busy
@@ -227,13 +226,13 @@ def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaClu
             cluster.start()
             break
         except StartError:
-            stop_all(cluster.table)
+            cluster.discard()
             if attempt == 2:
                 raise
     try:
         yield cluster
     finally:
-        stop_all(cluster.table)
+        cluster.discard()
 
 
 @pytest_asyncio.fixture
