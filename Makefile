@@ -72,4 +72,4 @@ lock: ## re-pin every package from pyproject.toml (runtime, then dev tools)
 	rm -rf $(LOCK_VENV) build *.egg-info
 
 clean: down ## remove run state and caches (keeps the virtualenv)
-	rm -rf .run .cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf .run .cache .pytest_cache .ruff_cache .hypothesis bench/reference/node_modules

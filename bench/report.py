@@ -195,6 +195,38 @@ def goals(results: dict) -> list[tuple[str, str, str, bool]]:
     return rows
 
 
+def _reference(reference: dict | None) -> list[str]:
+    """The Node queue's section: the machine's pace in this sitting, no goal of ours."""
+    if not reference:
+        return []
+    lines = ["", "## Reference: a one-job-per-message Node queue (BullMQ)", ""]
+    if reference.get("skipped"):
+        return [*lines, f"Skipped: {reference['skipped']}."]
+    lines += [
+        f"BullMQ {reference['bullmq']} on Node {reference['node']} "
+        "([bench/reference/queue.mjs](bench/reference/queue.mjs)), one job and one request",
+        "per message, on the same Redis and sandbox and nothing of ours: the yardstick for",
+        "how fast the machine is in this sitting (an earlier sitting, 20,000 messages a run,",
+        "gave 2,034–2,251 / 2,040–2,256 msg/s at 0 ms with concurrency 50 / 200 and",
+        "467 / 1,605–1,611 at 100 ms). CPU in ms per message, node's and, apart, the",
+        "sandbox's and Redis's.",
+        "",
+        "| Twilio latency | concurrency | messages | msg/s | node CPU ms/msg | sandbox | Redis |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for run in reference["runs"]:
+        other = run["infrastructure_cpu_ms_per_message"]
+        lines.append(
+            f"| {run['latency_ms']} ms | {run['concurrency']} | {run['messages']} | "
+            f"{run['messages_per_s']} | {run['cpu_ms_per_message']['node']} | "
+            f"{other.get('twilio_sandbox', '–')} | {other.get('redis', '–')} |"
+        )
+    failed = sum(run["failed"] for run in reference["runs"])
+    if failed:
+        lines += ["", f"{failed} of its jobs failed: its pace is not the machine's alone."]
+    return lines
+
+
 def render(results: dict, machine: dict) -> str:
     lines = [
         "# Benchmarks",
@@ -274,6 +306,7 @@ def render(results: dict, machine: dict) -> str:
                     f"| {run['latency_ms']} ms | {run['sender_replicas']} | {work['all']} | "
                     f"{work['scripts']} | {busiest} |"
                 )
+    lines += _reference(results.get("node_reference"))
     scale = results.get("scale")
     if scale:
         rss = ", ".join(f"{k} {v}" for k, v in scale["peak_rss_mb"].items())

@@ -37,6 +37,7 @@ from bench.harness import (
     wait_until,
 )
 from bench.records import audience_memory, contacts_import, recipients_export
+from bench.reference import node_reference
 from devstack.debian import ensure_wrk
 from devstack.system import TOKEN
 
@@ -489,6 +490,8 @@ def hottest_frames(collapsed: str, top: int = 5, own_top: int = 12) -> dict:
 SCENARIOS = {
     "rate_precision": rate_precision,
     "pipeline_capacity": pipeline_capacity,
+    # Beside the capacity runs, so that both see the machine in the same minutes.
+    "node_reference": node_reference,
     "scale": scale,
     "contacts_import": contacts_import,
     "audience_memory": audience_memory,
