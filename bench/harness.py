@@ -88,13 +88,18 @@ class Bench:
             sandbox_url=self.stack["TWILIO_API_BASE_URL"],
             sender_replicas=sender_replicas,
         )
-        self.sandbox.delete("/_sandbox/faults").raise_for_status()
-        self.sandbox.delete("/_sandbox/ledger").raise_for_status()
+        self.reset_sandbox()
         try:
             system.start_all()
             yield system
         finally:
             system.stop_all()
+
+    def reset_sandbox(self) -> None:
+        """No faults and an empty ledger: the sandbox keeps every accepted message in
+        memory, and one scenario's tens of thousands would weigh on the next's."""
+        self.sandbox.delete("/_sandbox/faults").raise_for_status()
+        self.sandbox.delete("/_sandbox/ledger").raise_for_status()
 
     def infrastructure_pids(self) -> dict[str, int]:
         """The sandbox's, Kafka's, Redis's and PostgreSQL's processes, found by the ports
@@ -193,6 +198,21 @@ def cpu_seconds(pid: int) -> float:
         if fields := _stat_fields(member):
             ticks += sum(int(field) for field in fields[11:15])
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_message(cpu_s: dict[str, float], ours: set[str], messages: int) -> dict:
+    """CPU seconds of a run's processes as milliseconds per message (which is also CPU
+    seconds per 1,000 messages): each of ours, the senders summed, all of ours summed;
+    the infrastructure's apart."""
+
+    def per_message(seconds: float) -> float:
+        return round(seconds * 1000 / messages, 3)
+
+    own = {name: per_message(cpu_s[name]) for name in sorted(ours)}
+    own["senders"] = per_message(sum(v for k, v in cpu_s.items() if k.startswith("sender")))
+    own["ours"] = per_message(sum(cpu_s[name] for name in ours))
+    infrastructure = {name: per_message(v) for name, v in sorted(cpu_s.items()) if name not in ours}
+    return {"cpu_ms_per_message": own, "infrastructure_cpu_ms_per_message": infrastructure}
 
 
 def rss_mb(pid: int) -> float:

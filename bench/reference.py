@@ -24,7 +24,7 @@ import threading
 import uuid
 from pathlib import Path
 
-from bench.harness import Bench, cpu_seconds, phone
+from bench.harness import Bench, cpu_per_message, cpu_seconds, phone
 from shared.phones import whatsapp_address
 from shared.settings import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, Settings
 
@@ -60,8 +60,7 @@ def node_reference(bench: Bench, smoke: bool) -> dict:
             for latency_ms, concurrency in combinations
         ]
     finally:
-        bench.sandbox.delete("/_sandbox/faults").raise_for_status()
-        bench.sandbox.delete("/_sandbox/ledger").raise_for_status()
+        bench.reset_sandbox()
     version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout
     bullmq = json.loads((REFERENCE_DIR / "node_modules" / "bullmq" / "package.json").read_text())
     return {"node": version.strip(), "bullmq": bullmq["version"], "runs": runs}
@@ -100,9 +99,8 @@ def _install(timeout_s: float) -> str | None:
 def _run(
     bench: Bench, node: str, recipients: Path, messages: int, latency_ms: int, concurrency: int
 ) -> dict:
-    # A fresh ledger each run, as bench.system gives every scenario: the sandbox keeps
-    # every accepted message in memory, and 80,000 of them would weigh on later runs.
-    bench.sandbox.delete("/_sandbox/ledger").raise_for_status()
+    # A fresh sandbox each run, as bench.system gives every scenario.
+    bench.reset_sandbox()
     bench.faults(mps=1_000_000, latency_ms=latency_ms)
     theirs = {n: pid for n, pid in bench.infrastructure_pids().items() if n in MEASURED}
     env = {
@@ -149,9 +147,7 @@ def _run(
             f"(latency {latency_ms} ms, concurrency {concurrency}): {result or said}"
         )
     accepted = bench.sandbox.get("/_sandbox/stats").json()["responses"].get("201", 0)
-
-    def per_message(name: str) -> float:
-        return round((after[name] - before[name]) * 1000 / messages, 3)
+    spent = {name: after[name] - before[name] for name in after}
 
     return {
         "latency_ms": latency_ms,
@@ -161,8 +157,7 @@ def _run(
         "messages_per_s": result["messages_per_s"],
         "failed": result["failed"],
         "accepted_by_sandbox": accepted,
-        "cpu_ms_per_message": {"node": per_message("node")},
-        "infrastructure_cpu_ms_per_message": {name: per_message(name) for name in sorted(theirs)},
+        **cpu_per_message(spent, {"node"}, messages),
     }
 
 

@@ -26,6 +26,7 @@ from bench.harness import (
     UNLIMITED,
     Bench,
     commands_backlog,
+    cpu_per_message,
     cpu_seconds,
     create_and_start,
     limits,
@@ -115,21 +116,6 @@ def pipeline_capacity(bench: Bench, smoke: bool) -> dict:
                 }
             )
     return {"runs": runs}
-
-
-def cpu_per_message(cpu_s: dict[str, float], ours: set[str], messages: int) -> dict:
-    """CPU seconds of a run's processes as milliseconds per message (which is also CPU
-    seconds per 1,000 messages): each of ours, the senders summed, all of ours summed;
-    the infrastructure's apart."""
-
-    def per_message(seconds: float) -> float:
-        return round(seconds * 1000 / messages, 3)
-
-    own = {name: per_message(cpu_s[name]) for name in sorted(ours)}
-    own["senders"] = per_message(sum(v for k, v in cpu_s.items() if k.startswith("sender")))
-    own["ours"] = per_message(sum(cpu_s[name] for name in ours))
-    infrastructure = {name: per_message(v) for name, v in sorted(cpu_s.items()) if name not in ours}
-    return {"cpu_ms_per_message": own, "infrastructure_cpu_ms_per_message": infrastructure}
 
 
 def redis_per_message(before: dict[str, int], after: dict[str, int], messages: int) -> dict:
