@@ -251,10 +251,11 @@ def render(results: dict, machine: dict) -> str:
     if delays:
         lines += [
             "",
-            "## Rate precision: from a limiter grant to Twilio's acceptance",
+            "## Rate precision: from a limiter log entry to Twilio's acceptance",
             "",
             "The limiter widens each window by LIMITER_MARGIN_MS, which must cover how much",
-            "this delay varies from send to send (its spread), not the delay itself.",
+            "this delay varies from send to send (its spread), not the delay itself. An",
+            "entry is a grant, moved to when its request went where that was later.",
             "",
             f"- p50 {delays['p50']} ms, p99 {delays['p99']} ms, spread {delays['spread']} ms",
         ]

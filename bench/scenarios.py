@@ -59,9 +59,10 @@ def rate_precision(bench: Bench, smoke: bool) -> dict:
     times = bench.ledger_times()
     span_s = (times[-1] - times[0]) / 1000
     achieved = (len(times) - 1) / span_s if span_s else 0.0
-    # The limiter's margin must cover how much the delay from a grant to Twilio's
-    # acceptance varies: the n-th grant went out as the n-th send (10/s keeps them in
-    # order), so the spread of the n-th acceptance minus the n-th grant is that variation.
+    # The limiter's margin must cover how much the delay from a log entry (a grant, moved
+    # to when its send went if that was later) to Twilio's acceptance varies: the n-th
+    # entry went out as the n-th send (10/s keeps them in order), so the spread of the
+    # n-th acceptance minus the n-th entry is that variation.
     delays = [accepted - granted for granted, accepted in zip(grants, times, strict=False)]
     return {
         "grant_to_acceptance_ms": {

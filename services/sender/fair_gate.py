@@ -19,6 +19,9 @@ are chosen in stride order, and one limiter script grants what the windows allow
 and takes each granted send's ledger claim, so a send costs no round trip of its
 own between its grant and its request. Waiters the limiter could not serve yet go
 back to the front of their lanes, their passes as they were.
+
+A send that goes out later than its grant's score says so (`sending`); the gate gathers
+those corrections for a moment and hands them to the limiter in one round trip.
 """
 
 from __future__ import annotations
@@ -41,6 +44,12 @@ log = logging.getLogger(__name__)
 
 # Passes of lanes that ran dry are remembered until there are this many.
 _FORGET_PASSES_ABOVE = 10_000
+# A send this late or later than its grant's score has its log entry corrected; below
+# it the correction is smaller than the clock's jitter.
+CORRECT_LATE_FROM_MS = 1.0
+# Corrections gathered this long go to Redis together. The grant a correction matters
+# to comes one window (at least a second) after the late send.
+CORRECTIONS_GATHERED_S = 0.05
 
 Sendable = Callable[[str], Awaitable[bool]]
 
@@ -57,6 +66,9 @@ class Turn:
     claim_lost: bool = False
     # The grant is for this much later: ``turn`` waits it out before yielding.
     ahead_ms: float = 0.0
+    # The grant's log entry, and the loop time its send is due at: for `sending`.
+    member: str | None = None
+    due: float = 0.0
 
 
 NOT_SENDABLE = Turn(False)
@@ -83,6 +95,9 @@ class _NumberQueue:
     current_pass: float = 0.0
     ran_dry: dict[str, float] = field(default_factory=dict)
     server: asyncio.Task[None] | None = None
+    # (log entry, ms late) of sends that went out late, and the task that sends them.
+    corrections: list[tuple[str, float]] = field(default_factory=list)
+    corrector: asyncio.Task[None] | None = None
 
     def next_lane(self) -> _Lane | None:
         live = [lane for lane in self.lanes.values() if lane.waiters]
@@ -150,6 +165,33 @@ class FairGate:
             yield turn
         finally:
             self._request_slots.release()
+
+    def sending(self, number: str, turn: Turn) -> None:
+        """Call as a granted turn's request goes out: if it goes later than its grant's
+        score, the limiter's log is told, so the sends a window later are spaced from
+        this one as it really went."""
+        queue = self._queues.get(number)
+        if queue is None or turn.member is None or not self._limiter.corrects(number):
+            return
+        late_ms = (asyncio.get_running_loop().time() - turn.due) * 1000
+        if late_ms < CORRECT_LATE_FROM_MS:
+            return
+        queue.corrections.append((turn.member, round(late_ms, 3)))
+        if queue.corrector is None:
+            queue.corrector = asyncio.create_task(
+                self._send_corrections(number, queue), name=f"gate-corrections-{number}"
+            )
+
+    async def _send_corrections(self, number: str, queue: _NumberQueue) -> None:
+        while queue.corrections:
+            await asyncio.sleep(CORRECTIONS_GATHERED_S)
+            corrections, queue.corrections = queue.corrections, []
+            try:
+                await self._limiter.correct(number, corrections)
+            except Exception:
+                # Lost, they cost only the margin they would have spared; sends go on.
+                log.warning("limiter corrections not sent", exc_info=True)
+        queue.corrector = None
 
     async def _wait(
         self, number: str, campaign_id: str, weight: int, retry: bool, claim: ClaimRequest | None
@@ -253,7 +295,7 @@ class FairGate:
                 pass  # cancelled meanwhile: its grant goes unused, its claim goes stale
             else:
                 waiter.future.set_result(
-                    Turn(True, claim_raw=grant.claim_raw, ahead_ms=grant.ahead_ms)
+                    Turn(True, grant.claim_raw, False, grant.ahead_ms, grant.member, grant.due)
                 )
                 handed += 1
         return handed

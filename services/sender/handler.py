@@ -187,6 +187,7 @@ class SendHandler:
                     if not turn.granted:
                         continue  # resumed while leaving the queue: queue again, no attempt spent
                     claim_raw = turn.claim_raw
+                    self._gate.sending(command.from_number, turn)
                     try:
                         sid = await self._gateway.create(command)
                     except BreakerOpen:

@@ -16,7 +16,12 @@ few milliseconds before Twilio accepts it, and that delay varies from send to
 send, so two sends granted exactly one window apart could arrive less than one
 window apart. The grant and the send's ledger claim are one script, so nothing
 but the request itself lies between them; `make bench` measures the spread of
-that delay against the margin.
+that delay against the margin. A send that still goes out later than its grant's
+score (a busy event loop, a descheduled process) has its log entry moved to when it
+went (`correct`), so the window one send later counts it where it really was, and
+the margin covers only what happens after the request leaves. The spacing goes on from
+the grants' schedule (a key of its own), so a correction does not delay every send after
+it: it moves only the grant that waits for it to leave a window.
 
 With failover (REDIS_MIN_REPLICAS_ACKED), the script and a WAIT for the replicas run in
 one pipeline, on one connection: a grant is handed out, and its claim used, only once a
@@ -44,21 +49,30 @@ from shared.senders import SenderDirectory, bare_number
 # quarter of a percent of the rate (make bench), more than the precision allows.
 EARLY_GRANT_MS = 5
 
-# KEYS[1]: the sender number's log; KEYS[1 + i]: the ledger hash of claim i, if any.
+# Corrections are made where a sender number's limit is at most this many sends a
+# second (every Twilio sender's is). Above it (the bench's unlimited runs) the windows
+# never fill, and a correction for nearly every send would be Redis work for nothing.
+CORRECTED_UP_TO_PER_S = 1_000
+
+# KEYS[1]: the sender number's log; KEYS[1 + i]: the ledger hash of claim i, if any;
+# the last KEY: the score of the number's latest grant (the spacing's schedule).
 # ARGV: member prefix, spacing_ms, number of windows n, n (window_ms, limit) pairs, then
 # replica, ttl_s, grants wanted (used when no claims are given), then (field, expected)
 # per claim ('' = absent).
-# Grants sends in order while one may go now: each is scored at the later of now and the
-# previous grant plus the spacing (at most EARLY_GRANT_MS ahead), and fits every window
-# ending at its score. With claims, each grant first compare-and-sets its ledger entry: a
-# lost claim spends no grant. Returns {wait_ms, then (ms the grant is scored ahead of now,
-# claim) or ('-', current) for each entry dealt with, in order}; entries past the last one
-# dealt with wait for wait_ms.
+# Grants sends in order while one may go now: each is scored at the latest of now, the
+# previous grant plus the spacing, and the moment each full window frees a place (at most
+# EARLY_GRANT_MS ahead), so it fits every window ending at its score. With claims, each
+# grant first compare-and-sets its ledger entry: a lost claim spends no grant. Returns
+# {wait_ms, Redis's now in ms, then (ms the grant is scored ahead of now, claim) or ('-',
+# current) for each entry dealt with, in order}; entries past the last one dealt with wait
+# for wait_ms.
+# The i-th entry dealt with is logged as 'prefix:i'.
 _GRANT = (
     CLAIM_FUNCTION
     + f"local EARLY_GRANT_MS = {EARLY_GRANT_MS}\n"
     + """
 local key = KEYS[1]
+local schedule = KEYS[#KEYS]
 local time = redis.call('TIME')
 local now_ms = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 local spacing_ms = tonumber(ARGV[2])
@@ -70,7 +84,7 @@ end
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now_ms - longest)
 local after = 4 + 2 * windows
 local replica, ttl_s = ARGV[after], ARGV[after + 1]
-local claims = #KEYS - 1
+local claims = #KEYS - 2
 local wanted = claims
 if claims == 0 then
   wanted = tonumber(ARGV[after + 2])
@@ -79,30 +93,37 @@ end
 -- The score of one more grant, and how long until it may go (0: now).
 local function next_grant()
   local score = now_ms
-  local last = redis.call('ZREVRANGE', key, 0, 0, 'WITHSCORES')
-  if last[2] then
-    score = math.max(score, tonumber(last[2]) + spacing_ms)
+  local last = redis.call('GET', schedule)
+  if not last then
+    -- A log kept before the schedule was: its latest entry.
+    last = redis.call('ZREVRANGE', key, 0, 0, 'WITHSCORES')[2]
   end
-  local wait_ms = 0
-  if score - now_ms > EARLY_GRANT_MS then
-    wait_ms = score - now_ms
+  if last then
+    score = math.max(score, tonumber(last) + spacing_ms)
   end
+  -- A later score only leaves entries out of a window, so one pass finds the earliest
+  -- score every window allows.
+  local free_at = score
   for w = 0, windows - 1 do
     local window_ms = tonumber(ARGV[4 + 2 * w])
     local limit = tonumber(ARGV[5 + 2 * w])
     local since = '(' .. (score - window_ms)
     local count = redis.call('ZCOUNT', key, since, '+inf')
     if count >= limit then
-      -- The window frees a place when its (count - limit + 1)-th oldest entry leaves it.
+      -- The window frees a place when its limit-th newest entry leaves it.
       local oldest = redis.call(
         'ZRANGEBYSCORE', key, since, '+inf', 'WITHSCORES', 'LIMIT', count - limit, 1)
-      wait_ms = math.max(wait_ms, tonumber(oldest[2]) + window_ms - now_ms)
+      free_at = math.max(free_at, tonumber(oldest[2]) + window_ms)
     end
   end
-  return score, wait_ms
+  local wait_ms = 0
+  if free_at - now_ms > EARLY_GRANT_MS then
+    wait_ms = free_at - now_ms
+  end
+  return free_at, wait_ms
 end
 
-local answer = {'0'}
+local answer = {'0', tostring(now_ms)}
 local granted = 0
 for i = 1, wanted do
   local ledger, field, current
@@ -120,6 +141,7 @@ for i = 1, wanted do
       break
     end
     redis.call('ZADD', key, score, ARGV[1] .. ':' .. i)
+    redis.call('SET', schedule, tostring(score))
     granted = granted + 1
     answer[#answer + 1] = tostring(math.max(0, score - now_ms))
     if claims > 0 then
@@ -131,10 +153,21 @@ for i = 1, wanted do
 end
 if granted > 0 then
   redis.call('PEXPIRE', key, math.ceil(longest) + 1000)
+  redis.call('PEXPIRE', schedule, math.ceil(longest) + 1000)
 end
 return answer
 """
 )
+
+
+# Moves a grant's entry later by what its send was late: ARGV holds (member, late_ms)
+# pairs. XX: an entry already trimmed from the log stays gone.
+_CORRECT = """
+for i = 1, #ARGV, 2 do
+  redis.call('ZADD', KEYS[1], 'XX', 'INCR', ARGV[i + 1], ARGV[i])
+end
+return #ARGV / 2
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +180,10 @@ class Grant:
     current: str | None = None
     # How far ahead of now the grant is scored: the send waits that long first.
     ahead_ms: float = 0.0
+    # The grant's entry in the log, for a correction (`SlidingWindowLimiter.correct`),
+    # and the event loop's time at its score (`RedisClock`).
+    member: str | None = None
+    due: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +214,7 @@ class _Bucket:
 
 
 def default_windows(
-    per_second: int, per_minute: int, per_hour: int, margin_ms: int = 20
+    per_second: int, per_minute: int, per_hour: int, margin_ms: int = 15
 ) -> tuple[Window, ...]:
     return (
         Window(1_000 + margin_ms, per_second),
@@ -186,11 +223,44 @@ def default_windows(
     )
 
 
+class RedisClock:
+    """The event loop's time of a moment on the Redis server's clock.
+
+    Each grant call gives a sample: Redis's time during the script, against the loop's
+    time just before the call was sent. The sample with the shortest round trip is the
+    closest (its error is at most that round trip, and errs towards a send looking
+    late, never early); it is kept for a while and then replaced, so clock drift never
+    builds up. The two hosts' clocks may differ: only their offset is used.
+    """
+
+    KEPT_S = 30.0
+
+    def __init__(self) -> None:
+        self._offset_ms = 0.0
+        self._round_trip_s = float("inf")
+        self._taken_at = float("-inf")
+
+    def sample(self, redis_now_ms: float, sent_at: float, answered_at: float) -> None:
+        round_trip_s = answered_at - sent_at
+        if round_trip_s <= self._round_trip_s or answered_at - self._taken_at > self.KEPT_S:
+            self._offset_ms = redis_now_ms - sent_at * 1000
+            self._round_trip_s = round_trip_s
+            self._taken_at = answered_at
+
+    def loop_time(self, redis_ms: float) -> float:
+        return (redis_ms - self._offset_ms) / 1000
+
+
 def grant_log_key(keys: Keys, sender_number: str) -> str:
     """A sender number's log of grants: a sorted set, one entry a grant, scored by the
     Redis server's time in ms. ``"*"`` for the number matches every log (observers:
     make bench, the fault suite)."""
     return keys("limiter", sender_number)
+
+
+def grant_schedule_key(keys: Keys, sender_number: str) -> str:
+    """The score of a sender number's latest grant, where the next one's spacing starts."""
+    return keys("limiter_schedule", sender_number)
 
 
 class SlidingWindowLimiter:
@@ -212,6 +282,8 @@ class SlidingWindowLimiter:
         self._acks = acks or ReplicaAcks()
         self._keys = keys
         self._script = redis.register_script(_GRANT)
+        self._correct_script = redis.register_script(_CORRECT)
+        self._clock = RedisClock()
         self._default = _Bucket.of(windows)
         self._buckets = {
             number: _Bucket.of(number_windows)
@@ -224,6 +296,19 @@ class SlidingWindowLimiter:
 
     def _bucket(self, sender_number: str) -> _Bucket:
         return self._buckets.get(bare_number(sender_number), self._default)
+
+    def corrects(self, sender_number: str) -> bool:
+        """Whether late sends of this number are worth a correction (see
+        CORRECTED_UP_TO_PER_S)."""
+        return self._bucket(sender_number).spacing_ms >= 1_000 / CORRECTED_UP_TO_PER_S
+
+    async def correct(self, sender_number: str, late_ms: Sequence[tuple[str, float]]) -> None:
+        """Move each (log entry, ms late) grant's entry later by that much, in one round
+        trip. Not waited on by replicas under failover: a correction lost with a primary
+        costs only the margin it would have spared."""
+        if late_ms:
+            args = [value for member, late in late_ms for value in (member, late)]
+            await self._correct_script(keys=[grant_log_key(self._keys, sender_number)], args=args)
 
     async def try_acquire(self, sender_number: str) -> float:
         """Take a place now if one is free: 0.0, else the milliseconds to wait first."""
@@ -243,8 +328,9 @@ class SlidingWindowLimiter:
             return Grants([], 0.0)
         windows = len(bucket.window_args) // 2
         replica, ttl_s = (claims[0].replica, claims[0].ttl_s) if claims else ("", 0)
+        member_prefix = uuid.uuid4().hex
         args: list[str | int | float] = [
-            uuid.uuid4().hex,
+            member_prefix,
             bucket.spacing_ms,
             windows,
             *bucket.window_args,
@@ -254,18 +340,30 @@ class SlidingWindowLimiter:
         ]
         for claim in claims:
             args += [claim.field, claim.expected_raw or ""]
-        keys = [grant_log_key(self._keys, sender_number), *(claim.key for claim in claims)]
+        keys = [
+            grant_log_key(self._keys, sender_number),
+            *(claim.key for claim in claims),
+            grant_schedule_key(self._keys, sender_number),
+        ]
+        loop = asyncio.get_running_loop()
+        sent_at = loop.time()
         if self._acks.replicas:
             answer = await self._run_acknowledged(keys, args)
         else:
             answer = await self._script(keys=keys, args=args)
+        redis_now_ms = float(_text(answer[1]) or 0)
+        self._clock.sample(redis_now_ms, sent_at, loop.time())
         dealt = []
-        for index in range(1, len(answer), 2):
+        for index in range(2, len(answer), 2):
             status, value = _text(answer[index]), _text(answer[index + 1])
             if status == "-":
                 dealt.append(Grant(False, current=value))
             else:
-                dealt.append(Grant(True, claim_raw=value or None, ahead_ms=float(status or 0)))
+                # The script names the i-th entry it dealt with ``prefix:i``.
+                member = f"{member_prefix}:{len(dealt) + 1}"
+                ahead_ms = float(status or 0)
+                due = self._clock.loop_time(redis_now_ms + ahead_ms)
+                dealt.append(Grant(True, value or None, None, ahead_ms, member, due))
         return Grants(dealt, float(_text(answer[0]) or 0))
 
     async def _run_acknowledged(self, keys: list[str], args: list[str | int | float]) -> list:

@@ -32,11 +32,12 @@ class SenderSettings(Settings):
     breaker_reset_s: PositiveFloat = 60
 
     # Widening of each limiter window (see services/sender/limiter.py). It must cover
-    # the spread of the delay between a grant and Twilio's acceptance. Since the claim
-    # is taken in the grant's own script, `make bench` measured that spread at 10 ms
-    # with the whole test suite running beside it (p50 1.6 ms, p99 7 ms). It costs
-    # rate precision: 10 per 1.02 s is 98% of the limit.
-    limiter_margin_ms: NonNegativeInt = 20
+    # the spread of the delay between a grant's log entry and Twilio's acceptance. A
+    # send that goes out late has its entry moved to when it went, so what is left is
+    # the request's own way to Twilio: `make bench` measured its spread at 3.9-6.3 ms
+    # (p99 2.5 ms), where uncorrected grants spread 10.5-18.5 ms and once exceeded 20
+    # (a 429). The margin costs rate precision: 10 per 1.015 s is 98.5% of the limit.
+    limiter_margin_ms: NonNegativeInt = 15
 
     # Who owns a ledger claim; a claim older than twilio_timeout_s + ledger_claim_margin_s
     # belongs to a replica that is gone, and its outcome is reconciled with Twilio.

@@ -120,3 +120,40 @@ async def test_a_group_gets_what_the_windows_allow_and_the_rest_waits(redis, uni
     assert 90 < grants.wait_ms <= 1_050 / 10
     unclaimed = await redis.hmget(ledger.key("c1"), [f"contact-{i}" for i in range(1, 5)])
     assert unclaimed == [None] * 4
+
+
+async def test_a_late_send_moves_its_entry_and_the_next_window_with_it(
+    redis, unique_prefix
+) -> None:
+    keys = Keys(unique_prefix)
+    limiter = SlidingWindowLimiter(redis, keys, (Window(1_000, 1),))
+    [grant] = (await limiter.grant(SENDER, 1)).dealt
+    assert grant.member is not None
+    # Its send is due now on this event loop's clock (the sample's round trip at most).
+    assert abs(grant.due - asyncio.get_running_loop().time()) < 0.5
+    on_time_wait_ms = await limiter.try_acquire(SENDER)
+
+    await limiter.correct(SENDER, [(grant.member, 300.0), ("trimmed-long-ago:1", 50.0)])
+
+    late_wait_ms = await limiter.try_acquire(SENDER)
+    assert 250 < late_wait_ms - on_time_wait_ms <= 300
+    assert await redis.zcard(grant_log_key(keys, SENDER)) == 1  # the unknown entry stays out
+
+
+async def test_a_full_window_freeing_a_place_within_the_early_grant_is_granted_at_that_moment(
+    redis, unique_prefix
+) -> None:
+    keys = Keys(unique_prefix)
+    log_key = grant_log_key(keys, SENDER)
+    limiter = SlidingWindowLimiter(redis, keys, (Window(1_000, 2),))
+    seconds, micros = await redis.time()
+    now_ms = seconds * 1000 + micros / 1000
+    # Two in the window; the older leaves it 2 ms from now, within EARLY_GRANT_MS.
+    await redis.zadd(log_key, {"older": now_ms - 998, "newer": now_ms - 500})
+
+    [grant] = (await limiter.grant(SENDER, 1)).dealt
+
+    assert grant.granted
+    scores = dict(await redis.zrange(log_key, 0, -1, withscores=True))
+    if grant.ahead_ms > 0:  # not when this test itself was held up past that moment
+        assert scores[grant.member.encode()] == now_ms - 998 + 1_000

@@ -7,11 +7,13 @@ here only the order of grants between campaigns matters.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 
-from services.sender.fair_gate import FairGate
+from services.sender.fair_gate import FairGate, Turn
 from services.sender.limiter import Grant, Grants
 from shared.events.models import Priority
+from tests.helpers import eventually
 
 
 class GrantingLimiter:
@@ -110,3 +112,41 @@ async def test_a_retry_goes_first_in_its_campaigns_lane() -> None:
 
     await asyncio.gather(*(one(f"new-{i}", False) for i in range(5)), one("retry", True))
     assert order.index("retry") <= 1  # the first grant may already be on its way
+
+
+class CorrectedLimiter(GrantingLimiter):
+    """Grants every request, each with its own log entry, and keeps the corrections."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.corrections: list[tuple[str, float]] = []
+
+    async def grant(self, sender_number: str, wanted: int) -> Grants:
+        first = self.grants
+        self.grants += wanted
+        due = asyncio.get_running_loop().time()  # each send is due now
+        return Grants([Grant(True, member=f"m{first + i}", due=due) for i in range(wanted)], 0.0)
+
+    def corrects(self, sender_number: str) -> bool:
+        return True
+
+    async def correct(self, sender_number: str, late_ms: list[tuple[str, float]]) -> None:
+        self.corrections += late_ms
+
+
+async def test_a_send_that_goes_late_moves_its_grant_and_one_on_time_does_not() -> None:
+    limiter = CorrectedLimiter()
+    gate = FairGate(limiter, _always, max_concurrent=1)  # type: ignore[arg-type]
+    async with gate.turn("whatsapp:+1", "c", "normal") as late:
+        # A busy event loop (the point here): the request goes 30 ms after its grant.
+        time.sleep(0.03)  # noqa: ASYNC251
+        gate.sending("whatsapp:+1", late)
+    on_time = Turn(True, member="on-time", due=asyncio.get_running_loop().time() + 60)
+    gate.sending("whatsapp:+1", on_time)
+
+    async def corrected() -> list[tuple[str, float]]:
+        return limiter.corrections
+
+    [(member, late_ms)] = await eventually(corrected, timeout_s=5, what="the correction sent")
+    assert member == late.member == "m0"
+    assert 30 <= late_ms < 1_000
