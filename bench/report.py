@@ -247,8 +247,8 @@ def render(results: dict, machine: dict) -> str:
     lines += [
         f"| {s} | {figure} | {goal} | {_verdict(met)} |" for s, figure, goal, met in goals(results)
     ]
-    delays = (results.get("rate_precision") or {}).get("grant_to_acceptance_ms")
-    if delays:
+    rate = results.get("rate_precision")
+    if rate:
         lines += [
             "",
             "## Rate precision: from a limiter log entry to Twilio's acceptance",
@@ -257,8 +257,17 @@ def render(results: dict, machine: dict) -> str:
             "this delay varies from send to send (its spread), not the delay itself. An",
             "entry is a grant, moved to when its request went where that was later.",
             "",
-            f"- p50 {delays['p50']} ms, p99 {delays['p99']} ms, spread {delays['spread']} ms",
         ]
+        if delays := rate.get("grant_to_acceptance_ms"):
+            spread = f"spread {delays['spread']} ms"
+            lines += [f"- p50 {delays['p50']} ms, p99 {delays['p99']} ms, {spread}"]
+        else:
+            lines += ["- not measured: the log holds more grants than Twilio accepted"]
+        if (closest := rate.get("closest_11_acceptances_ms")) is not None:
+            lines += [
+                f"- the 11 acceptances closest together took {closest} ms: under 1,000 the",
+                f"  11th would have been a 429, so the run kept {closest - 1000} ms from one",
+            ]
     capacity = results.get("pipeline_capacity")
     if capacity:
         lines += [

@@ -49,6 +49,13 @@ def _most_in_any_second(times_ms: list[int]) -> int:
     )
 
 
+def _closest_span_ms(times_ms: list[int], sends: int) -> int | None:
+    """The shortest time any ``sends`` consecutive acceptances took: one more than the
+    limit inside a second is a 429, so this less 1,000 ms is how near one came."""
+    spans = [times_ms[i + sends - 1] - times_ms[i] for i in range(len(times_ms) - sends + 1)]
+    return min(spans, default=None)
+
+
 def rate_precision(bench: Bench, smoke: bool) -> dict:
     """3 replicas at the default limits (10/s): how close to the limit, never above it."""
     messages = 30 if smoke else 600
@@ -77,6 +84,7 @@ def rate_precision(bench: Bench, smoke: bool) -> dict:
         "allowed_per_s": 10,
         "ratio": round(achieved / 10, 4),
         "most_in_any_second": _most_in_any_second(times),
+        "closest_11_acceptances_ms": _closest_span_ms(times, 11),
         "answers_429": bench.sandbox.get("/_sandbox/stats").json()["responses"].get("429", 0),
     }
 

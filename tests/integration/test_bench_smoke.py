@@ -53,11 +53,15 @@ def test_every_scenario_produces_numbers(stack, tmp_path: Path) -> None:
         assert all(run.get("failed", 0) == 0 for run in figures.get("runs", [])), name
     assert document["machine"]["cores"] >= 1
     results = document["results"]
+    rate = results["rate_precision"]
+    # The closest 11 acceptances and the busiest second say the same thing two ways.
+    assert (rate["closest_11_acceptances_ms"] >= 1_000) == (rate["most_in_any_second"] <= 10)
     _check_cpu_per_message(results["pipeline_capacity"])
     _check_api_under_load(results["api_under_load"])
     _check_profiles(results["profile"])
     report = render(results, document["machine"])
-    headings = ("## Goals", "## Pipeline capacity", "## Reference", "## API under load")
+    headings = ("## Goals", "## Rate precision", "## Pipeline capacity", "## Reference")
+    headings = (*headings, "## API under load")
     for heading in (*headings, "### sender-0"):
         assert heading in report
 
