@@ -24,6 +24,7 @@ ALLOWED = [
     # services/sender/ledger.py and limiter.py; services/api/senders.py's heartbeats.
     r"ledger:\{id\}",
     r"limiter:.+",
+    r"limiter_schedule:.+",
     r"workers:sender",
     # shared/store/suppressions.py: the dispatcher's copy of the opt-outs.
     r"suppressions:[^:]+(:loaded)?",
