@@ -9,14 +9,19 @@ flush for all outcomes. Each caller still gets its own answer, or the batch's
 error, so a failure is handled where it would have been for a single request.
 
 Nothing is acknowledged before its batch has run: a crash loses only requests
-whose callers are still waiting, and those were never reported as done.
+whose callers are still waiting, and those were never reported as done. A request
+``post``ed instead of submitted has no caller waiting: it is for work whose loss costs
+little (a limiter correction), and a failed batch of them is logged once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
 
 Request = TypeVar("Request")
 Answer = TypeVar("Answer")
@@ -41,15 +46,24 @@ class Coalescer(Generic[Request, Answer]):
         self._run_batch = run_batch
         self._max_batch = max_batch
         self._linger_s = linger_s
-        self._pending: list[tuple[Request, asyncio.Future[Answer]]] = []
+        # A posted request has no future: nobody waits for its answer.
+        self._pending: list[tuple[Request, asyncio.Future[Answer] | None]] = []
         self._flusher: asyncio.Task[None] | None = None
 
     async def submit(self, request: Request) -> Answer:
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._enqueue(request, future)
+        return await future
+
+    def post(self, request: Request) -> None:
+        """Submit without waiting for the answer: the request joins the next batch, and a
+        failure of that batch is logged, not raised."""
+        self._enqueue(request, None)
+
+    def _enqueue(self, request: Request, future: asyncio.Future[Answer] | None) -> None:
         self._pending.append((request, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_soon(), name="coalesce-flush")
-        return await future
 
     async def _flush_soon(self) -> None:
         # Yield once (or linger) so that every caller made ready by the same event
@@ -60,8 +74,8 @@ class Coalescer(Generic[Request, Answer]):
             del self._pending[: len(batch)]
             await self._run(batch)
 
-    async def _run(self, batch: list[tuple[Request, asyncio.Future[Answer]]]) -> None:
-        live = [(request, future) for request, future in batch if not future.done()]
+    async def _run(self, batch: list[tuple[Request, asyncio.Future[Answer] | None]]) -> None:
+        live = [(request, future) for request, future in batch if not future or not future.done()]
         if not live:
             return
         try:
@@ -69,15 +83,18 @@ class Coalescer(Generic[Request, Answer]):
             if len(answers) != len(live):
                 raise RuntimeError(f"{len(answers)} answers to {len(live)} requests")
         except Exception as error:  # each caller handles it as its own failure
+            posted = sum(future is None for _, future in live)
+            if posted:
+                log.warning("%d posted requests lost: %r", posted, error)
             for _, future in live:
-                if not future.done():
+                if future and not future.done():
                     future.set_exception(error)
             return
         except asyncio.CancelledError:
             for _, future in live:
-                if not future.done():
+                if future and not future.done():
                     future.cancel()
             raise
         for (_, future), answer in zip(live, answers, strict=True):
-            if not future.done():
+            if future and not future.done():
                 future.set_result(answer)

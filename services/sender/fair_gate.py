@@ -21,7 +21,8 @@ own between its grant and its request. Waiters the limiter could not serve yet g
 back to the front of their lanes, their passes as they were.
 
 A send that goes out later than its grant's score says so (`sending`); the gate gathers
-those corrections for a moment and hands them to the limiter in one round trip.
+those corrections for a moment and hands them to the limiter in one round trip, without
+holding up the send.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
+from services.sender.coalesce import Coalescer
 from services.sender.ledger import ClaimRequest
 from services.sender.limiter import EARLY_GRANT_MS, Grant, SlidingWindowLimiter
 from shared.events.models import Priority
@@ -64,9 +67,8 @@ class Turn:
     granted: bool
     claim_raw: str | None = None
     claim_lost: bool = False
-    # The grant is for this much later: ``turn`` waits it out before yielding.
-    ahead_ms: float = 0.0
-    # The grant's log entry, and the loop time its send is due at: for `sending`.
+    # The grant's log entry (for `sending`), and the loop time its send is due at:
+    # ``turn`` waits until then before yielding.
     member: str | None = None
     due: float = 0.0
 
@@ -95,9 +97,9 @@ class _NumberQueue:
     current_pass: float = 0.0
     ran_dry: dict[str, float] = field(default_factory=dict)
     server: asyncio.Task[None] | None = None
-    # (log entry, ms late) of sends that went out late, and the task that sends them.
-    corrections: list[tuple[str, float]] = field(default_factory=list)
-    corrector: asyncio.Task[None] | None = None
+    # Gathers the (log entry, ms late) of sends that went out late; None when the
+    # number's limiter is not corrected (see SlidingWindowLimiter.corrects).
+    corrections: Coalescer[tuple[str, float], bool] | None = None
 
     def next_lane(self) -> _Lane | None:
         live = [lane for lane in self.lanes.values() if lane.waiters]
@@ -155,8 +157,9 @@ class FairGate:
             yield turn
             return
         try:
-            if turn.ahead_ms > 0:
-                await asyncio.sleep(turn.ahead_ms / 1000)  # the send goes at its grant's time
+            ahead_s = turn.due - asyncio.get_running_loop().time()
+            if ahead_s > 0:
+                await asyncio.sleep(ahead_s)  # the send goes at its grant's score
         except BaseException:
             self._request_slots.release()
             raise
@@ -168,35 +171,31 @@ class FairGate:
 
     def sending(self, number: str, turn: Turn) -> None:
         """Call as a granted turn's request goes out: if it goes later than its grant's
-        score, the limiter's log is told, so the sends a window later are spaced from
-        this one as it really went."""
+        score, the limiter's log is told, so the send is counted in the windows where
+        it really went."""
         queue = self._queues.get(number)
-        if queue is None or turn.member is None or not self._limiter.corrects(number):
+        if queue is None or queue.corrections is None or turn.member is None:
             return
         late_ms = (asyncio.get_running_loop().time() - turn.due) * 1000
-        if late_ms < CORRECT_LATE_FROM_MS:
-            return
-        queue.corrections.append((turn.member, round(late_ms, 3)))
-        if queue.corrector is None:
-            queue.corrector = asyncio.create_task(
-                self._send_corrections(number, queue), name=f"gate-corrections-{number}"
-            )
+        if late_ms >= CORRECT_LATE_FROM_MS:
+            # Posted, not awaited: a lost correction costs only the margin it would have
+            # spared, and the send must not wait for it.
+            queue.corrections.post((turn.member, round(late_ms, 3)))
 
-    async def _send_corrections(self, number: str, queue: _NumberQueue) -> None:
-        while queue.corrections:
-            await asyncio.sleep(CORRECTIONS_GATHERED_S)
-            corrections, queue.corrections = queue.corrections, []
-            try:
-                await self._limiter.correct(number, corrections)
-            except Exception:
-                # Lost, they cost only the margin they would have spared; sends go on.
-                log.warning("limiter corrections not sent", exc_info=True)
-        queue.corrector = None
+    def _queue(self, number: str) -> _NumberQueue:
+        queue = self._queues.get(number)
+        if queue is None:
+            queue = self._queues[number] = _NumberQueue()
+            if self._limiter.corrects(number):
+                queue.corrections = Coalescer(
+                    partial(self._limiter.correct, number), linger_s=CORRECTIONS_GATHERED_S
+                )
+        return queue
 
     async def _wait(
         self, number: str, campaign_id: str, weight: int, retry: bool, claim: ClaimRequest | None
     ) -> Turn:
-        queue = self._queues.setdefault(number, _NumberQueue())
+        queue = self._queue(number)
         lane = queue.lanes.get(campaign_id)
         if lane is None:
             start = max(queue.current_pass, queue.ran_dry.pop(campaign_id, 0.0))
@@ -295,7 +294,7 @@ class FairGate:
                 pass  # cancelled meanwhile: its grant goes unused, its claim goes stale
             else:
                 waiter.future.set_result(
-                    Turn(True, grant.claim_raw, False, grant.ahead_ms, grant.member, grant.due)
+                    Turn(True, claim_raw=grant.claim_raw, member=grant.member, due=grant.due)
                 )
                 handed += 1
         return handed

@@ -163,10 +163,11 @@ return answer
 # Moves a grant's entry later by what its send was late: ARGV holds (member, late_ms)
 # pairs. XX: an entry already trimmed from the log stays gone.
 _CORRECT = """
+local moved = {}
 for i = 1, #ARGV, 2 do
-  redis.call('ZADD', KEYS[1], 'XX', 'INCR', ARGV[i + 1], ARGV[i])
+  moved[#moved + 1] = redis.call('ZADD', KEYS[1], 'XX', 'INCR', ARGV[i + 1], ARGV[i]) and 1 or 0
 end
-return #ARGV / 2
+return moved
 """
 
 
@@ -178,10 +179,8 @@ class Grant:
     granted: bool
     claim_raw: str | None = None
     current: str | None = None
-    # How far ahead of now the grant is scored: the send waits that long first.
-    ahead_ms: float = 0.0
     # The grant's entry in the log, for a correction (`SlidingWindowLimiter.correct`),
-    # and the event loop's time at its score (`RedisClock`).
+    # and the event loop's time at its score (`RedisClock`): the send waits until then.
     member: str | None = None
     due: float = 0.0
 
@@ -302,13 +301,18 @@ class SlidingWindowLimiter:
         CORRECTED_UP_TO_PER_S)."""
         return self._bucket(sender_number).spacing_ms >= 1_000 / CORRECTED_UP_TO_PER_S
 
-    async def correct(self, sender_number: str, late_ms: Sequence[tuple[str, float]]) -> None:
+    async def correct(self, sender_number: str, late_ms: Sequence[tuple[str, float]]) -> list[bool]:
         """Move each (log entry, ms late) grant's entry later by that much, in one round
-        trip. Not waited on by replicas under failover: a correction lost with a primary
-        costs only the margin it would have spared."""
-        if late_ms:
-            args = [value for member, late in late_ms for value in (member, late)]
-            await self._correct_script(keys=[grant_log_key(self._keys, sender_number)], args=args)
+        trip; whether each entry was still in the log. Not waited on by replicas under
+        failover: a correction lost with a primary costs only the margin it would have
+        spared."""
+        if not late_ms:
+            return []
+        args = [value for member, late in late_ms for value in (member, late)]
+        moved = await self._correct_script(
+            keys=[grant_log_key(self._keys, sender_number)], args=args
+        )
+        return [bool(entry) for entry in moved]
 
     async def try_acquire(self, sender_number: str) -> float:
         """Take a place now if one is free: 0.0, else the milliseconds to wait first."""
@@ -361,9 +365,9 @@ class SlidingWindowLimiter:
             else:
                 # The script names the i-th entry it dealt with ``prefix:i``.
                 member = f"{member_prefix}:{len(dealt) + 1}"
-                ahead_ms = float(status or 0)
-                due = self._clock.loop_time(redis_now_ms + ahead_ms)
-                dealt.append(Grant(True, value or None, None, ahead_ms, member, due))
+                # The status is how far ahead of the script's now the grant is scored.
+                due = self._clock.loop_time(redis_now_ms + float(status or 0))
+                dealt.append(Grant(True, claim_raw=value or None, member=member, due=due))
         return Grants(dealt, float(_text(answer[0]) or 0))
 
     async def _run_acknowledged(self, keys: list[str], args: list[str | int | float]) -> list:

@@ -49,3 +49,31 @@ async def test_too_few_answers_fail_the_callers_instead_of_leaving_them_waiting(
     coalescer: Coalescer[int, int] = Coalescer(short)
     with pytest.raises(RuntimeError, match="2 answers to 3 requests"):
         await asyncio.wait_for(asyncio.gather(*(coalescer.submit(i) for i in range(3))), timeout=5)
+
+
+async def test_posted_requests_share_a_batch_and_a_failed_batch_of_them_is_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    calls: list[list[int]] = []
+    fail = True
+
+    async def flaky(requests: Sequence[int]) -> list[int]:
+        calls.append(list(requests))
+        if fail:
+            raise ConnectionError("redis went away")
+        return list(requests)
+
+    coalescer: Coalescer[int, int] = Coalescer(flaky)
+    for i in range(3):
+        coalescer.post(i)  # returns at once: nobody waits for these
+    with pytest.raises(ConnectionError):
+        await coalescer.submit(3)  # the waiting caller still gets the batch's error
+    assert calls == [[0, 1, 2, 3]]
+    assert [r.getMessage() for r in caplog.records] == [
+        "3 posted requests lost: ConnectionError('redis went away')"
+    ]
+
+    fail = False
+    coalescer.post(4)
+    assert await coalescer.submit(5) == 5
+    assert calls[-1] == [4, 5]

@@ -26,6 +26,9 @@ class GrantingLimiter:
         self.grants += wanted
         return Grants([Grant(True)] * wanted, 0.0)
 
+    def corrects(self, sender_number: str) -> bool:
+        return False
+
 
 async def _always(campaign_id: str) -> bool:
     return True
@@ -130,8 +133,9 @@ class CorrectedLimiter(GrantingLimiter):
     def corrects(self, sender_number: str) -> bool:
         return True
 
-    async def correct(self, sender_number: str, late_ms: list[tuple[str, float]]) -> None:
+    async def correct(self, sender_number: str, late_ms: list[tuple[str, float]]) -> list[bool]:
         self.corrections += late_ms
+        return [True] * len(late_ms)
 
 
 async def test_a_send_that_goes_late_moves_its_grant_and_one_on_time_does_not() -> None:
@@ -150,3 +154,15 @@ async def test_a_send_that_goes_late_moves_its_grant_and_one_on_time_does_not() 
     [(member, late_ms)] = await eventually(corrected, timeout_s=5, what="the correction sent")
     assert member == late.member == "m0"
     assert 30 <= late_ms < 1_000
+
+
+async def test_a_turn_granted_ahead_yields_at_its_grant_s_due_time_not_before() -> None:
+    class AheadLimiter(GrantingLimiter):
+        async def grant(self, sender_number: str, wanted: int) -> Grants:
+            due = asyncio.get_running_loop().time() + 0.2
+            return Grants([Grant(True, due=due)] * wanted, 0.0)
+
+    gate = FairGate(AheadLimiter(), _always, max_concurrent=1)  # type: ignore[arg-type]
+    async with gate.turn("whatsapp:+1", "c", "normal") as turn:
+        assert turn.granted
+        assert asyncio.get_running_loop().time() >= turn.due
