@@ -14,7 +14,7 @@ from services.api.webhook_signature import (
     WebhookSecrets,
     signed_url,
 )
-from services.sender.twilio_gateway import message_params
+from services.sender.twilio_gateway import message_form
 from shared.events.models import SendMessage, TextContent
 from shared.status_callback import message_of, position_of, status_callback_url
 
@@ -123,7 +123,7 @@ def test_the_sender_asks_for_receipts_only_with_a_public_url() -> None:
         from_number="whatsapp:+14155238886",
         content=TextContent(body="hi"),
     )
-    assert "status_callback" not in message_params(command)
-    assert message_params(command, "https://cq.example.org")["status_callback"] == (
+    assert "StatusCallback" not in message_form(command)
+    assert message_form(command, "https://cq.example.org")["StatusCallback"] == (
         "https://cq.example.org/api/webhooks/twilio/status?campaignId=c1&contactId=k1"
     )

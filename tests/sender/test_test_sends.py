@@ -3,7 +3,7 @@ own, without a status callback, their outcome flagged."""
 
 from __future__ import annotations
 
-from services.sender.twilio_gateway import message_params
+from services.sender.twilio_gateway import message_form
 from shared.events.models import MessageDeferred, MessageSent
 from shared.redis import Keys
 from shared.store.campaign_status import StatusCache
@@ -22,7 +22,7 @@ def _test_command(campaign_id: str, to: str, sender: str):
 
 def test_a_test_send_gives_twilio_no_status_callback_and_flags_its_outcomes() -> None:
     command = _test_command("c1", "whatsapp:+15550001234", "whatsapp:+15550009999")
-    assert "status_callback" not in message_params(command, "https://cq.example.org")
+    assert "StatusCallback" not in message_form(command, "https://cq.example.org")
     assert command.sent("SM1").test_send
     assert command.failed(21211, "invalid", retryable=False).test_send
     plain = text_command("c1", "k1", "whatsapp:+15550001234", "whatsapp:+15550009999")

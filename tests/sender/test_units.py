@@ -10,7 +10,7 @@ import pytest
 from services.sender.control import Decision, decision_for_status
 from services.sender.handler import outcome_from_entry
 from services.sender.ledger import LedgerEntry, LedgerState, Snapshot, Verdict, verdict
-from services.sender.twilio_gateway import is_same_message, message_params
+from services.sender.twilio_gateway import is_same_message, message_form
 from services.sender.twilio_http import parse_retry_after
 from shared.events.models import MessageFailed, MessageSent, SendMessage, TemplateContent
 from shared.retry import retry_delay_ms
@@ -215,18 +215,18 @@ def _template_command() -> SendMessage:
     )
 
 
-def test_message_params_for_text_and_template() -> None:
+def test_message_form_for_text_and_template() -> None:
     text = text_command("c1", "k1", "whatsapp:+15550001234", "whatsapp:+15550009999")
-    assert message_params(text) == {
-        "to": "whatsapp:+15550001234",
-        "from_": "whatsapp:+15550009999",
-        "body": "Hello k1 from c1",
+    assert message_form(text) == {
+        "To": "whatsapp:+15550001234",
+        "From": "whatsapp:+15550009999",
+        "Body": "Hello k1 from c1",
     }
-    assert message_params(_template_command()) == {
-        "to": "whatsapp:+15550001234",
-        "from_": "whatsapp:+15550009999",
-        "content_sid": "HX" + "a" * 32,
-        "content_variables": '{"1": "Ada"}',
+    assert message_form(_template_command()) == {
+        "To": "whatsapp:+15550001234",
+        "From": "whatsapp:+15550009999",
+        "ContentSid": "HX" + "a" * 32,
+        "ContentVariables": '{"1": "Ada"}',
     }
 
 
