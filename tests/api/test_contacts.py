@@ -64,6 +64,31 @@ async def test_csv_import_reports_bad_rows_with_their_line(api: Api) -> None:
     ]
 
 
+async def test_a_csv_read_in_small_chunks_gives_the_same_report_and_contacts(
+    make_settings, redis, database
+) -> None:
+    # Chunks of two rows: each is read while the one before is written, and bad rows,
+    # unreadable ones and a phone given twice fall on both sides of chunk borders.
+    settings = make_settings(ApiSettings, api_tokens=API_TOKENS, contacts_import_chunk=2)
+    rows = [f"C{i},{valid_phone(i)}" for i in range(9)]
+    rows[2] = "Bad,12345"
+    rows[5] = '"Multi\nline",(415) 555-2671'
+    rows.append(f"C1 again,{valid_phone(1)}")
+    text = "Name,Phone\n" + "\n".join(rows) + "\nLast,\n"
+    async with serving(settings, redis) as api:
+        response = await api.alice.post(
+            "/api/contacts/import", files={"file": ("c.csv", text.encode(), "text/csv")}
+        )
+        assert response.status_code == 200, response.text
+        report = response.json()
+        assert (report["imported"], report["created"], report["updated"]) == (8, 7, 1)
+        assert [e["row"] for e in report["errors"]] == [4, 7, 13]
+        listed = (await api.alice.get("/api/contacts", params={"limit": 20})).json()
+        assert sorted(c["name"] for c in listed["contacts"]) == [
+            "C0", "C1 again", "C3", "C4", "C6", "C7", "C8"
+        ]  # fmt: skip
+
+
 async def test_csv_without_a_phone_column_is_422(api: Api) -> None:
     response = await api.alice.post(
         "/api/contacts/import", files={"file": ("c.csv", b"name,mobile\nA,1\n", "text/csv")}
