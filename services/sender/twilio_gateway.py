@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-import aiohttp
 from aiobreaker.state import CircuitBreakerState
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -21,8 +20,8 @@ from services.sender.breaker import BreakerOpen, TwilioBreaker
 from services.sender.settings import SenderSettings
 from services.sender.twilio_http import (
     RESPONSE_NOTE,
+    PooledTwilioHttpClient,
     ResponseNote,
-    RetryAfterCapturingHttpClient,
 )
 from shared.events.models import SendMessage, TemplateContent
 from shared.metrics import TWILIO_REQUEST_SECONDS
@@ -126,7 +125,7 @@ def to_send_error(error: Exception, retry_after_s: float | None, timeout_s: floa
         f"Twilio request failed: {type(error).__name__}: {error}",
         code=None,
         http_status=None,
-        outcome_unknown=isinstance(error, aiohttp.ClientError | OSError),
+        outcome_unknown=isinstance(error, OSError),
     )
 
 
@@ -164,19 +163,13 @@ class TwilioGateway:
         self.on_request_timed: Callable[[float], None] = lambda _ms: None
 
     async def open(self) -> None:
-        """Build the client; needs the running loop (aiohttp)."""
+        """Build the client; needs the running loop."""
         sid, token = self._settings.twilio_credentials
-        client = make_twilio_client(sid, token, self._settings.twilio_base_url, use_async=True)
-        plain_http_client = client.http_client
-        http_client = RetryAfterCapturingHttpClient(pool_connections=False)
-        # One session for every send: connections are kept alive and reused, at most
-        # one per request slot, instead of aiohttp's default pool of 100.
-        limit = self._settings.twilio_max_concurrent
-        http_client.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=limit, limit_per_host=limit, keepalive_timeout=30)
+        # One connection per request slot at most, kept alive and reused.
+        http_client = PooledTwilioHttpClient(max_connections=self._settings.twilio_max_concurrent)
+        client = make_twilio_client(
+            sid, token, self._settings.twilio_base_url, use_async=True, http_client=http_client
         )
-        client.http_client = http_client
-        await plain_http_client.close()
         # Against Twilio itself the client imports its Messages resource on first use,
         # blocking the loop for about 90 ms here: on the first send, between a limiter
         # grant and the request. (A sandbox base URL loads it while the client is built.)
@@ -261,7 +254,7 @@ class TwilioGateway:
         ``note`` holds the Retry-After of a refusal."""
         try:
             return await self._breaker.call(request, *args)
-        except (TwilioException, TimeoutError, aiohttp.ClientError, OSError) as error:
+        except (TwilioException, TimeoutError, OSError) as error:
             retry_after_s = note.retry_after_s if note is not None else None
             raise to_send_error(error, retry_after_s, self._timeout_s) from error
 
@@ -270,8 +263,9 @@ class TwilioGateway:
         # and TwilioRestException as MessageList.create_async, which also maps some 30
         # keyword arguments and builds a MessageInstance from the answer (30 fields, three
         # RFC 2822 dates parsed) of which a send needs only the sid. Against the sandbox
-        # with 200 in flight: 0.18-0.20 ms of client CPU a request instead of 0.25-0.29.
-        # The client gives aiohttp a timeout of None: no timeout at all without this one.
+        # with 200 in flight and aiohttp under the client: 0.18-0.20 ms of client CPU a
+        # request instead of 0.25-0.29 (docs/performance.md).
+        # The client passes no timeout, and the connections keep none: this is the bound.
         if self._client is None:
             raise RuntimeError("gateway not open")
         api = self._client.api.v2010

@@ -1,10 +1,12 @@
 """The official Twilio client's HTTP layer, as the senders use it.
 
-A thin subclass of the client's aiohttp-based HTTP client. It notes each response's
-Retry-After in a context variable of the calling task (the client's
-TwilioRestException carries the code and status but not the headers; the client
-awaits its HTTP client directly, so the note lands in the same task even with many
-sends in flight at once), and it builds each request with less work than the base.
+The client takes any ``AsyncHttpClient``; this one sends through the senders' own
+kept-alive connections (services/sender/http_connections.py, for what aiohttp cost
+there). The client still builds every request, authenticates it and turns the
+answer into TwilioRestException; this layer only carries it. It also notes each
+answer's Retry-After in a context variable of the calling task (the exception
+carries the code and status but not the headers; the client awaits its HTTP client
+directly, so the note lands in the same task even with many sends in flight at once).
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
 from urllib.parse import urlencode
 
-from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http import AsyncHttpClient
 from twilio.http.response import Response
+
+from services.sender.http_connections import ConnectionPool
 
 
 @dataclass(slots=True)
@@ -49,16 +52,10 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-class RetryAfterCapturingHttpClient(AsyncTwilioHttpClient):
-    # The base client formats its log lines (the response's headers among them) before
-    # the logger drops them; at WARNING, as shared/logging.py sets it, skip the work.
-    def log_request(self, kwargs: dict[str, Any]) -> None:
-        if self.logger.isEnabledFor(logging.INFO):
-            super().log_request(kwargs)
-
-    def log_response(self, status_code: int, response: Any) -> None:
-        if self.logger.isEnabledFor(logging.INFO):
-            super().log_response(status_code, response)
+class PooledTwilioHttpClient(AsyncHttpClient):
+    def __init__(self, *, max_connections: int, keepalive_s: float = 30.0) -> None:
+        super().__init__(logging.getLogger("twilio.http_client"), is_async=True)
+        self._pool = ConnectionPool(limit=max_connections, keepalive_s=keepalive_s)
 
     async def request(
         self,
@@ -71,37 +68,29 @@ class RetryAfterCapturingHttpClient(AsyncTwilioHttpClient):
         timeout: float | None = None,  # noqa: ASYNC109 (the base class's signature)
         allow_redirects: bool = False,
     ) -> Response:
-        # The base request does the same, at a cost measured at about a tenth of a
-        # sender's CPU: per call it builds an aiohttp BasicAuth, which aiohttp answers
-        # with a DeprecationWarning through the warnings machinery, and hands the dict
-        # body to aiohttp's FormData, which builds a multipart writer (and draws a uuid4
-        # from os.urandom) before it settles on a url-encoded form. Here the header is
-        # encoded once per credential pair and the form by urlencode, as FormData would.
+        # The caller bounds each request (an asyncio timeout around the client's call);
+        # no redirect is followed, as the client asks of the Messages API.
         if timeout is not None and timeout <= 0:
             raise ValueError(timeout)
-        headers = dict(headers or {})
+        method = method.upper()
+        sent_headers = dict(headers or {})
         if auth is not None:
-            headers["Authorization"] = _basic_authorization(*auth)
+            sent_headers["Authorization"] = _basic_authorization(*auth)
         body = urlencode(data, doseq=True).encode() if data else None
-        kwargs: dict[str, Any] = {
-            "method": method.upper(),
-            "url": url,
-            "params": params,
-            "data": body,
-            "headers": headers,
-            "timeout": timeout,
-            "allow_redirects": allow_redirects,
-        }
-        self.log_request(kwargs)
-        if self.session is None:
-            raise RuntimeError("the HTTP client has no session")
-        async with self.session.request(**kwargs) as answer:
-            self.log_response(answer.status, answer)
-            response = Response(answer.status, await answer.text(), answer.headers)
+        if params:
+            url = f"{url}{'&' if '?' in url else '?'}{urlencode(params, doseq=True)}"
+        if self.logger.isEnabledFor(logging.INFO):  # the client's own request log
+            self.log_request({"method": method, "url": url, "params": None, "headers": headers})
+        answer = await self._pool.request(method, url, sent_headers, body)
+        if self.logger.isEnabledFor(logging.INFO):
+            self.log_response(answer.status, answer)  # type: ignore[arg-type]
         note = RESPONSE_NOTE.get()
         if note is not None:
             note.retry_after_s = parse_retry_after(answer.headers.get("Retry-After"))
-        return response
+        return Response(answer.status, answer.body.decode("utf-8", "replace"), answer.headers)
+
+    async def close(self) -> None:
+        await self._pool.close()
 
 
 @functools.lru_cache(maxsize=4)
