@@ -5,6 +5,7 @@ time, TLS), and counts the connections it was given."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import ssl
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -81,39 +82,47 @@ async def serve() -> AsyncIterator[Callable[..., Awaitable[Server]]]:
         await server.wait_closed()
 
 
+@pytest_asyncio.fixture
+async def pools() -> AsyncIterator[Callable[..., ConnectionPool]]:
+    """Pools closed after the test, whatever it did."""
+    made: list[ConnectionPool] = []
+
+    def make(**options) -> ConnectionPool:
+        made.append(ConnectionPool(**{"limit": 1, **options}))
+        return made[-1]
+
+    yield make
+    for pool in made:
+        await pool.close()
+
+
 async def answer_ok(_request: bytes, writer: asyncio.StreamWriter) -> None:
     writer.write(OK)
     await writer.drain()
 
 
-async def test_connections_are_kept_alive_and_bounded(serve) -> None:
+async def test_connections_are_kept_alive_and_bounded(serve, pools) -> None:
     async def slow_ok(request: bytes, writer: asyncio.StreamWriter) -> None:
         await asyncio.sleep(0.01)  # holds the connection, so that requests overlap
         await answer_ok(request, writer)
 
     server = await serve(slow_ok)
-    pool = ConnectionPool(limit=3)
-    try:
-        for _ in range(20):
-            assert (await pool.request("GET", server.url(), {})).body == b"ok"
-        assert server.accepted == 1  # one connection for twenty requests in a row
-        answers = await asyncio.gather(*(pool.request("GET", server.url(), {}) for _ in range(30)))
-    finally:
-        await pool.close()
+    pool = pools(limit=3)
+    for _ in range(20):
+        assert (await pool.request("GET", server.url(), {})).body == b"ok"
+    assert server.accepted == 1  # one connection for twenty requests in a row
+    answers = await asyncio.gather(*(pool.request("GET", server.url(), {}) for _ in range(30)))
     assert [answer.status for answer in answers] == [200] * 30
     assert server.most_open == 3
     assert server.accepted == 3
 
 
-async def test_the_request_goes_out_as_given(serve) -> None:
+async def test_the_request_goes_out_as_given(serve, pools) -> None:
     server = await serve(answer_ok)
-    pool = ConnectionPool(limit=1)
-    try:
-        answer = await pool.request(
-            "POST", server.url("/a/b.json?x=1"), {"Authorization": "Basic eg=="}, b"To=%2B34"
-        )
-    finally:
-        await pool.close()
+    pool = pools()
+    answer = await pool.request(
+        "POST", server.url("/a/b.json?x=1"), {"Authorization": "Basic eg=="}, b"To=%2B34"
+    )
     assert answer.headers["retry-after"] == "3"  # any case
     assert server.requests == [
         b"POST /a/b.json?x=1 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Basic eg==\r\n"
@@ -121,18 +130,15 @@ async def test_the_request_goes_out_as_given(serve) -> None:
     ]
 
 
-async def test_a_header_that_would_split_the_request_is_refused(serve) -> None:
+async def test_a_header_that_would_split_the_request_is_refused(serve, pools) -> None:
     server = await serve(answer_ok)
-    pool = ConnectionPool(limit=1)
-    try:
-        with pytest.raises(ValueError, match="X-Note"):
-            await pool.request("GET", server.url(), {"X-Note": "a\r\nInjected: yes"})
-    finally:
-        await pool.close()
+    pool = pools()
+    with pytest.raises(ValueError, match="X-Note"):
+        await pool.request("GET", server.url(), {"X-Note": "a\r\nInjected: yes"})
     assert server.requests == []
 
 
-async def test_chunked_answers_read_a_byte_at_a_time_arrive_whole(serve) -> None:
+async def test_chunked_answers_read_a_byte_at_a_time_arrive_whole(serve, pools) -> None:
     answer = (
         b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\nX-Long-Header: "
         + b"v" * 300
@@ -145,50 +151,41 @@ async def test_chunked_answers_read_a_byte_at_a_time_arrive_whole(serve) -> None
             await writer.drain()
 
     server = await serve(dribble)
-    pool = ConnectionPool(limit=1)
-    try:
-        first = await pool.request("GET", server.url(), {})
-        second = await pool.request("GET", server.url(), {})
-    finally:
-        await pool.close()
+    pool = pools()
+    first = await pool.request("GET", server.url(), {})
+    second = await pool.request("GET", server.url(), {})
     assert (first.status, first.body) == (201, b"hello world")
     assert first.headers["X-Long-Header"] == "v" * 300
     assert second.body == b"hello world"
     assert server.accepted == 1
 
 
-async def test_an_answer_ended_by_the_close_is_read_and_its_connection_not_reused(serve) -> None:
+async def test_an_answer_ended_by_the_close_is_read_and_not_reused(serve, pools) -> None:
     async def unframed(_request: bytes, writer: asyncio.StreamWriter) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\n\r\nuntil the end")
         await writer.drain()
         writer.close()
 
     server = await serve(unframed)
-    pool = ConnectionPool(limit=1)
-    try:
-        assert (await pool.request("GET", server.url(), {})).body == b"until the end"
-        assert (await pool.request("GET", server.url(), {})).body == b"until the end"
-    finally:
-        await pool.close()
+    pool = pools()
+    assert (await pool.request("GET", server.url(), {})).body == b"until the end"
+    assert (await pool.request("GET", server.url(), {})).body == b"until the end"
     assert server.accepted == 2
 
 
-async def test_connection_close_is_honoured(serve) -> None:
+async def test_connection_close_is_honoured(serve, pools) -> None:
     async def closing(_request: bytes, writer: asyncio.StreamWriter) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
         await writer.drain()
 
     server = await serve(closing)
-    pool = ConnectionPool(limit=1)
-    try:
-        for _ in range(3):
-            assert (await pool.request("GET", server.url(), {})).body == b"ok"
-    finally:
-        await pool.close()
+    pool = pools()
+    for _ in range(3):
+        assert (await pool.request("GET", server.url(), {})).body == b"ok"
     assert server.accepted == 3
 
 
-async def test_a_close_mid_answer_raises_and_the_next_request_gets_a_new_connection(serve) -> None:
+async def test_a_close_mid_answer_raises_and_the_next_gets_a_new_connection(serve, pools) -> None:
     calls = 0
 
     async def cut_first(request: bytes, writer: asyncio.StreamWriter) -> None:
@@ -202,46 +199,37 @@ async def test_a_close_mid_answer_raises_and_the_next_request_gets_a_new_connect
             await answer_ok(request, writer)
 
     server = await serve(cut_first)
-    pool = ConnectionPool(limit=1)
-    try:
-        with pytest.raises(ConnectionLost):
-            await pool.request("POST", server.url(), {}, b"x")
-        assert (await pool.request("POST", server.url(), {}, b"x")).body == b"ok"
-    finally:
-        await pool.close()
+    pool = pools()
+    with pytest.raises(ConnectionLost):
+        await pool.request("POST", server.url(), {}, b"x")
+    assert (await pool.request("POST", server.url(), {}, b"x")).body == b"ok"
     assert server.accepted == 2
 
 
-async def test_a_close_inside_the_headers_is_not_taken_for_an_answer(serve) -> None:
+async def test_a_close_inside_the_headers_is_not_taken_for_an_answer(serve, pools) -> None:
     async def cut_headers(_request: bytes, writer: asyncio.StreamWriter) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\nX-Half: 1\r\n")
         await writer.drain()
         writer.close()
 
     server = await serve(cut_headers)
-    pool = ConnectionPool(limit=1)
-    try:
-        with pytest.raises(ConnectionLost):
-            await pool.request("GET", server.url(), {})
-    finally:
-        await pool.close()
+    pool = pools()
+    with pytest.raises(ConnectionLost):
+        await pool.request("GET", server.url(), {})
 
 
-async def test_an_unreadable_answer_raises_an_os_error(serve) -> None:
+async def test_an_unreadable_answer_raises_an_os_error(serve, pools) -> None:
     async def garbage(_request: bytes, writer: asyncio.StreamWriter) -> None:
         writer.write(b"SMTP ready\r\n\r\n")
         await writer.drain()
 
     server = await serve(garbage)
-    pool = ConnectionPool(limit=1)
-    try:
-        with pytest.raises(OSError, match="unreadable"):
-            await pool.request("GET", server.url(), {})
-    finally:
-        await pool.close()
+    pool = pools()
+    with pytest.raises(OSError, match="unreadable"):
+        await pool.request("GET", server.url(), {})
 
 
-async def test_an_answer_over_the_size_bound_is_refused(serve, monkeypatch) -> None:
+async def test_an_answer_over_the_size_bound_is_refused(serve, monkeypatch, pools) -> None:
     monkeypatch.setattr(http_connections, "MAX_ANSWER_BYTES", 1_000)
 
     async def big(_request: bytes, writer: asyncio.StreamWriter) -> None:
@@ -249,15 +237,12 @@ async def test_an_answer_over_the_size_bound_is_refused(serve, monkeypatch) -> N
         await writer.drain()
 
     server = await serve(big)
-    pool = ConnectionPool(limit=1)
-    try:
-        with pytest.raises(ConnectionLost, match="larger than 1000"):
-            await pool.request("GET", server.url(), {})
-    finally:
-        await pool.close()
+    pool = pools()
+    with pytest.raises(ConnectionLost, match="larger than 1000"):
+        await pool.request("GET", server.url(), {})
 
 
-async def test_a_request_cancelled_mid_answer_closes_its_connection(serve) -> None:
+async def test_a_request_cancelled_mid_answer_closes_its_connection(serve, pools) -> None:
     held = asyncio.Event()
 
     async def stall_first(request: bytes, writer: asyncio.StreamWriter) -> None:
@@ -269,80 +254,64 @@ async def test_a_request_cancelled_mid_answer_closes_its_connection(serve) -> No
         await answer_ok(request, writer)
 
     server = await serve(stall_first)
-    pool = ConnectionPool(limit=1)
-    try:
-        with pytest.raises(TimeoutError):
-            async with asyncio.timeout(0.5):
-                await pool.request("GET", server.url(), {})
-        # The half-read connection is gone: its late bytes cannot become the next answer.
-        await eventually(
-            lambda: _true(server.open_now == 0), timeout_s=5, what="stalled connection closed"
-        )
-        assert (await pool.request("GET", server.url(), {})).body == b"ok"
-    finally:
-        await pool.close()
+    pool = pools()
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.5):
+            await pool.request("GET", server.url(), {})
+    # The half-read connection is gone: its late bytes cannot become the next answer.
+    await eventually(
+        lambda: _true(server.open_now == 0), timeout_s=5, what="stalled connection closed"
+    )
+    assert (await pool.request("GET", server.url(), {})).body == b"ok"
     assert server.accepted == 2
 
 
-async def test_an_idle_connection_the_server_closed_is_not_used(serve) -> None:
+async def test_an_idle_connection_the_server_closed_is_not_used(serve, pools) -> None:
     server = await serve(answer_ok)
-    pool = ConnectionPool(limit=1)
-    try:
-        await pool.request("GET", server.url(), {})
-        for writer in server.writers:
-            writer.close()
-        await eventually(
-            lambda: _true(all(c.closed for idle in pool._idle.values() for c in idle)),
-            timeout_s=5,
-            what="the client saw the server close its idle connection",
-        )
-        assert (await pool.request("GET", server.url(), {})).body == b"ok"
-    finally:
-        await pool.close()
+    pool = pools()
+    await pool.request("GET", server.url(), {})
+    for writer in server.writers:
+        writer.close()
+    await eventually(
+        lambda: _true(all(c.closed for idle in pool._idle.values() for c in idle)),
+        timeout_s=5,
+        what="the client saw the server close its idle connection",
+    )
+    assert (await pool.request("GET", server.url(), {})).body == b"ok"
     assert server.accepted == 2
 
 
-async def test_a_connection_idle_longer_than_keepalive_is_replaced(serve) -> None:
+async def test_a_connection_idle_longer_than_keepalive_is_replaced(serve, pools) -> None:
     server = await serve(answer_ok)
-    pool = ConnectionPool(limit=1, keepalive_s=0.0)
-    try:
-        await pool.request("GET", server.url(), {})
-        await pool.request("GET", server.url(), {})
-    finally:
-        await pool.close()
+    pool = pools(limit=1, keepalive_s=0.0)
+    await pool.request("GET", server.url(), {})
+    await pool.request("GET", server.url(), {})
     assert server.accepted == 2
 
 
-async def test_nothing_listening_raises_an_os_error(serve) -> None:
+async def test_nothing_listening_raises_an_os_error(serve, pools) -> None:
     server = await serve(answer_ok)
     port = server.port
-    pool = ConnectionPool(limit=1)
-    try:
-        with pytest.raises(OSError):
-            await pool.request("GET", f"http://127.0.0.1:{_closed_port()}/x", {})
-        assert (await pool.request("GET", f"http://127.0.0.1:{port}/x", {})).status == 200
-    finally:
-        await pool.close()
+    pool = pools()
+    with pytest.raises(OSError):
+        await pool.request("GET", f"http://127.0.0.1:{_closed_port()}/x", {})
+    assert (await pool.request("GET", f"http://127.0.0.1:{port}/x", {})).status == 200
 
 
-async def test_tls_checks_the_servers_certificate_and_name(serve, tmp_path: Path) -> None:
+async def test_tls_checks_the_servers_certificate_and_name(serve, tmp_path: Path, pools) -> None:
     certificate, key = _self_signed(tmp_path, "localhost")
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(certificate, key)
     server = await serve(answer_ok, ssl_context=server_context)
     trusting = ssl.create_default_context(cafile=str(certificate))
-    pool = ConnectionPool(limit=1, ssl_context=trusting)
-    untrusting = ConnectionPool(limit=1)  # the system's trust store
-    try:
-        answer = await pool.request("GET", server.url(scheme="https", host="localhost"), {})
-        assert answer.body == b"ok"
-        with pytest.raises(ssl.SSLCertVerificationError):
-            await untrusting.request("GET", server.url(scheme="https", host="localhost"), {})
-        with pytest.raises(ssl.SSLCertVerificationError, match=r"match|mismatch"):
-            await pool.request("GET", server.url(scheme="https", host="127.0.0.1"), {})
-    finally:
-        await pool.close()
-        await untrusting.close()
+    pool = pools(ssl_context=trusting)
+    untrusting = pools()  # the system's trust store
+    answer = await pool.request("GET", server.url(scheme="https", host="localhost"), {})
+    assert answer.body == b"ok"
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await untrusting.request("GET", server.url(scheme="https", host="localhost"), {})
+    with pytest.raises(ssl.SSLCertVerificationError, match=r"match|mismatch"):
+        await pool.request("GET", server.url(scheme="https", host="127.0.0.1"), {})
 
 
 async def _true(value: bool) -> bool:
@@ -358,6 +327,8 @@ def _closed_port() -> int:
 
 
 def _self_signed(directory: Path, name: str) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl to make a certificate with")
     certificate, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
