@@ -108,13 +108,11 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError as error:
             self._fail(ConnectionLost(f"unreadable HTTP answer: {error}"))
 
-    def eof_received(self) -> bool | None:
-        return None  # close the transport; connection_lost finishes the answer
-
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if self._answer is not None and not self._answer.done():
-            # An answer without Content-Length or chunks ends with the connection.
+            # An answer without Content-Length or chunks ends with the connection (at
+            # the peer's end of file the transport closes, as asyncio's default does).
             if exc is None and self._headers_done and not self._framed():
                 self._complete()
                 return

@@ -73,14 +73,17 @@ class PooledTwilioHttpClient(AsyncHttpClient):
         if timeout is not None and timeout <= 0:
             raise ValueError(timeout)
         method = method.upper()
-        sent_headers = dict(headers or {})
+        # The client builds this dict for this one request: the header joins it.
+        sent_headers = headers if headers is not None else {}
         if auth is not None:
             sent_headers["Authorization"] = _basic_authorization(*auth)
         body = urlencode(data, doseq=True).encode() if data else None
         if params:
             url = f"{url}{'&' if '?' in url else '?'}{urlencode(params, doseq=True)}"
         if self.logger.isEnabledFor(logging.INFO):  # the client's own request log
-            self.log_request({"method": method, "url": url, "params": None, "headers": headers})
+            self.log_request(
+                {"method": method, "url": url, "params": None, "headers": sent_headers}
+            )
         answer = await self._pool.request(method, url, sent_headers, body)
         if self.logger.isEnabledFor(logging.INFO):
             self.log_response(answer.status, answer)  # type: ignore[arg-type]

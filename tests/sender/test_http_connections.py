@@ -96,9 +96,19 @@ async def pools() -> AsyncIterator[Callable[..., ConnectionPool]]:
         await pool.close()
 
 
-async def answer_ok(_request: bytes, writer: asyncio.StreamWriter) -> None:
-    writer.write(OK)
-    await writer.drain()
+def replying(answer: bytes, *, then_close: bool = False) -> Answering:
+    """A server's answer to every request: these bytes, then the close if asked."""
+
+    async def reply(_request: bytes, writer: asyncio.StreamWriter) -> None:
+        writer.write(answer)
+        await writer.drain()
+        if then_close:
+            writer.close()
+
+    return reply
+
+
+answer_ok = replying(OK)
 
 
 async def test_connections_are_kept_alive_and_bounded(serve, pools) -> None:
@@ -161,12 +171,7 @@ async def test_chunked_answers_read_a_byte_at_a_time_arrive_whole(serve, pools) 
 
 
 async def test_an_answer_ended_by_the_close_is_read_and_not_reused(serve, pools) -> None:
-    async def unframed(_request: bytes, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\n\r\nuntil the end")
-        await writer.drain()
-        writer.close()
-
-    server = await serve(unframed)
+    server = await serve(replying(b"HTTP/1.1 200 OK\r\n\r\nuntil the end", then_close=True))
     pool = pools()
     assert (await pool.request("GET", server.url(), {})).body == b"until the end"
     assert (await pool.request("GET", server.url(), {})).body == b"until the end"
@@ -174,11 +179,9 @@ async def test_an_answer_ended_by_the_close_is_read_and_not_reused(serve, pools)
 
 
 async def test_connection_close_is_honoured(serve, pools) -> None:
-    async def closing(_request: bytes, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
-        await writer.drain()
-
-    server = await serve(closing)
+    server = await serve(
+        replying(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+    )
     pool = pools()
     for _ in range(3):
         assert (await pool.request("GET", server.url(), {})).body == b"ok"
@@ -207,23 +210,14 @@ async def test_a_close_mid_answer_raises_and_the_next_gets_a_new_connection(serv
 
 
 async def test_a_close_inside_the_headers_is_not_taken_for_an_answer(serve, pools) -> None:
-    async def cut_headers(_request: bytes, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\nX-Half: 1\r\n")
-        await writer.drain()
-        writer.close()
-
-    server = await serve(cut_headers)
+    server = await serve(replying(b"HTTP/1.1 200 OK\r\nX-Half: 1\r\n", then_close=True))
     pool = pools()
     with pytest.raises(ConnectionLost):
         await pool.request("GET", server.url(), {})
 
 
 async def test_an_unreadable_answer_raises_an_os_error(serve, pools) -> None:
-    async def garbage(_request: bytes, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"SMTP ready\r\n\r\n")
-        await writer.drain()
-
-    server = await serve(garbage)
+    server = await serve(replying(b"SMTP ready\r\n\r\n"))
     pool = pools()
     with pytest.raises(OSError, match="unreadable"):
         await pool.request("GET", server.url(), {})
@@ -232,11 +226,7 @@ async def test_an_unreadable_answer_raises_an_os_error(serve, pools) -> None:
 async def test_an_answer_over_the_size_bound_is_refused(serve, monkeypatch, pools) -> None:
     monkeypatch.setattr(http_connections, "MAX_ANSWER_BYTES", 1_000)
 
-    async def big(_request: bytes, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000)
-        await writer.drain()
-
-    server = await serve(big)
+    server = await serve(replying(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000))
     pool = pools()
     with pytest.raises(ConnectionLost, match="larger than 1000"):
         await pool.request("GET", server.url(), {})
